@@ -1,0 +1,12 @@
+export { configSchema, type Config, type ConfigInput } from "./schema.js";
+export {
+  ConfigError,
+  exitOnConfigError,
+  loadConfig,
+  parseConfig,
+  parseConfigText,
+  resolveConfigPath,
+  type LoadConfigOptions,
+  type LoadedConfig,
+} from "./load.js";
+export { ALERT_LEVELS } from "./sections/common.js";

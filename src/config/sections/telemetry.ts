@@ -1,0 +1,56 @@
+import { z } from "zod";
+import { httpUrlSchema, portSchema, positiveMsSchema, section } from "./common.js";
+
+/** Instrumentations the preload knows; the default allow-list is the first five. */
+export const KNOWN_INSTRUMENTATIONS = [
+  "http",
+  "express",
+  "winston",
+  "undici",
+  "pg",
+  "dns",
+  "net",
+  "fs",
+  "ioredis",
+  "redis",
+  "mongodb",
+  "mysql2",
+  "grpc",
+] as const;
+
+export const telemetrySection = section({
+  /** Master switch for the OpenTelemetry SDK; `OTEL_SDK_DISABLED=true` turns it off too. */
+  enabled: z.boolean().default(true),
+  /** Serve Prometheus `/metrics`. */
+  metrics_enabled: z.boolean().default(true),
+  /** Serve `/metrics` on its own port instead of the health port. */
+  metrics_port: portSchema.optional(),
+  otlp: section({
+    /** Collector base URL; `/v1/traces`, `/v1/metrics`, `/v1/logs` are appended. */
+    endpoint: httpUrlSchema.default("http://localhost:4318"),
+    protocol: z.enum(["http/protobuf", "http/json"]).default("http/protobuf"),
+    /** Per-export timeout. */
+    timeout_ms: positiveMsSchema.default(10_000),
+    headers: z.record(z.string(), z.string()).default({}),
+  }),
+  traces: section({
+    enabled: z.boolean().default(true),
+    /** Fraction of root spans (ticks) kept, 0 to 1. Children follow their parent. */
+    sampling_ratio: z.number().min(0).max(1).default(1),
+  }),
+  logs: section({
+    /** Send log records to the collector through the OpenTelemetry logs SDK. */
+    enabled: z.boolean().default(true),
+  }),
+  metrics_push: section({
+    /** Also push metrics by OTLP (the pull endpoint stays on). */
+    enabled: z.boolean().default(false),
+    interval_ms: z.int().min(1_000).default(15_000),
+  }),
+  /** Instrumentations to load; add names from the known list to widen it. */
+  instrumentations: z.array(z.enum(KNOWN_INSTRUMENTATIONS)).default(["http", "express", "winston", "undici", "pg"]),
+  /** Most distinct attribute sets kept per metric; further ones fold into an overflow series. */
+  cardinality_limit: z.int().min(10).max(1_000_000).default(2_000),
+  /** Upper bound for flushing telemetry at shutdown. */
+  shutdown_timeout_ms: positiveMsSchema.default(5_000),
+});

@@ -1,0 +1,48 @@
+import { z } from "zod";
+import { positiveMsSchema, section } from "./common.js";
+
+/** Settings of the reference trading process (`npm start`). A user's own bot ignores them. */
+export const tradingSection = section({
+  exchange: section({
+    /** Name used in metric labels and spans. */
+    name: z.string().min(1).default("simex"),
+    /** Where the simulator listens; 0 picks a free port. */
+    port: z.int().min(0).max(65_535).default(0),
+    /** Median and 99th-percentile simulated latency of a REST call. */
+    latency_p50_ms: z.number().min(0).default(2),
+    latency_p99_ms: z.number().min(0).default(15),
+    error_rate: z.number().min(0).max(1).default(0.002),
+    /** Requests per second the simulator accepts before answering 429. */
+    rate_limit_per_second: z.int().min(1).default(50),
+    fee_rate: z.number().min(0).max(0.1).default(0.001),
+    /** Client-side limiter, kept under the exchange's own limit. */
+    client_rate_limit_per_second: z.int().min(1).default(40),
+    request_timeout_ms: positiveMsSchema.default(2_000),
+  }),
+  symbols: z.array(z.string().regex(/^[A-Z0-9]+\/[A-Z0-9]+$/, "expected BASE/QUOTE like BTC/USDT")).min(1).default(["BTC/USDT", "ETH/USDT"]),
+  strategy: section({
+    id: z.string().min(1).default("mm-1"),
+    tick_interval_ms: positiveMsSchema.default(100),
+    /** Half spread around the mid, in basis points. */
+    half_spread_bps: z.number().positive().default(8),
+    /** Quote size in quote currency (USDT). */
+    quote_notional: z.number().positive().default(500),
+    /** Skew in bps per unit of inventory as a fraction of the position limit. */
+    inventory_skew_bps: z.number().min(0).default(15),
+  }),
+  risk: section({
+    starting_equity: z.number().positive().default(100_000),
+    /** Circuit breaker: trading stops when the day's loss reaches this (quote currency). */
+    daily_loss_limit: z.number().positive().default(1_500),
+    /** Largest absolute position per symbol, in quote currency. */
+    max_position_notional: z.number().positive().default(20_000),
+    /** Largest gross exposure as a ratio of equity. */
+    max_exposure_ratio: z.number().positive().default(0.5),
+    max_orders_per_second: z.int().min(1).default(20),
+  }),
+  workers: section({
+    position_monitor_interval_ms: positiveMsSchema.default(1_000),
+    reconciliation_interval_ms: positiveMsSchema.default(5_000),
+    pnl_snapshot_interval_ms: positiveMsSchema.default(2_000),
+  }),
+});
