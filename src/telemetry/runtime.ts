@@ -1,0 +1,26 @@
+import type { Meter, Tracer } from "@opentelemetry/api";
+import type { Config } from "../config/schema.js";
+import type { HealthRegistry } from "../health/registry.js";
+import type { Logger } from "../logging/logger.js";
+import type { TradingMetrics } from "./metrics.js";
+
+/**
+ * What the preload (`--require ticktrace/tracing`) starts and hands to the application: the
+ * loaded config, the logger, the health registry behind `/health`, and the instruments. An
+ * application reads it with `getRuntime()`; a process started without the preload creates one
+ * with `startRuntime(config)`.
+ */
+export interface Runtime {
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly health: HealthRegistry;
+  readonly meter: Meter;
+  readonly tracer: Tracer;
+  readonly metrics: TradingMetrics;
+  /** Base URL of the health server once listening, e.g. `http://127.0.0.1:8080`. */
+  readonly healthUrl: string;
+  /** Registers work to run at shutdown (before telemetry is flushed), e.g. stopping the strategy. */
+  onShutdown(fn: () => Promise<void> | void): void;
+  /** Idempotent: runs shutdown hooks, flushes traces, metrics and logs, closes servers; bounded by a timeout. */
+  shutdown(): Promise<void>;
+}
