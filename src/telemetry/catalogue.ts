@@ -2,7 +2,7 @@
  * Every instrument ticktrace records, named once. Names are the Prometheus series names: base
  * units in the name (`_seconds`, `_usd`, `_ratio`), `_total` on counters. Units are set so the
  * collector's OTLP-to-Prometheus translation appends nothing further (`s` for `_seconds`, `1`
- * for `_ratio`, curly-brace annotations elsewhere, which the translation drops), so a query
+ * only for `_ratio` gauges, curly-brace annotations elsewhere, which the translation drops), so a query
  * written against `/metrics` works unchanged on series that came through the collector.
  *
  * Label values must come from bounded sets (symbols, exchanges, reasons), never order ids.
@@ -206,7 +206,8 @@ export const METRICS = {
     name: "trading_tick_to_trade_duration_seconds",
     kind: "histogram",
     unit: "s",
-    description: "From market data received to the order sent (stage=sent) and to the exchange ack (stage=ack).",
+    description:
+      "From market data received to the order sent (stage=sent) and to the exchange ack (stage=ack).",
     labels: ["symbol", "stage"],
     seed: "001 market_maker_latency_tick_to_trade_ms",
     buckets: LATENCY_BUCKETS_SECONDS,
@@ -268,7 +269,8 @@ export const METRICS = {
   circuitBreakerActive: define({
     name: "trading_circuit_breaker_active",
     kind: "gauge",
-    unit: "1",
+    // Not "1": the OTLP translation appends `_ratio` to gauges with unit "1".
+    unit: "{state}",
     description: "1 while the circuit breaker holds trading stopped, else 0.",
     labels: ["breaker"],
     seed: "002 circuit_breaker_active; 003 risk.circuit_breaker_active",
@@ -300,7 +302,8 @@ export const METRICS = {
   exchangeConnected: define({
     name: "trading_exchange_connected",
     kind: "gauge",
-    unit: "1",
+    // Not "1": the OTLP translation appends `_ratio` to gauges with unit "1".
+    unit: "{state}",
     description: "1 while the exchange connection (REST and market-data stream) is up, else 0.",
     labels: ["exchange"],
     seed: "003 connectivity; 000 exchanges",
