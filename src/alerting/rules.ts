@@ -126,6 +126,13 @@ export const ALERT_RULES = {
     where: "prometheus",
     summary: "The trading process is not being scraped",
   }),
+  monitoringTargetDown: rule({
+    id: "monitoring_target_down",
+    alertname: "MonitoringTargetDown",
+    level: "ERROR",
+    where: "prometheus",
+    summary: "A part of the monitoring stack (collector, Alertmanager, Loki, Tempo) is not being scraped",
+  }),
   tickToTradeLatencyHigh: rule({
     id: "tick_to_trade_latency_high",
     alertname: "TickToTradeLatencyHigh",
@@ -158,6 +165,7 @@ export const ALERT_RULES = {
 
 /** The Alertmanager name for a rule id (known rules from the table, others PascalCased). */
 export function alertnameFor(ruleId: string): string {
-  for (const definition of Object.values(ALERT_RULES)) if (definition.id === ruleId) return definition.alertname;
+  for (const definition of Object.values(ALERT_RULES))
+    if (definition.id === ruleId) return definition.alertname;
   return ruleId.replace(/(^|_)([a-z0-9])/g, (_m, _sep, ch: string) => ch.toUpperCase());
 }
