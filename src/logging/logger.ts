@@ -1,4 +1,5 @@
 import { trace } from "@opentelemetry/api";
+import { OpenTelemetryTransportV3 } from "@opentelemetry/winston-transport";
 import winston from "winston";
 
 export type Logger = winston.Logger;
@@ -25,6 +26,11 @@ export interface CreateLoggerOptions {
   transports?: winston.transport[];
   /** Service name added to every entry. */
   service?: string;
+  /**
+   * Also send every entry to the OpenTelemetry logs SDK (and so to the collector), exactly once:
+   * when the winston instrumentation already attached its transport, no second one is added.
+   */
+  otel?: boolean;
 }
 
 /**
@@ -44,6 +50,16 @@ const traceContext = winston.format((info) => {
   return info;
 });
 
+/**
+ * Fields every entry carries unless the entry (or a child logger) sets them. winston's own
+ * `defaultMeta` would override a child's `component`, so defaults are applied here instead.
+ */
+const defaults = winston.format((info, opts: unknown) => {
+  const meta = opts as Record<string, unknown>;
+  for (const [key, value] of Object.entries(meta)) if (info[key] === undefined) info[key] = value;
+  return info;
+});
+
 /** Drops undefined fields so JSON lines stay compact and stable. */
 const compact = winston.format((info) => {
   for (const key of Object.keys(info)) if (info[key] === undefined) delete info[key];
@@ -56,7 +72,7 @@ const prettyLine = winston.format.printf((info) => {
     .filter(([key]) => typeof key === "string" && key !== "service")
     .map(([key, value]) => `${key}=${typeof value === "string" ? value : JSON.stringify(value)}`)
     .join(" ");
-  return `${String(timestamp)} ${String(level)} [${String(component ?? "app")}] ${String(message)}${extras ? ` ${extras}` : ""}`;
+  return `${String(timestamp)} ${String(level)} [${typeof component === "string" ? component : "app"}] ${typeof message === "string" ? message : JSON.stringify(message)}${extras ? ` ${extras}` : ""}`;
 });
 
 /**
@@ -65,20 +81,40 @@ const prettyLine = winston.format.printf((info) => {
  */
 export function createLogger(options: CreateLoggerOptions = {}): Logger {
   const format = options.format ?? "json";
-  return winston.createLogger({
+  const logger = winston.createLogger({
     level: options.level ?? "info",
-    defaultMeta: { component: "app", ...(options.service ? { service: options.service } : {}), ...options.defaultMeta },
     format: winston.format.combine(
+      defaults({
+        component: "app",
+        ...(options.service ? { service: options.service } : {}),
+        ...options.defaultMeta,
+      }),
       winston.format.timestamp(),
       traceContext(),
       compact(),
-      format === "json" ? winston.format.json() : winston.format.combine(winston.format.colorize(), prettyLine),
+      format === "json"
+        ? winston.format.json()
+        : winston.format.combine(winston.format.colorize(), prettyLine),
     ),
     transports: options.transports ?? [new winston.transports.Console({ stderrLevels: [] })],
   });
+  if (options.otel && !hasOtelTransport(logger)) logger.add(new OpenTelemetryTransportV3());
+  return logger;
+}
+
+/** Whether the logger already sends to the OpenTelemetry logs SDK (the winston instrumentation adds this transport). */
+export function hasOtelTransport(logger: Logger): boolean {
+  return logger.transports.some(
+    (transport) =>
+      transport instanceof OpenTelemetryTransportV3 ||
+      transport.constructor.name === "OpenTelemetryTransportV3",
+  );
 }
 
 /** A logger that writes nothing; for tests and for library code given no logger. */
 export function createSilentLogger(): Logger {
-  return winston.createLogger({ silent: true, transports: [new winston.transports.Console({ silent: true })] });
+  return winston.createLogger({
+    silent: true,
+    transports: [new winston.transports.Console({ silent: true })],
+  });
 }

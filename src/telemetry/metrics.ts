@@ -1,4 +1,12 @@
-import { metrics as metricsApi, type Attributes, type Counter, type Gauge, type Histogram, type Meter, type UpDownCounter } from "@opentelemetry/api";
+import {
+  metrics as metricsApi,
+  type Attributes,
+  type Counter,
+  type Gauge,
+  type Histogram,
+  type Meter,
+  type UpDownCounter,
+} from "@opentelemetry/api";
 import { METRICS, type MetricDefinition } from "./catalogue.js";
 
 /** The meter name every ticktrace instrument is created under. */

@@ -17,7 +17,13 @@ export interface Runtime {
   readonly meter: Meter;
   readonly tracer: Tracer;
   readonly metrics: TradingMetrics;
-  /** Base URL of the health server once listening, e.g. `http://127.0.0.1:8080`. */
+  /**
+   * Resolves once the health (and metrics) server listens; rejects with a `TicktraceError`
+   * (`IO`) when the port cannot be bound. `startRuntime` awaits it; after the preload, await it
+   * before reading {@link healthUrl} when `health.port` is 0.
+   */
+  readonly ready: Promise<void>;
+  /** Base URL of the health server, e.g. `http://127.0.0.1:8080`; the real port once {@link ready} resolved. */
   readonly healthUrl: string;
   /** Registers work to run at shutdown (before telemetry is flushed), e.g. stopping the strategy. */
   onShutdown(fn: () => Promise<void> | void): void;

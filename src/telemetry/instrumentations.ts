@@ -1,0 +1,94 @@
+import type { IncomingMessage } from "node:http";
+import type { Instrumentation } from "@opentelemetry/instrumentation";
+import type { Config } from "../config/schema.js";
+import type { KNOWN_INSTRUMENTATIONS } from "../config/sections/telemetry.js";
+
+export type InstrumentationName = (typeof KNOWN_INSTRUMENTATIONS)[number];
+
+/** Package and exported class of each instrumentation the config may name. */
+export const INSTRUMENTATION_PACKAGES: Readonly<
+  Record<InstrumentationName, { pkg: string; className: string }>
+> = {
+  http: { pkg: "@opentelemetry/instrumentation-http", className: "HttpInstrumentation" },
+  express: { pkg: "@opentelemetry/instrumentation-express", className: "ExpressInstrumentation" },
+  winston: { pkg: "@opentelemetry/instrumentation-winston", className: "WinstonInstrumentation" },
+  undici: { pkg: "@opentelemetry/instrumentation-undici", className: "UndiciInstrumentation" },
+  pg: { pkg: "@opentelemetry/instrumentation-pg", className: "PgInstrumentation" },
+  dns: { pkg: "@opentelemetry/instrumentation-dns", className: "DnsInstrumentation" },
+  net: { pkg: "@opentelemetry/instrumentation-net", className: "NetInstrumentation" },
+  fs: { pkg: "@opentelemetry/instrumentation-fs", className: "FsInstrumentation" },
+  ioredis: { pkg: "@opentelemetry/instrumentation-ioredis", className: "IORedisInstrumentation" },
+  redis: { pkg: "@opentelemetry/instrumentation-redis", className: "RedisInstrumentation" },
+  mongodb: { pkg: "@opentelemetry/instrumentation-mongodb", className: "MongoDBInstrumentation" },
+  mysql2: { pkg: "@opentelemetry/instrumentation-mysql2", className: "MySQL2Instrumentation" },
+  grpc: { pkg: "@opentelemetry/instrumentation-grpc", className: "GrpcInstrumentation" },
+};
+
+/** Routes whose requests are not traced: scrapes and probes would otherwise flood the trace store. */
+export const UNTRACED_PATHS: readonly string[] = ["/health", "/metrics"];
+
+/** Whether an incoming request is a health probe or a metrics scrape. */
+export function isUntracedRequest(url: string | undefined): boolean {
+  const path = (url ?? "").split("?")[0] ?? "";
+  return UNTRACED_PATHS.some((prefix) => path === prefix || path.startsWith(`${prefix}/`));
+}
+
+/** Options each instrumentation is created with. */
+function optionsFor(name: InstrumentationName, config: Config): Record<string, unknown> {
+  switch (name) {
+    case "http":
+      return { ignoreIncomingRequestHook: (request: IncomingMessage) => isUntracedRequest(request.url) };
+    case "winston":
+      // Log records reach the collector through this instrumentation's transport only, once;
+      // the logger factory adds the transport itself only where this patch did not.
+      return { disableLogSending: !config.telemetry.logs.enabled };
+    case "fs":
+      return { requireParentSpan: true };
+    default:
+      return {};
+  }
+}
+
+/**
+ * Creates the allow-listed instrumentations (`telemetry.instrumentations`). Packages that are
+ * not installed are skipped with a one-line warning rather than failing start-up.
+ */
+export function loadInstrumentations(
+  config: Config,
+  load: (pkg: string) => unknown = defaultLoad,
+): { instrumentations: Instrumentation[]; loaded: string[]; warnings: string[] } {
+  const instrumentations: Instrumentation[] = [];
+  const loaded: string[] = [];
+  const warnings: string[] = [];
+  for (const name of new Set(config.telemetry.instrumentations)) {
+    const entry = INSTRUMENTATION_PACKAGES[name];
+    let exported: unknown;
+    try {
+      exported = load(entry.pkg);
+    } catch (error) {
+      const notInstalled = (error as NodeJS.ErrnoException).code === "MODULE_NOT_FOUND";
+      warnings.push(
+        notInstalled
+          ? `instrumentation "${name}" skipped: package ${entry.pkg} is not installed (npm install ${entry.pkg})`
+          : `instrumentation "${name}" skipped: ${entry.pkg} failed to load (${(error as Error).message.split("\n")[0]})`,
+      );
+      continue;
+    }
+    const Ctor = (exported as Record<string, unknown> | undefined)?.[entry.className];
+    if (typeof Ctor !== "function") {
+      warnings.push(`instrumentation "${name}" skipped: ${entry.pkg} does not export ${entry.className}`);
+      continue;
+    }
+    instrumentations.push(
+      new (Ctor as new (options: Record<string, unknown>) => Instrumentation)(optionsFor(name, config)),
+    );
+    loaded.push(name);
+  }
+  return { instrumentations, loaded, warnings };
+}
+
+function defaultLoad(pkg: string): unknown {
+  // Instrumentation packages are optional: load by name at run time so a missing one is a warning.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require(pkg);
+}

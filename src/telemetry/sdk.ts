@@ -1,0 +1,230 @@
+import { readFileSync } from "node:fs";
+import { hostname } from "node:os";
+import { join } from "node:path";
+import { context, metrics, propagation, trace, type Meter, type Tracer } from "@opentelemetry/api";
+import { logs } from "@opentelemetry/api-logs";
+import { OTLPLogExporter as OTLPJsonLogExporter } from "@opentelemetry/exporter-logs-otlp-http";
+import { OTLPLogExporter as OTLPProtoLogExporter } from "@opentelemetry/exporter-logs-otlp-proto";
+import { OTLPMetricExporter as OTLPJsonMetricExporter } from "@opentelemetry/exporter-metrics-otlp-http";
+import { OTLPMetricExporter as OTLPProtoMetricExporter } from "@opentelemetry/exporter-metrics-otlp-proto";
+import { PrometheusExporter } from "@opentelemetry/exporter-prometheus";
+import { OTLPTraceExporter as OTLPJsonTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
+import { OTLPTraceExporter as OTLPProtoTraceExporter } from "@opentelemetry/exporter-trace-otlp-proto";
+import type { Instrumentation } from "@opentelemetry/instrumentation";
+import {
+  defaultResource,
+  detectResources,
+  envDetector,
+  resourceFromAttributes,
+  type Resource,
+} from "@opentelemetry/resources";
+import { BatchLogRecordProcessor, type LogRecordProcessor } from "@opentelemetry/sdk-logs";
+import {
+  PeriodicExportingMetricReader,
+  type IMetricReader,
+  type ViewOptions,
+} from "@opentelemetry/sdk-metrics";
+import { NodeSDK } from "@opentelemetry/sdk-node";
+import {
+  BatchSpanProcessor,
+  ParentBasedSampler,
+  TraceIdRatioBasedSampler,
+  type SpanProcessor,
+} from "@opentelemetry/sdk-trace-base";
+import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from "@opentelemetry/semantic-conventions";
+import type { Config } from "../config/schema.js";
+import { createExportMonitor, type ExportMonitor } from "./export-monitor.js";
+import { loadInstrumentations } from "./instrumentations.js";
+import { METER_NAME } from "./metrics.js";
+
+/** Resource attribute keys we set that are still "incubating" in the semantic conventions. */
+export const ATTR_SERVICE_INSTANCE_ID = "service.instance.id";
+export const ATTR_DEPLOYMENT_ENVIRONMENT_NAME = "deployment.environment.name";
+
+/** Most spans / log records held while the collector is slow or down; more are dropped, never buffered without bound. */
+export const MAX_EXPORT_QUEUE = 2048;
+
+/** What {@link startTelemetrySdk} started: the instruments' sources and the pieces `/metrics` and shutdown need. */
+export interface TelemetrySdk {
+  readonly meter: Meter;
+  readonly tracer: Tracer;
+  readonly resource: Resource;
+  /** The pull reader behind `/metrics`; undefined when metrics are off. */
+  readonly prometheus: PrometheusExporter | undefined;
+  readonly exportMonitor: ExportMonitor;
+  /** Instrumentation names that were loaded, and the one-line warnings for those that were not. */
+  readonly instrumentations: { loaded: string[]; warnings: string[] };
+  /** Flushes and stops every provider, unpatches instrumentations and releases the OpenTelemetry globals. */
+  shutdown(): Promise<void>;
+}
+
+/** The package version, for `service.version` when the config does not set one. */
+export function packageVersion(): string {
+  try {
+    const text = readFileSync(join(__dirname, "..", "..", "package.json"), "utf8");
+    return (JSON.parse(text) as { version?: string }).version ?? "0.0.0";
+  } catch {
+    return "0.0.0";
+  }
+}
+
+/**
+ * The resource every signal carries: service name, version, instance id and environment from
+ * the config, then `OTEL_RESOURCE_ATTRIBUTES` / `OTEL_SERVICE_NAME` merged over them (the
+ * environment wins, as everywhere else).
+ */
+export function buildResource(config: Config, env: NodeJS.ProcessEnv = process.env): Resource {
+  const ours = resourceFromAttributes({
+    [ATTR_SERVICE_NAME]: config.service.name,
+    [ATTR_SERVICE_VERSION]: config.service.version ?? packageVersion(),
+    [ATTR_SERVICE_INSTANCE_ID]: config.service.instance_id ?? `${hostname()}-${process.pid}`,
+    [ATTR_DEPLOYMENT_ENVIRONMENT_NAME]: config.service.environment,
+    "host.name": hostname(),
+    "process.pid": process.pid,
+    "process.runtime.name": "nodejs",
+    "process.runtime.version": process.versions.node,
+  });
+  const fromEnv = env === process.env ? detectResources({ detectors: [envDetector] }) : resourceFromEnv(env);
+  return defaultResource().merge(ours).merge(fromEnv);
+}
+
+/** `OTEL_RESOURCE_ATTRIBUTES` parsed from a given environment (the detector only reads `process.env`). */
+function resourceFromEnv(env: NodeJS.ProcessEnv): Resource {
+  const attributes: Record<string, string> = {};
+  for (const pair of (env.OTEL_RESOURCE_ATTRIBUTES ?? "").split(",")) {
+    const at = pair.indexOf("=");
+    if (at <= 0) continue;
+    attributes[decodeURIComponent(pair.slice(0, at).trim())] = decodeURIComponent(pair.slice(at + 1).trim());
+  }
+  if (env.OTEL_SERVICE_NAME) attributes[ATTR_SERVICE_NAME] = env.OTEL_SERVICE_NAME;
+  return resourceFromAttributes(attributes);
+}
+
+/**
+ * Views: every instrument gets the cardinality cap, so a runaway label folds into one
+ * `otel.metric.overflow` series instead of exhausting memory. Histogram buckets come from the
+ * catalogue's advice, which a wildcard view keeps.
+ */
+export function metricViews(config: Config): ViewOptions[] {
+  return [{ instrumentName: "*", aggregationCardinalityLimit: config.telemetry.cardinality_limit }];
+}
+
+function otlpUrl(config: Config, path: string): string {
+  return `${config.telemetry.otlp.endpoint.replace(/\/+$/, "")}/v1/${path}`;
+}
+
+/**
+ * Assembles and starts the OpenTelemetry Node SDK from the config: resource, allow-listed
+ * instrumentations, OTLP traces (ParentBased(TraceIdRatio) sampler) and logs with bounded
+ * queues, the Prometheus pull reader and optional OTLP metric push. Registers the OpenTelemetry
+ * globals; call once per process. With `telemetry.enabled: false` nothing is started and the
+ * meter and tracer are the API's no-ops.
+ */
+export function startTelemetrySdk(config: Config): TelemetrySdk {
+  const telemetry = config.telemetry;
+  const exportMonitor = createExportMonitor({ endpoint: telemetry.otlp.endpoint });
+  const resource = buildResource(config);
+  if (!telemetry.enabled) {
+    return {
+      meter: metrics.getMeter(METER_NAME),
+      tracer: trace.getTracer(METER_NAME),
+      resource,
+      prometheus: undefined,
+      exportMonitor,
+      instrumentations: { loaded: [], warnings: [] },
+      shutdown: () => Promise.resolve(),
+    };
+  }
+  const json = telemetry.otlp.protocol === "http/json";
+  const exporterOptions = (path: string) => ({
+    url: otlpUrl(config, path),
+    headers: { ...telemetry.otlp.headers },
+    timeoutMillis: telemetry.otlp.timeout_ms,
+  });
+
+  const spanProcessors: SpanProcessor[] = [];
+  if (telemetry.traces.enabled) {
+    const exporter = json
+      ? new OTLPJsonTraceExporter(exporterOptions("traces"))
+      : new OTLPProtoTraceExporter(exporterOptions("traces"));
+    spanProcessors.push(
+      new BatchSpanProcessor(exportMonitor.wrapSpanExporter(exporter), {
+        maxQueueSize: MAX_EXPORT_QUEUE,
+        exportTimeoutMillis: telemetry.otlp.timeout_ms,
+      }),
+    );
+  }
+
+  const logRecordProcessors: LogRecordProcessor[] = [];
+  if (telemetry.logs.enabled) {
+    const exporter = json
+      ? new OTLPJsonLogExporter(exporterOptions("logs"))
+      : new OTLPProtoLogExporter(exporterOptions("logs"));
+    logRecordProcessors.push(
+      new BatchLogRecordProcessor({
+        exporter: exportMonitor.wrapLogExporter(exporter),
+        maxQueueSize: MAX_EXPORT_QUEUE,
+        exportTimeoutMillis: telemetry.otlp.timeout_ms,
+      }),
+    );
+  }
+
+  const metricReaders: IMetricReader[] = [];
+  let prometheus: PrometheusExporter | undefined;
+  if (telemetry.metrics_enabled) {
+    prometheus = new PrometheusExporter({ preventServerStart: true });
+    metricReaders.push(prometheus);
+  }
+  if (telemetry.metrics_push.enabled) {
+    const exporter = json
+      ? new OTLPJsonMetricExporter(exporterOptions("metrics"))
+      : new OTLPProtoMetricExporter(exporterOptions("metrics"));
+    metricReaders.push(
+      new PeriodicExportingMetricReader({
+        exporter: exportMonitor.wrapMetricExporter(exporter),
+        exportIntervalMillis: telemetry.metrics_push.interval_ms,
+        exportTimeoutMillis: Math.min(telemetry.otlp.timeout_ms, telemetry.metrics_push.interval_ms),
+      }),
+    );
+  }
+
+  const { instrumentations, loaded, warnings } = loadInstrumentations(config);
+  const sdk = new NodeSDK({
+    resource,
+    autoDetectResources: false,
+    instrumentations,
+    sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(telemetry.traces.sampling_ratio) }),
+    spanProcessors,
+    logRecordProcessors,
+    metricReaders,
+    views: metricViews(config),
+  });
+  sdk.start();
+
+  let stopped: Promise<void> | undefined;
+  return {
+    meter: metrics.getMeter(METER_NAME),
+    tracer: trace.getTracer(METER_NAME),
+    resource,
+    prometheus,
+    exportMonitor,
+    instrumentations: { loaded, warnings },
+    shutdown() {
+      stopped ??= sdk
+        .shutdown()
+        .catch(() => undefined)
+        .finally(() => releaseGlobals(instrumentations));
+      return stopped;
+    },
+  };
+}
+
+/** Unpatches instrumentations and frees the API globals, so a later runtime in the same process can register its own. */
+function releaseGlobals(instrumentations: readonly Instrumentation[]): void {
+  for (const instrumentation of instrumentations) instrumentation.disable();
+  trace.disable();
+  metrics.disable();
+  logs.disable();
+  propagation.disable();
+  context.disable();
+}

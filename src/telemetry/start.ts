@@ -1,0 +1,168 @@
+import type { Config } from "../config/schema.js";
+import { describeError } from "../errors.js";
+import { HealthRegistry } from "../health/registry.js";
+import { createHealthApp, listen, type ListeningServer } from "../health/server.js";
+import { createLogger, type Logger } from "../logging/logger.js";
+import { createTradingMetrics } from "./metrics.js";
+import type { Runtime } from "./runtime.js";
+import { startTelemetrySdk, type TelemetrySdk } from "./sdk.js";
+import express from "express";
+
+/** Where the preload leaves its runtime; a `Symbol.for` key so two copies of the package agree. */
+const RUNTIME_KEY = Symbol.for("ticktrace.runtime");
+
+type GlobalWithRuntime = typeof globalThis & { [RUNTIME_KEY]?: Runtime };
+
+/** The runtime the preload (`--require ticktrace/tracing`) started, if any. */
+export function getRuntime(): Runtime | undefined {
+  return (globalThis as GlobalWithRuntime)[RUNTIME_KEY];
+}
+
+export interface StartRuntimeOptions {
+  /** Use this logger instead of one built from `config.logging`. */
+  logger?: Logger;
+  /** Make the runtime what {@link getRuntime} returns (the preload does). Default false. */
+  registerGlobal?: boolean;
+  /** An SDK the caller already started (the preload starts it before anything loads winston). */
+  sdk?: TelemetrySdk;
+}
+
+/**
+ * Starts everything the preload starts and waits until the health server listens: the
+ * OpenTelemetry SDK (unless `telemetry.enabled` is false), the logger, the health registry and
+ * server with `/health`, `/health/live`, `/health/ready` and `/metrics`, and the catalogue
+ * instruments. A process started without the preload calls this itself:
+ *
+ * ```ts
+ * const runtime = getRuntime() ?? (await startRuntime(loadConfig().config));
+ * ```
+ *
+ * Rejects with a `TicktraceError` (`IO`) when the health port cannot be bound; telemetry is
+ * shut down again in that case.
+ */
+export async function startRuntime(config: Config, options: StartRuntimeOptions = {}): Promise<Runtime> {
+  const runtime = createRuntime(config, options);
+  try {
+    await runtime.ready;
+  } catch (error) {
+    await runtime.shutdown();
+    throw error;
+  }
+  return runtime;
+}
+
+/**
+ * Synchronous half of {@link startRuntime}: everything is created and registered before it
+ * returns, and the servers bind in the background (`runtime.ready`). The preload uses it
+ * because `--require` cannot wait.
+ */
+export function createRuntime(config: Config, options: StartRuntimeOptions = {}): Runtime {
+  const sdk = options.sdk ?? startTelemetrySdk(config);
+  const logger =
+    options.logger ??
+    createLogger({
+      level: config.logging.level,
+      format: config.logging.format,
+      service: config.service.name,
+      otel: config.telemetry.enabled && config.telemetry.logs.enabled,
+    });
+  const log = logger.child({ component: "telemetry" });
+  for (const warning of sdk.instrumentations.warnings) log.warn(warning);
+
+  const health = new HealthRegistry();
+  const metrics = createTradingMetrics(sdk.meter);
+  if (config.telemetry.enabled) {
+    sdk.exportMonitor.attach({ health, logger, failures: metrics.telemetryExportFailures });
+  }
+
+  const metricsHandler = sdk.prometheus?.getMetricsRequestHandler.bind(sdk.prometheus);
+  const separateMetricsPort =
+    config.telemetry.metrics_port !== undefined && config.telemetry.metrics_port !== config.health.port;
+  const servers: ListeningServer[] = [];
+  const healthServer = listen(
+    createHealthApp({
+      registry: health,
+      ...(metricsHandler && !separateMetricsPort ? { metrics: metricsHandler } : {}),
+      metricsUnavailable: !metricsHandler
+        ? "metrics are disabled (telemetry.enabled / telemetry.metrics_enabled)"
+        : `metrics are served on port ${String(config.telemetry.metrics_port)}`,
+    }),
+    config.health.host,
+    config.health.port,
+  );
+  servers.push(healthServer);
+  if (metricsHandler && separateMetricsPort) {
+    const app = express();
+    app.get("/metrics", (request, response) => metricsHandler(request, response));
+    servers.push(listen(app, config.health.host, config.telemetry.metrics_port!));
+  }
+  const ready = Promise.all(servers.map((server) => server.ready)).then(() => {
+    log.info("ticktrace runtime started", {
+      health_url: healthServer.url,
+      telemetry: config.telemetry.enabled ? sdk.exportMonitor.endpoint : "disabled",
+      instrumentations: sdk.instrumentations.loaded.join(","),
+    });
+  });
+  // Observed by whoever awaits `ready`; this keeps an unobserved rejection from crashing the process.
+  ready.catch(() => undefined);
+
+  const hooks: (() => Promise<void> | void)[] = [];
+  let stopping: Promise<void> | undefined;
+  const timeoutMs = config.telemetry.shutdown_timeout_ms;
+
+  const runtime: Runtime = {
+    config,
+    logger,
+    health,
+    meter: sdk.meter,
+    tracer: sdk.tracer,
+    metrics,
+    ready,
+    get healthUrl() {
+      return healthServer.url;
+    },
+    onShutdown(fn) {
+      hooks.push(fn);
+    },
+    shutdown() {
+      stopping ??= withTimeout(
+        (async () => {
+          for (const hook of hooks.reverse()) {
+            try {
+              await hook();
+            } catch (error) {
+              log.error(`shutdown hook failed: ${describeError(error)}`);
+            }
+          }
+          await Promise.all(servers.map((server) => server.shutdown()));
+          await sdk.shutdown();
+        })(),
+        timeoutMs,
+      ).finally(() => {
+        const global = globalThis as GlobalWithRuntime;
+        if (global[RUNTIME_KEY] === runtime) delete global[RUNTIME_KEY];
+      });
+      return stopping;
+    },
+  };
+  if (options.registerGlobal) (globalThis as GlobalWithRuntime)[RUNTIME_KEY] = runtime;
+  return runtime;
+}
+
+/** Resolves when `work` settles or after `ms`, whichever is first; never rejects. */
+function withTimeout(work: Promise<void>, ms: number): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    timer.unref();
+    work.then(
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+    );
+  });
+}

@@ -1,0 +1,47 @@
+/**
+ * The preload: `node --require ticktrace/tracing app.js` (or `--require ./dist/tracing.js`).
+ * The only module with side effects on import. It reads `config.yaml`, starts the OpenTelemetry
+ * SDK before the application loads anything it instruments, then the logger, health server and
+ * instruments, and makes them available to the application through `getRuntime()`. SIGTERM,
+ * SIGINT and the natural end of the process flush telemetry through the idempotent shutdown.
+ *
+ * A bad config prints one line and exits with status 2.
+ */
+import { exitOnConfigError, loadConfig } from "./config/index.js";
+import type { Config } from "./config/schema.js";
+import { describeError } from "./errors.js";
+import { startTelemetrySdk } from "./telemetry/sdk.js";
+import type * as StartModule from "./telemetry/start.js";
+
+let config: Config;
+try {
+  config = loadConfig().config;
+} catch (error) {
+  exitOnConfigError(error);
+}
+
+// Instrumentations patch modules as they are first required, so the SDK starts before the
+// logger (winston) and the health server (express) are loaded: `start.js` is required only now.
+const sdk = startTelemetrySdk(config);
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { createRuntime } = require("./telemetry/start.js") as typeof StartModule;
+const runtime = createRuntime(config, { sdk, registerGlobal: true });
+
+runtime.ready.catch((error: unknown) => {
+  process.stderr.write(`ticktrace: ${describeError(error)}\n`);
+  void runtime.shutdown().finally(() => process.exit(1));
+});
+
+const SIGNAL_EXIT_CODES: Readonly<Record<string, number>> = { SIGINT: 130, SIGTERM: 143 };
+
+for (const signal of ["SIGTERM", "SIGINT"] as const) {
+  process.once(signal, () => {
+    // Exit only after telemetry is flushed; the shutdown is bounded by telemetry.shutdown_timeout_ms.
+    void runtime.shutdown().finally(() => process.exit(SIGNAL_EXIT_CODES[signal]));
+  });
+}
+
+process.on("beforeExit", () => {
+  // The event loop is empty: flush once. The shutdown is idempotent, so the next beforeExit is a no-op.
+  void runtime.shutdown();
+});
