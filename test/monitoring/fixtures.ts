@@ -28,7 +28,11 @@ export function makeSnapshot(nowMs: number, patch: DeepPartial<MonitoringSnapsho
 }
 
 export type DeepPartial<T> = {
-  [K in keyof T]?: T[K] extends object ? (T[K] extends unknown[] ? T[K] : DeepPartial<T[K]>) : T[K];
+  [K in keyof T]?: NonNullable<T[K]> extends unknown[]
+    ? T[K]
+    : NonNullable<T[K]> extends object
+      ? DeepPartial<NonNullable<T[K]>>
+      : T[K];
 };
 
 function merge<T>(base: T, patch: unknown): T {
