@@ -173,7 +173,7 @@ describe("decision recorder", () => {
     );
   });
 
-  it("emits a trace per session with GenAI child spans", async () => {
+  it("emits a trace per session with GenAI child spans", () => {
     const session = recordOne();
     const spans = harness.spans.getFinishedSpans();
     const root = spans.find((s) => s.name === "invoke_agent market_maker")!;
