@@ -40,6 +40,10 @@ export interface Alert {
   readonly resolvedAt?: string;
   /** Set on summaries that stand for several collapsed alerts. */
   readonly collapsedCount?: number;
+  /** Who acknowledged it (`telegram:@alice`, `cli`), when acknowledged. */
+  readonly acknowledgedBy?: string;
+  /** ISO-8601 time of the acknowledgement. */
+  readonly acknowledgedAt?: string;
 }
 
 /** What a caller hands to `raise`. */
@@ -52,6 +56,51 @@ export interface RaiseAlertInput {
   fields?: Record<string, AlertFieldValue>;
   /** Defaults to the active span's trace id. */
   traceId?: string;
+  /**
+   * An event rather than a condition (a large fill): delivered once, never kept active, never
+   * resolved, not deduplicated. Default false.
+   */
+  transient?: boolean;
+}
+
+/**
+ * Why a channel is handed an alert:
+ * - `firing`: a new occurrence; `repeat`: still firing after the repeat interval;
+ * - `escalated`: the level went up; `acknowledged`: an operator acknowledged it;
+ * - `resolved`: the condition cleared; `summary`: several alerts collapsed by storm control;
+ * - `resend`: a periodic refresh for state channels (Alertmanager) while firing.
+ */
+export type AlertEvent =
+  | "firing"
+  | "repeat"
+  | "escalated"
+  | "acknowledged"
+  | "resolved"
+  | "summary"
+  | "resend";
+
+/**
+ * How a channel takes part in delivery:
+ * - `page` (Slack, Telegram, your own): a human is notified. Gets `firing`, `repeat`, `escalated`,
+ *   `resolved` (when `sendsResolved`) and `summary`; storm control and repeat suppression apply.
+ * - `audit` (log, JSONL): a record of every state change of every alert. Gets `firing`,
+ *   `escalated`, `acknowledged` and `resolved` of every alert, storms included; no summaries.
+ * - `state` (Alertmanager): mirrors the set of firing alerts. Gets `firing`, `escalated`,
+ *   `resolved` and a `resend` every `resendIntervalMs`; no storm control (Alertmanager groups).
+ */
+export type AlertChannelKind = "page" | "audit" | "state";
+
+/** What a channel learns about one delivery besides the alert. */
+export interface DeliveryContext {
+  readonly event: AlertEvent;
+  /** Unique per notification; stable across retries and restarts. */
+  readonly notificationId: string;
+  /** 1 for the first attempt. */
+  readonly attempt: number;
+  /** Epoch ms the notification was created (the event time). */
+  readonly createdAtMs: number;
+  /** For `summary`: the alerts that were collapsed (at most the first 20). */
+  readonly collapsed?: readonly Alert[];
 }
 
 /**
@@ -60,11 +109,20 @@ export interface RaiseAlertInput {
  * The signal aborts the attempt at the manager's per-attempt timeout.
  */
 export interface AlertChannel {
+  /** Unique among the manager's channels; used in metrics, `/health` and the outbox. */
   readonly name: string;
   readonly minLevel: AlertLevel;
-  send(alert: Alert, signal: AbortSignal): Promise<void>;
+  send(alert: Alert, signal: AbortSignal, context?: DeliveryContext): Promise<void>;
   /** Whether this channel wants resolve notifications (default true). */
   readonly sendsResolved?: boolean;
+  /** Default `page`; see {@link AlertChannelKind}. */
+  readonly kind?: AlertChannelKind;
+  /** Per-attempt timeout; the manager's default when absent. */
+  readonly timeoutMs?: number;
+  /** `state` channels: re-send every firing alert at this interval. */
+  readonly resendIntervalMs?: number;
+  /** Secrets the channel holds, so the manager can redact them from errors it logs. */
+  readonly secrets?: readonly string[];
   shutdown?(): Promise<void>;
 }
 

@@ -1,0 +1,53 @@
+import { TicktraceError } from "../../errors.js";
+import { slackPayload, type GrafanaLinkOptions } from "../format.js";
+import type { Alert, AlertChannel, AlertLevel, DeliveryContext } from "../types.js";
+import { answerError, postJson, retryAfterHeaderSeconds, type HttpTarget } from "./http.js";
+
+export interface SlackChannelOptions {
+  /** `alerts.slack.webhook_url` (incoming webhook); a secret, never logged. */
+  webhookUrl: string;
+  /** `alerts.slack.channel`: overrides the webhook's channel when set (legacy webhooks only). */
+  channel?: string;
+  /** `alerts.slack.min_level` (default WARNING). */
+  minLevel?: AlertLevel;
+  /** `alerts.slack.timeout_ms` (default 5000). */
+  timeoutMs?: number;
+  grafana?: GrafanaLinkOptions;
+  /** Clock for `Retry-After` dates (default `Date.now`). */
+  now?: () => number;
+}
+
+/**
+ * Slack: an incoming-webhook POST with one attachment coloured by level (green when resolved),
+ * the title (linked to the trace in Grafana when configured), the message and the fields. A 429
+ * answer's `Retry-After` header is honoured by the manager.
+ */
+export function createSlackChannel(options: SlackChannelOptions): AlertChannel {
+  if (!/^https?:\/\//.test(options.webhookUrl)) {
+    throw new TicktraceError(
+      "CONFIG_INVALID",
+      "alerts.slack.webhook_url must be an http(s) incoming-webhook URL",
+    );
+  }
+  const target: HttpTarget = {
+    what: "Slack webhook",
+    secrets: [options.webhookUrl, new URL(options.webhookUrl).pathname],
+  };
+  const now = options.now ?? Date.now;
+  return {
+    name: "slack",
+    kind: "page",
+    minLevel: options.minLevel ?? "WARNING",
+    timeoutMs: options.timeoutMs ?? 5000,
+    secrets: target.secrets,
+    async send(alert: Alert, signal: AbortSignal, context?: DeliveryContext): Promise<void> {
+      const payload = slackPayload(alert, context, {
+        ...(options.channel ? { channel: options.channel } : {}),
+        ...(options.grafana ? { grafana: options.grafana } : {}),
+      });
+      const answer = await postJson(options.webhookUrl, payload, signal, target);
+      if (answer.status >= 200 && answer.status < 300) return;
+      throw answerError(answer, target, answer.body, retryAfterHeaderSeconds(answer.headers, now()));
+    },
+  };
+}

@@ -1,0 +1,91 @@
+import { TicktraceError } from "../../errors.js";
+import { splitMessage, telegramBlocks, type GrafanaLinkOptions } from "../format.js";
+import type { Alert, AlertChannel, AlertLevel, DeliveryContext } from "../types.js";
+import { answerError, postJson, type HttpTarget } from "./http.js";
+
+export interface TelegramChannelOptions {
+  /** `alerts.telegram.bot_token`; never logged. */
+  botToken: string;
+  /** `alerts.telegram.chat_id`. */
+  chatId: string;
+  /** `alerts.telegram.api_url` (default `https://api.telegram.org`). */
+  apiUrl?: string;
+  /** `alerts.telegram.min_level` (default WARNING). */
+  minLevel?: AlertLevel;
+  /** `alerts.telegram.timeout_ms`: per-attempt timeout (default 5000). */
+  timeoutMs?: number;
+  /** `grafana.*`: adds a trace link when the alert has a trace id. */
+  grafana?: GrafanaLinkOptions;
+  /** Show the "Acknowledge" button (callback data `ack:<alert id>`) on firing alerts (default true). */
+  acknowledgeButton?: boolean;
+}
+
+interface TelegramAnswer {
+  ok?: boolean;
+  description?: string;
+  error_code?: number;
+  parameters?: { retry_after?: number };
+}
+
+/**
+ * Telegram: Bot API `sendMessage` to `<api_url>/bot<token>/sendMessage`, HTML parse mode (text
+ * escaped: `&`, `<`, `>`), split under 4096 characters, a Grafana trace link when configured,
+ * and an inline "Acknowledge" button whose callback data is `ack:<alert id>` (the Telegram bot
+ * answers it). A 429 answer's `parameters.retry_after` is honoured by the manager. A message
+ * split in several parts is retried whole, so a retry may repeat an earlier part.
+ */
+export function createTelegramChannel(options: TelegramChannelOptions): AlertChannel {
+  if (options.botToken.trim() === "") {
+    throw new TicktraceError(
+      "CONFIG_INVALID",
+      "alerts.telegram.bot_token is required for the Telegram channel",
+    );
+  }
+  if (options.chatId.trim() === "") {
+    throw new TicktraceError(
+      "CONFIG_INVALID",
+      "alerts.telegram.chat_id is required for the Telegram channel",
+    );
+  }
+  const base = (options.apiUrl ?? "https://api.telegram.org").replace(/\/+$/, "");
+  const url = `${base}/bot${options.botToken}/sendMessage`;
+  const target: HttpTarget = { what: "Telegram sendMessage", secrets: [options.botToken] };
+  const button = options.acknowledgeButton ?? true;
+  return {
+    name: "telegram",
+    kind: "page",
+    minLevel: options.minLevel ?? "WARNING",
+    timeoutMs: options.timeoutMs ?? 5000,
+    secrets: [options.botToken],
+    async send(alert: Alert, signal: AbortSignal, context?: DeliveryContext): Promise<void> {
+      const messages = splitMessage(telegramBlocks(alert, context, options.grafana));
+      const event = context?.event ?? "firing";
+      const ackable = button && alert.status === "firing" && !alert.acknowledged && event !== "summary";
+      for (let i = 0; i < messages.length; i++) {
+        const last = i === messages.length - 1;
+        const body = {
+          chat_id: options.chatId,
+          text: messages[i],
+          parse_mode: "HTML",
+          link_preview_options: { is_disabled: true },
+          ...(last && ackable
+            ? {
+                reply_markup: {
+                  inline_keyboard: [[{ text: "Acknowledge", callback_data: `ack:${alert.id}` }]],
+                },
+              }
+            : {}),
+        };
+        const answer = await postJson(url, body, signal, target);
+        if (answer.status >= 200 && answer.status < 300) continue;
+        let parsed: TelegramAnswer = {};
+        try {
+          parsed = JSON.parse(answer.body) as TelegramAnswer;
+        } catch {
+          // not JSON (a proxy's error page): fall back to the raw text below
+        }
+        throw answerError(answer, target, parsed.description ?? answer.body, parsed.parameters?.retry_after);
+      }
+    },
+  };
+}

@@ -1,0 +1,47 @@
+/** The alert module: model, manager, channels, hooks and the factory, exported by name. */
+export {
+  ALERT_LEVELS,
+  levelRank,
+  type Alert,
+  type AlertChannel,
+  type AlertChannelKind,
+  type AlertEvent,
+  type AlertFieldValue,
+  type AlertLevel,
+  type AlertStatus,
+  type Alerter,
+  type DeliveryContext,
+  type RaiseAlertInput,
+} from "./types.js";
+export { ALERT_RULES, alertnameFor, type AlertRuleDefinition } from "./rules.js";
+export { fingerprintOf } from "./model.js";
+export { AlertManager, type AlertManagerOptions } from "./manager.js";
+export { createAlerting, createChannels, type Alerting, type AlertingDeps } from "./create.js";
+export { attachTradingAlerts, type TradingAlerts, type TradingAlertsOptions } from "./hooks.js";
+export { foldJournal, type OutboxContents } from "./outbox.js";
+export {
+  traceLink,
+  escapeHtml,
+  splitMessage,
+  telegramBlocks,
+  slackPayload,
+  alertmanagerAlert,
+  type GrafanaLinkOptions,
+  type PostableAlert,
+} from "./format.js";
+export { createLogChannel, type LogChannelOptions } from "./channels/log.js";
+export {
+  createJsonlChannel,
+  foldAlertLines,
+  formatAlertLine,
+  readAlertLog,
+  listAlertLogFiles,
+  alertLogFile,
+  appendAcknowledgement,
+  cleanupAlertLogs,
+  type AlertLogLine,
+  type JsonlChannelOptions,
+} from "./channels/jsonl.js";
+export { createSlackChannel, type SlackChannelOptions } from "./channels/slack.js";
+export { createTelegramChannel, type TelegramChannelOptions } from "./channels/telegram.js";
+export { createAlertmanagerChannel, type AlertmanagerChannelOptions } from "./channels/alertmanager.js";
