@@ -8,9 +8,10 @@ export const tradingSection = section({
     name: z.string().min(1).default("simex"),
     /** Where the simulator listens; 0 picks a free port. */
     port: z.int().min(0).max(65_535).default(0),
-    /** Median and 99th-percentile simulated latency of a REST call. */
+    /** Median and 99th-percentile simulated latency of a REST call (log-normal in between). */
     latency_p50_ms: z.number().min(0).default(2),
     latency_p99_ms: z.number().min(0).default(15),
+    /** Share of REST calls the simulator answers with HTTP 500. */
     error_rate: z.number().min(0).max(1).default(0.002),
     /** Requests per second the simulator accepts before answering 429. */
     rate_limit_per_second: z.int().min(1).default(50),
@@ -18,10 +19,22 @@ export const tradingSection = section({
     /** Client-side limiter, kept under the exchange's own limit. */
     client_rate_limit_per_second: z.int().min(1).default(40),
     request_timeout_ms: positiveMsSchema.default(2_000),
+    /** Random-walk step of the simulated mid per market-data update, in basis points (calm regime). */
+    volatility_bps: z.number().min(0).default(1.5),
+    /** Stream reconnect backoff: first wait, doubled per attempt up to the maximum. */
+    reconnect_initial_ms: positiveMsSchema.default(250),
+    reconnect_max_ms: positiveMsSchema.default(5_000),
   }),
-  symbols: z.array(z.string().regex(/^[A-Z0-9]+\/[A-Z0-9]+$/, "expected BASE/QUOTE like BTC/USDT")).min(1).default(["BTC/USDT", "ETH/USDT"]),
+  symbols: z
+    .array(z.string().regex(/^[A-Z0-9]+\/[A-Z0-9]+$/, "expected BASE/QUOTE like BTC/USDT"))
+    .min(1)
+    .default(["BTC/USDT", "ETH/USDT"]),
   strategy: section({
     id: z.string().min(1).default("mm-1"),
+    /**
+     * How often the simulator streams market data; the orchestrator ticks once per update
+     * (updates arriving during a tick are coalesced into the next one).
+     */
     tick_interval_ms: positiveMsSchema.default(100),
     /** Half spread around the mid, in basis points. */
     half_spread_bps: z.number().positive().default(8),
@@ -29,6 +42,10 @@ export const tradingSection = section({
     quote_notional: z.number().positive().default(500),
     /** Skew in bps per unit of inventory as a fraction of the position limit. */
     inventory_skew_bps: z.number().min(0).default(15),
+    /** A resting quote is replaced only when the wanted price moved more than this, in basis points. */
+    requote_threshold_bps: z.number().min(0).default(4),
+    /** After a strategy panic, the strategy stays faulted this long before it is tried again. */
+    panic_cooldown_ms: positiveMsSchema.default(5_000),
   }),
   risk: section({
     starting_equity: z.number().positive().default(100_000),
@@ -44,5 +61,14 @@ export const tradingSection = section({
     position_monitor_interval_ms: positiveMsSchema.default(1_000),
     reconciliation_interval_ms: positiveMsSchema.default(5_000),
     pnl_snapshot_interval_ms: positiveMsSchema.default(2_000),
+  }),
+  /** Timing of the demo's incident scenarios (`npm start -- --scenario NAME`). */
+  scenario: section({
+    /** Time from start to the incident (crash, outage, 429 storm, panic, large fill, regime shift). */
+    incident_after_ms: z.int().min(0).default(5_000),
+    /** How long the incident lasts (outage, storm, volatile regime). */
+    incident_duration_ms: positiveMsSchema.default(10_000),
+    /** Off a terminal, a status log line this often. */
+    status_interval_ms: positiveMsSchema.default(10_000),
   }),
 });

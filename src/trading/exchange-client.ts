@@ -1,0 +1,349 @@
+import type { Attributes } from "@opentelemetry/api";
+import axios, { type AxiosInstance, type AxiosRequestConfig, isAxiosError } from "axios";
+import WebSocket from "ws";
+import { systemClock, type Clock } from "../clock.js";
+import { describeError, TicktraceError } from "../errors.js";
+import type { HealthRegistry } from "../health/registry.js";
+import { createSilentLogger, type Logger } from "../logging/logger.js";
+import type { TradingMetrics } from "../telemetry/metrics.js";
+import type { TradingEvents } from "./events.js";
+import { TokenBucket } from "./rate-limiter.js";
+import type { ErrorBody, Fill, Order, OrderBook, PlaceOrderRequest, StreamMessage, Ticker } from "./wire.js";
+
+export type ExchangeOperation =
+  | "place_order"
+  | "cancel_order"
+  | "get_order"
+  | "open_orders"
+  | "balances"
+  | "ticker"
+  | "depth";
+
+export interface ExchangeClientOptions {
+  /** Exchange name in metric labels, health and events, e.g. `simex`. */
+  exchange: string;
+  /** REST base, e.g. `http://127.0.0.1:41234`. */
+  baseUrl: string;
+  /** Market-data stream, e.g. `ws://127.0.0.1:41234/stream`. */
+  streamUrl: string;
+  /** Client-side limit; keep it under the exchange's own. */
+  rateLimitPerSecond: number;
+  requestTimeoutMs: number;
+  reconnectInitialMs?: number;
+  reconnectMaxMs?: number;
+  metrics: TradingMetrics;
+  health: HealthRegistry;
+  events: TradingEvents;
+  logger?: Logger;
+  clock?: Clock;
+  /** New tickers; `receivedAtMs` is the monotonic time the message arrived. */
+  onMarketData?: (tickers: readonly Ticker[], receivedAtMs: number) => void;
+  /** A fill from the stream (or found by reconciliation). */
+  onFill?: (fill: Fill, order: Omit<Order, "fills">) => void;
+}
+
+export interface CallOptions {
+  /** Called right before the request goes on the wire (after any rate-limiter wait). */
+  onSent?: () => void;
+}
+
+/**
+ * The trading side's connection to the exchange: REST over axios (so every call is an HTTP
+ * client span under the preload) and the market-data stream over WebSocket.
+ *
+ * Every call is timed into `trading_exchange_request_duration_seconds{exchange,operation,outcome}`;
+ * the wait on our own token bucket goes to `trading_exchange_rate_limit_wait_seconds` instead.
+ * A 429 pauses the bucket for the retry-after the exchange sent. Failures are
+ * {@link TicktraceError}s: `REJECTED` when the exchange answered no, `UNREACHABLE`/`TIMEOUT`
+ * when it did not answer, `RATE_LIMITED` with `retryAfterSeconds` on 429.
+ *
+ * The stream reconnects with exponential backoff; connectivity goes to the health registry
+ * (component named after the exchange, group `exchanges`, required), to
+ * `trading_exchange_connected`, and to the `exchangeDisconnected`/`exchangeReconnected` events.
+ */
+export class ExchangeClient {
+  private readonly options: ExchangeClientOptions;
+  private readonly http: AxiosInstance;
+  private readonly limiter: TokenBucket;
+  private readonly clock: Clock;
+  private readonly logger: Logger;
+  private readonly exchangeAttrs: Attributes;
+  private readonly attrCache = new Map<string, Attributes>();
+  private ws: WebSocket | undefined;
+  private reconnectTimer: ReturnType<Clock["setTimeout"]> | undefined;
+  private attempt = 0;
+  private connected = false;
+  private everConnected = false;
+  private disconnectedAtMs = 0;
+  private stopped = false;
+  private lastApiCallMs: number | undefined;
+
+  constructor(options: ExchangeClientOptions) {
+    this.options = options;
+    this.clock = options.clock ?? systemClock;
+    this.logger = (options.logger ?? createSilentLogger()).child({
+      component: "exchange-client",
+      exchange: options.exchange,
+    });
+    this.limiter = new TokenBucket({ ratePerSecond: options.rateLimitPerSecond, clock: this.clock });
+    this.http = axios.create({ baseURL: `${options.baseUrl}/api/v1`, timeout: options.requestTimeoutMs });
+    this.exchangeAttrs = { exchange: options.exchange };
+    options.health.register(
+      options.exchange,
+      { group: "exchanges", required: true },
+      { state: "down", detail: "connecting" },
+    );
+  }
+
+  /** Whether the market-data stream is up. */
+  get isConnected(): boolean {
+    return this.connected;
+  }
+
+  /** Wall-clock time of the last answered REST call, if any. */
+  get lastApiCallAt(): number | undefined {
+    return this.lastApiCallMs;
+  }
+
+  /** Opens the market-data stream (and keeps it open). */
+  start(): void {
+    this.stopped = false;
+    this.setConnected(false, "connecting");
+    this.connect();
+  }
+
+  /** Idempotent: closes the stream and stops reconnecting. */
+  shutdown(): Promise<void> {
+    this.stopped = true;
+    if (this.reconnectTimer) this.clock.clearTimeout(this.reconnectTimer);
+    this.ws?.terminate();
+    this.ws = undefined;
+    return Promise.resolve();
+  }
+
+  placeOrder(request: PlaceOrderRequest, call: CallOptions = {}): Promise<Order> {
+    return this.request<Order>("place_order", { method: "POST", url: "/orders", data: request }, call);
+  }
+
+  cancelOrder(orderId: string): Promise<Order> {
+    return this.request<Order>("cancel_order", {
+      method: "DELETE",
+      url: `/orders/${encodeURIComponent(orderId)}`,
+    });
+  }
+
+  getOrder(orderId: string): Promise<Order> {
+    return this.request<Order>("get_order", { method: "GET", url: `/orders/${encodeURIComponent(orderId)}` });
+  }
+
+  openOrders(symbol?: string): Promise<Order[]> {
+    return this.request<Order[]>("open_orders", {
+      method: "GET",
+      url: "/orders",
+      params: symbol ? { symbol } : {},
+    });
+  }
+
+  balances(): Promise<Record<string, number>> {
+    return this.request<Record<string, number>>("balances", { method: "GET", url: "/balances" });
+  }
+
+  ticker(symbol: string): Promise<Ticker> {
+    return this.request<Ticker>("ticker", { method: "GET", url: "/ticker", params: { symbol } });
+  }
+
+  depth(symbol: string): Promise<OrderBook> {
+    return this.request<OrderBook>("depth", { method: "GET", url: "/depth", params: { symbol } });
+  }
+
+  private async request<T>(
+    operation: ExchangeOperation,
+    config: AxiosRequestConfig,
+    call: CallOptions = {},
+  ): Promise<T> {
+    const { metrics, exchange } = this.options;
+    const waitMs = this.limiter.reserve();
+    metrics.exchangeRateLimitWait.record(waitMs / 1000, this.attrs(operation));
+    if (waitMs > this.options.requestTimeoutMs) {
+      throw new TicktraceError(
+        "RATE_LIMITED",
+        `${exchange} ${operation} not sent: the rate limiter asks for a ${Math.ceil(waitMs)} ms wait, longer than request_timeout_ms`,
+        { retryAfterSeconds: waitMs / 1000 },
+      );
+    }
+    if (waitMs > 0) await this.sleep(waitMs);
+    call.onSent?.();
+    const started = this.clock.monotonicMs();
+    let outcome = "ok";
+    try {
+      const response = await this.http.request<T>(config);
+      this.lastApiCallMs = this.clock.now();
+      return response.data;
+    } catch (error) {
+      const failure = this.toError(operation, error);
+      outcome = outcomeOf(failure);
+      if (failure.status !== undefined) this.lastApiCallMs = this.clock.now();
+      throw failure;
+    } finally {
+      metrics.exchangeRequestDuration.record(
+        (this.clock.monotonicMs() - started) / 1000,
+        this.attrs(operation, outcome),
+      );
+    }
+  }
+
+  private toError(operation: ExchangeOperation, error: unknown): TicktraceError {
+    const exchange = this.options.exchange;
+    if (!isAxiosError(error)) {
+      return new TicktraceError("UNREACHABLE", `${exchange} ${operation} failed: ${describeError(error)}`, {
+        cause: error,
+      });
+    }
+    const response = error.response;
+    if (!response) {
+      const timedOut = error.code === "ECONNABORTED" || error.code === "ETIMEDOUT";
+      return new TicktraceError(
+        timedOut ? "TIMEOUT" : "UNREACHABLE",
+        `${exchange} ${operation} unreachable: ${timedOut ? `no answer within ${this.options.requestTimeoutMs} ms` : (error.code ?? error.message)}; check that the exchange is up`,
+        { cause: error },
+      );
+    }
+    const body = response.data as Partial<ErrorBody> | undefined;
+    const detail = `${response.status}${body?.code ? ` ${body.code}` : ""}${body?.message ? `: ${body.message}` : ""}`;
+    if (response.status === 429) {
+      const retryAfterSeconds = parseRetryAfter(response.headers["retry-after"]);
+      this.limiter.pauseUntil(this.clock.monotonicMs() + retryAfterSeconds * 1000);
+      this.options.metrics.exchangeRateLimitHits.add(1, this.attrs(operation));
+      this.options.events.emit("rateLimited", {
+        exchange,
+        operation,
+        retryAfterMs: retryAfterSeconds * 1000,
+      });
+      this.logger.warn("rate limited by the exchange; pausing requests", {
+        operation,
+        retry_after_s: retryAfterSeconds,
+      });
+      return new TicktraceError("RATE_LIMITED", `${exchange} ${operation} rate limited (${detail})`, {
+        status: 429,
+        retryAfterSeconds,
+        cause: error,
+      });
+    }
+    return new TicktraceError("REJECTED", `${exchange} rejected ${operation} (${detail})`, {
+      status: response.status,
+      cause: error,
+    });
+  }
+
+  private attrs(operation: string, outcome?: string): Attributes {
+    const key = outcome === undefined ? operation : `${operation}|${outcome}`;
+    let attrs = this.attrCache.get(key);
+    if (!attrs) {
+      attrs = { ...this.exchangeAttrs, operation, ...(outcome === undefined ? {} : { outcome }) };
+      this.attrCache.set(key, attrs);
+    }
+    return attrs;
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => this.clock.setTimeout(resolve, ms));
+  }
+
+  // --- market-data stream ---
+
+  private connect(): void {
+    if (this.stopped) return;
+    const ws = new WebSocket(this.options.streamUrl);
+    this.ws = ws;
+    ws.on("open", () => this.onOpen());
+    ws.on("message", (data: WebSocket.RawData) => this.onMessage(data));
+    ws.on("error", (error) => this.logger.debug("stream error", { error: describeError(error) }));
+    ws.on("close", () => {
+      if (this.ws === ws) this.onClose();
+    });
+  }
+
+  private onOpen(): void {
+    const { events, exchange, metrics } = this.options;
+    this.attempt = 0;
+    if (this.everConnected) {
+      const downtimeMs = this.clock.now() - this.disconnectedAtMs;
+      metrics.exchangeReconnects.add(1, this.exchangeAttrs);
+      events.emit("exchangeReconnected", { exchange, downtimeMs });
+      this.logger.info("stream reconnected", { downtime_ms: downtimeMs });
+    } else {
+      this.logger.info("stream connected");
+    }
+    this.everConnected = true;
+    this.setConnected(true, "connected");
+  }
+
+  private onMessage(data: WebSocket.RawData): void {
+    const receivedAtMs = this.clock.monotonicMs();
+    let message: StreamMessage;
+    try {
+      message = JSON.parse(rawText(data)) as StreamMessage;
+    } catch {
+      this.logger.warn("unparseable stream message dropped");
+      return;
+    }
+    if (message.type === "tickers") this.options.onMarketData?.(message.tickers, receivedAtMs);
+    else if (message.type === "fill") this.options.onFill?.(message.fill, message.order);
+  }
+
+  private onClose(): void {
+    this.ws = undefined;
+    if (this.stopped) return;
+    if (this.connected) {
+      this.disconnectedAtMs = this.clock.now();
+      this.options.events.emit("exchangeDisconnected", {
+        exchange: this.options.exchange,
+        reason: "market-data stream closed",
+      });
+      this.logger.warn("stream disconnected; reconnecting");
+    }
+    const initial = this.options.reconnectInitialMs ?? 250;
+    const max = this.options.reconnectMaxMs ?? 5_000;
+    const delay = Math.min(max, initial * 2 ** this.attempt) * (0.75 + Math.random() * 0.25);
+    this.attempt++;
+    this.setConnected(
+      false,
+      `${this.everConnected ? "disconnected" : "connecting"}; retry ${this.attempt} in ${Math.round(delay)} ms`,
+    );
+    this.reconnectTimer = this.clock.setTimeout(() => this.connect(), delay);
+  }
+
+  private setConnected(connected: boolean, detail: string): void {
+    this.connected = connected;
+    this.options.metrics.exchangeConnected.record(connected ? 1 : 0, this.exchangeAttrs);
+    this.options.health.report(this.options.exchange, { state: connected ? "up" : "down", detail });
+  }
+}
+
+function outcomeOf(error: TicktraceError): string {
+  switch (error.code) {
+    case "RATE_LIMITED":
+      return "rate_limited";
+    case "TIMEOUT":
+      return "timeout";
+    case "UNREACHABLE":
+      return "unreachable";
+    default:
+      return error.status !== undefined && error.status >= 500 ? "error" : "rejected";
+  }
+}
+
+/** `retry-after` in seconds (or an HTTP date); at least 1 second when absent or unreadable. */
+export function parseRetryAfter(value: unknown): number {
+  const text = typeof value === "string" ? value.trim() : "";
+  const seconds = Number(text);
+  if (text !== "" && Number.isFinite(seconds) && seconds >= 0) return seconds;
+  const date = Date.parse(text);
+  if (!Number.isNaN(date)) return Math.max(0, (date - Date.now()) / 1000);
+  return 1;
+}
+
+function rawText(data: WebSocket.RawData): string {
+  if (Array.isArray(data)) return Buffer.concat(data).toString("utf8");
+  return Buffer.from(data).toString("utf8");
+}
