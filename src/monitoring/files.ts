@@ -1,5 +1,6 @@
 import { mkdir, readdir, readFile, rename, stat, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { cleanupAlertLogs } from "../alerting/channels/jsonl.js";
 import { TicktraceError } from "../errors.js";
 import type { TimedSnapshot } from "./history.js";
 import { monitoringSnapshotSchema } from "./snapshot.js";
@@ -12,7 +13,6 @@ import { monitoringSnapshotSchema } from "./snapshot.js";
 
 const DAY_MS = 86_400_000;
 const SNAPSHOT_FILE = /^metrics_(\d{4}-\d{2}-\d{2})T(\d{2})-(\d{2})-(\d{2})-(\d{3})Z\.json$/;
-const ALERT_FILE = /^(\d{4}-\d{2}-\d{2})\.jsonl$/;
 
 /** `metrics_2026-01-01T12-30-00-000Z.json`: the ISO time with `:` and `.` made file-safe. */
 export function snapshotFileName(timeMs: number): string {
@@ -24,14 +24,6 @@ export function snapshotFileTime(name: string): number | undefined {
   const m = SNAPSHOT_FILE.exec(name);
   if (!m) return undefined;
   const ms = Date.parse(`${m[1]}T${m[2]}:${m[3]}:${m[4]}.${m[5]}Z`);
-  return Number.isNaN(ms) ? undefined : ms;
-}
-
-/** Start of the UTC day of an alert file name, or undefined for any other file. */
-export function alertFileDay(name: string): number | undefined {
-  const m = ALERT_FILE.exec(name);
-  if (!m) return undefined;
-  const ms = Date.parse(`${m[1]}T00:00:00.000Z`);
   return Number.isNaN(ms) ? undefined : ms;
 }
 
@@ -107,8 +99,8 @@ export interface RetentionOptions {
 }
 
 /**
- * Deletes snapshots older than `snapshotsDays` and daily alert files whose whole day is older
- * than `alertsDays`. Missing directories are not an error (nothing was written yet); a file
+ * Deletes snapshots older than `snapshotsDays` and daily alert files dated before
+ * `alertsDays` ago. Missing directories are not an error (nothing was written yet); a file
  * that cannot be deleted is reported through `onError` and the rest goes on.
  */
 export async function applyRetention(
@@ -124,14 +116,8 @@ export async function applyRetention(
     }
   }
   if (options.alertsDir !== undefined) {
-    const alertCutoff = options.nowMs - options.alertsDays * DAY_MS;
-    for (const name of await readDirOrEmpty(options.alertsDir)) {
-      const dayMs = alertFileDay(name);
-      // A day's file holds alerts up to the end of that day.
-      if (dayMs !== undefined && dayMs + DAY_MS <= alertCutoff) {
-        await remove(join(options.alertsDir, name), result.alertFilesDeleted, onError);
-      }
-    }
+    // The alert module's own cleanup, so both agree on what "older than N days" means.
+    result.alertFilesDeleted = await cleanupAlertLogs(options.alertsDir, options.alertsDays, options.nowMs);
   }
   return result;
 }

@@ -60,6 +60,8 @@ export interface MonitoringRule<K extends keyof MonitoringRulesConfig = keyof Mo
 
 const NONE: Finding[] = [];
 const HOUR_MS = 3_600_000;
+/** The breaker a snapshot that names none refers to: the reference risk monitor's daily-loss breaker. */
+const DEFAULT_BREAKER = "daily_loss";
 
 function finding(
   definition: { id: string; level: AlertLevel; summary: string },
@@ -87,6 +89,8 @@ export const circuitBreakerRule: MonitoringRule<"circuit_breaker"> = {
         daily_loss_pct: round(snapshot.risk.daily_loss_pct),
         open_positions: snapshot.positions.count,
       },
+      // The label the `circuitBreakerTripped` hook uses, so both sources make one alert.
+      { breaker: snapshot.risk.breaker ?? DEFAULT_BREAKER },
     );
   },
 };

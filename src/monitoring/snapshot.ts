@@ -24,6 +24,11 @@ export const monitoringSnapshotSchema = z.object({
   }),
   risk: z.object({
     circuit_breaker_active: z.boolean(),
+    /**
+     * Name of the breaker that is active, as in the `circuitBreakerTripped` event's `breaker`
+     * (the alert's `breaker` label). Optional; `daily_loss` when absent.
+     */
+    breaker: z.string().optional(),
     /** Daily PnL as percent of starting equity (negative is a loss). */
     daily_loss_pct: z.number(),
     max_position_value: z.number().min(0),

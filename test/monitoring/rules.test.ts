@@ -49,7 +49,11 @@ describe("circuit breaker rule", () => {
     });
     const [finding, ...rest] = circuitBreakerRule.evaluate(context(clock, tripped), rules.circuit_breaker);
     expect(rest).toEqual([]);
-    expect(finding).toMatchObject({ rule: "circuit_breaker_tripped", level: "CRITICAL", labels: {} });
+    expect(finding).toMatchObject({
+      rule: "circuit_breaker_tripped",
+      level: "CRITICAL",
+      labels: { breaker: "daily_loss" },
+    });
     expect(finding!.message).toBe(
       "Circuit breaker active: daily PnL -1520 (-5.2% of equity), 2 open positions",
     );
