@@ -41,7 +41,8 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
   });
 }
 
-process.on("beforeExit", () => {
-  // The event loop is empty: flush once. The shutdown is idempotent, so the next beforeExit is a no-op.
-  void runtime.shutdown();
+process.once("beforeExit", () => {
+  // The application finished: flush once, then exit with its code (an exporter still retrying
+  // must not keep the process alive past telemetry.shutdown_timeout_ms).
+  void runtime.shutdown().finally(() => process.exit());
 });

@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { parseDocument, isScalar, visit } from "yaml";
+import { parseDocument, isScalar, visit, type Scalar } from "yaml";
 import type { z } from "zod";
 import { TicktraceError } from "../errors.js";
 import { configSchema, type Config } from "./schema.js";
@@ -10,11 +10,14 @@ export class ConfigError extends TicktraceError {
   override readonly name = "ConfigError";
   readonly file: string;
   readonly keyPath: string;
+  /** What was wrong, without the file and key path. */
+  readonly detail: string;
 
   constructor(file: string, keyPath: string, detail: string) {
     super("CONFIG_INVALID", `${file}: ${keyPath === "" ? "" : `${keyPath}: `}${detail}`);
     this.file = file;
     this.keyPath = keyPath;
+    this.detail = detail;
   }
 }
 
@@ -38,13 +41,16 @@ export interface LoadedConfig {
  * An explicitly named file must exist; a missing `./config.yaml` means "all defaults".
  */
 export function resolveConfigPath(options: LoadConfigOptions = {}): { path: string; explicit: boolean } {
-  const argv = options.argv ?? process.argv.slice(2);
+  // From index 1: a script path is never "--config", and `node -e` puts arguments right after argv[0].
+  const argv = options.argv ?? process.argv.slice(1);
   const env = options.env ?? process.env;
   const cwd = options.cwd ?? process.cwd();
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
-    if (arg === "--config" && argv[i + 1] !== undefined) return { path: resolve(cwd, argv[i + 1]!), explicit: true };
-    if (arg.startsWith("--config=")) return { path: resolve(cwd, arg.slice("--config=".length)), explicit: true };
+    if (arg === "--config" && argv[i + 1] !== undefined)
+      return { path: resolve(cwd, argv[i + 1]!), explicit: true };
+    if (arg.startsWith("--config="))
+      return { path: resolve(cwd, arg.slice("--config=".length)), explicit: true };
   }
   if (env.TICKTRACE_CONFIG) return { path: resolve(cwd, env.TICKTRACE_CONFIG), explicit: true };
   return { path: resolve(cwd, "config.yaml"), explicit: false };
@@ -59,11 +65,14 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
     text = readFileSync(path, "utf8");
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    if (code === "ENOENT" && !explicit) return { config: parseConfig({}, { file: path, env }), file: undefined };
+    if (code === "ENOENT" && !explicit)
+      return { config: parseConfig({}, { file: path, env }), file: undefined };
     throw new ConfigError(
       path,
       "",
-      code === "ENOENT" ? "file not found (check --config or TICKTRACE_CONFIG)" : `cannot read the file (${code ?? String(error)})`,
+      code === "ENOENT"
+        ? "file not found (check --config or TICKTRACE_CONFIG)"
+        : `cannot read the file (${code ?? String(error)})`,
     );
   }
   return { config: parseConfigText(text, { file: path, env }), file: path };
@@ -80,19 +89,44 @@ export function parseConfigText(text: string, options: { file: string; env?: Nod
     const reason = syntax.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "");
     throw new ConfigError(options.file, "", `YAML syntax error at ${at}${reason}`);
   }
-  substituteEnv(doc, env, options.file);
+  const unset = substituteEnv(doc, env, options.file);
   const raw: unknown = doc.toJS() ?? {};
   if (typeof raw !== "object" || Array.isArray(raw)) {
-    throw new ConfigError(options.file, "", "expected a mapping of sections (service, health, telemetry, ...) at the top level");
+    throw new ConfigError(
+      options.file,
+      "",
+      "expected a mapping of sections (service, health, telemetry, ...) at the top level",
+    );
   }
-  return parseConfig(raw as Record<string, unknown>, { file: options.file, env });
+  const unsetAt = (path: readonly string[]) => {
+    const node = doc.getIn(path, true);
+    return isScalar(node) ? unset.get(node) : undefined;
+  };
+  return parseConfig(raw as Record<string, unknown>, { file: options.file, env, unsetAt });
 }
 
 /** Validates an already-parsed object (after substitution). */
-export function parseConfig(raw: Record<string, unknown>, options: { file: string; env?: NodeJS.ProcessEnv }): Config {
+export function parseConfig(
+  raw: Record<string, unknown>,
+  options: {
+    file: string;
+    env?: NodeJS.ProcessEnv;
+    /** Unset environment variables a value at this path was substituted from, for the message. */
+    unsetAt?: (path: readonly string[]) => readonly string[] | undefined;
+  },
+): Config {
   const env = options.env ?? process.env;
   const result = configSchema.safeParse(raw);
-  if (!result.success) throw toConfigError(options.file, raw, result.error);
+  if (!result.success) {
+    const error = toConfigError(options.file, raw, result.error);
+    const unset = options.unsetAt?.(error.keyPath === "" ? [] : error.keyPath.split("."));
+    if (!unset?.length) throw error;
+    throw new ConfigError(
+      options.file,
+      error.keyPath,
+      `${error.detail} (${unset.map((name) => `\${${name}}`).join(", ")} not set)`,
+    );
+  }
   return deepFreeze(applyOtelEnv(result.data, env));
 }
 
@@ -103,7 +137,12 @@ const ENV_PATTERN = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
  * the raw text, so a value can never inject YAML structure. A scalar that is exactly one
  * `${...}` is re-read as YAML, so `port: ${PORT:-8080}` is a number.
  */
-function substituteEnv(doc: ReturnType<typeof parseDocument>, env: NodeJS.ProcessEnv, file: string): void {
+function substituteEnv(
+  doc: ReturnType<typeof parseDocument>,
+  env: NodeJS.ProcessEnv,
+  file: string,
+): Map<Scalar, string[]> {
+  const unset = new Map<Scalar, string[]>();
   visit(doc, {
     Scalar(_key, node) {
       if (!isScalar(node) || typeof node.value !== "string" || !node.value.includes("${")) return;
@@ -111,6 +150,7 @@ function substituteEnv(doc: ReturnType<typeof parseDocument>, env: NodeJS.Proces
       const replaced = original.replace(ENV_PATTERN, (_m, name: string, fallback: string | undefined) => {
         const value = env[name];
         if (value !== undefined && value !== "") return value;
+        if (fallback === undefined) unset.set(node, [...(unset.get(node) ?? []), name]);
         return fallback ?? "";
       });
       if (/\$\{/.test(replaced) && /\$\{[^}]*$/.test(original)) {
@@ -125,6 +165,7 @@ function substituteEnv(doc: ReturnType<typeof parseDocument>, env: NodeJS.Proces
       }
     },
   });
+  return unset;
 }
 
 /**
@@ -135,7 +176,8 @@ function applyOtelEnv(config: Config, env: NodeJS.ProcessEnv): Config {
   const out = structuredClone(config);
   if (env.OTEL_SERVICE_NAME) out.service.name = env.OTEL_SERVICE_NAME;
   if (env.OTEL_SDK_DISABLED?.toLowerCase() === "true") out.telemetry.enabled = false;
-  if (env.OTEL_EXPORTER_OTLP_ENDPOINT) out.telemetry.otlp.endpoint = env.OTEL_EXPORTER_OTLP_ENDPOINT.replace(/\/+$/, "");
+  if (env.OTEL_EXPORTER_OTLP_ENDPOINT)
+    out.telemetry.otlp.endpoint = env.OTEL_EXPORTER_OTLP_ENDPOINT.replace(/\/+$/, "");
   const protocol = env.OTEL_EXPORTER_OTLP_PROTOCOL;
   if (protocol === "http/protobuf" || protocol === "http/json") out.telemetry.otlp.protocol = protocol;
   if (env.OTEL_TRACES_SAMPLER_ARG && !Number.isNaN(Number(env.OTEL_TRACES_SAMPLER_ARG))) {
@@ -158,7 +200,11 @@ function toConfigError(file: string, raw: unknown, error: z.ZodError): ConfigErr
     return new ConfigError(file, fullPath, `unknown key (${hint})`);
   }
   const actual = describeValue(valueAt(raw, issue.path.map(String)));
-  return new ConfigError(file, keyPath, `${expectation(issue)}${actual === undefined ? "" : `, got ${actual}`}`);
+  return new ConfigError(
+    file,
+    keyPath,
+    `${expectation(issue)}${actual === undefined ? "" : `, got ${actual}`}`,
+  );
 }
 
 function expectation(issue: z.core.$ZodIssue): string {
@@ -172,7 +218,9 @@ function expectation(issue: z.core.$ZodIssue): string {
     case "invalid_value":
       return `expected one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}`;
     case "invalid_format":
-      return issue.format === "url" ? "expected an http(s) URL" : `expected ${issue.format} (${issue.message})`;
+      return issue.format === "url"
+        ? "expected an http(s) URL"
+        : `expected ${issue.format} (${issue.message})`;
     case "invalid_union":
       return "expected 0 or an integer from 1 to 65535";
     default:
@@ -189,10 +237,13 @@ function article(type: string): string {
 function describeValue(value: unknown): string | undefined {
   if (value === undefined) return undefined;
   if (value === null) return "null";
-  if (typeof value === "string") return JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value);
+  if (typeof value === "string")
+    return JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value);
   if (Array.isArray(value)) return "a list";
   if (typeof value === "object") return "a mapping";
-  return String(value as number | boolean);
+  return typeof value === "number" || typeof value === "boolean" || typeof value === "bigint"
+    ? String(value)
+    : typeof value;
 }
 
 function valueAt(raw: unknown, path: readonly string[]): unknown {
@@ -222,7 +273,11 @@ export function validKeysAt(path: readonly string[]): string[] {
 function unwrap(node: z.core.$ZodType): z.core.$ZodType {
   let current = node;
   for (let i = 0; i < 10; i++) {
-    const def = current._zod.def as { innerType?: z.core.$ZodType; in?: z.core.$ZodType; schema?: z.core.$ZodType };
+    const def = current._zod.def as {
+      innerType?: z.core.$ZodType;
+      in?: z.core.$ZodType;
+      schema?: z.core.$ZodType;
+    };
     const inner = def.innerType ?? def.in ?? def.schema;
     if (!inner) return current;
     current = inner;
