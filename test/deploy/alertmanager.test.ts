@@ -182,8 +182,8 @@ describe("Alertmanager delivering what Prometheus and the process both send", ()
     });
     expect(response.status, log).toBe(200);
 
-    await waitFor("Telegram and Slack notifications", async () =>
-      telegram.requests.length >= 1 && slack.requests.length >= 4 ? true : undefined,
+    await waitFor("Telegram and Slack notifications", () =>
+      Promise.resolve(telegram.requests.length >= 1 && slack.requests.length >= 4 ? true : undefined),
     );
     // Give duplicates (which must not come) time to arrive.
     await new Promise((r) => setTimeout(r, 2_500));
