@@ -4,6 +4,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
 import { ALERT_RULES } from "../../src/alerting/rules.js";
 import { readYaml, repoPath, run, tempDir } from "./helpers.js";
+import { PROMETHEUS_BUILTIN_SERIES, catalogueSeriesNames, metricNames } from "./promql.js";
 
 interface RuleFile {
   groups: {
@@ -128,6 +129,16 @@ describe("Prometheus alert rules", () => {
       expect(rule.labels.service, rule.alert).toBe("{{ $labels.job }}");
       expect(rule.annotations.summary, rule.alert).toBe(definition.summary);
     }
+  });
+
+  it("query only catalogue metrics (and up)", () => {
+    const known = catalogueSeriesNames();
+    const unknown = rules.flatMap((rule) =>
+      metricNames(rule.expr)
+        .filter((name) => !known.has(name) && !PROMETHEUS_BUILTIN_SERIES.has(name))
+        .map((name) => `${rule.alert}: ${name}`),
+    );
+    expect(unknown).toEqual([]);
   });
 
   it("link each alert to its runbook section", () => {
