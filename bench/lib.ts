@@ -4,9 +4,10 @@
  * child-process launcher. Benchmarks are not tests: nothing here asserts a timing.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { createServer, type AddressInfo } from "node:net";
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 
 /** One measured (or honestly unmeasured) number. `value: NaN` means "not measured" (`null` in JSON). */
 export interface Figure {
@@ -349,3 +350,17 @@ export function sleep(ms: number): Promise<void> {
 }
 
 export const MiB = 1024 * 1024;
+
+/** Writes `yaml` to a fresh temporary `config.yaml` and returns its path. */
+export function tempConfig(yaml: string): string {
+  const dir = mkdtempSync(join(tmpdir(), "ticktrace-bench-"));
+  const file = join(dir, "config.yaml");
+  writeFileSync(file, yaml);
+  return file;
+}
+
+/** The built preload, or undefined (with the reason) when `dist/tracing.js` is not there. */
+export function preloadPath(): string | undefined {
+  const file = join(REPO_ROOT, "dist", "tracing.js");
+  return existsSync(file) ? file : undefined;
+}

@@ -124,7 +124,7 @@ export async function runAll(args: Args): Promise<Results> {
   if (args.only !== null && figures.length === 0) {
     record([notMeasured(args.only, `no benchmark or module named ${args.only}`)]);
   }
-  const argv = process.argv.slice(2).filter((a) => !a.startsWith("--out"));
+  const argv = [...(args.quick ? ["--quick"] : []), ...(args.only !== null ? ["--only", args.only] : [])];
   return {
     machine,
     node: process.version,

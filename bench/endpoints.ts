@@ -1,0 +1,229 @@
+/**
+ * `/health` and `/metrics` under load (autocannon), interleaved round by round:
+ *  - `/health` at a fixed 1,000 req/s on the reference process while it trades
+ *    (`dist/main.js --scenario calm`) against an idle process with the same preload;
+ *  - `/metrics` serving 10,000 series, requested back to back, against the idle process's `/metrics`.
+ * Latencies are taken per response (autocannon's own histogram has 1 ms resolution).
+ */
+import { existsSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import autocannon from "autocannon";
+import {
+  REPO_ROOT,
+  compareFigure,
+  freePort,
+  launch,
+  notMeasured,
+  percentile,
+  preloadPath,
+  summarize,
+  tempConfig,
+  waitForHttp,
+  type Benchmark,
+  type Figure,
+  type Launched,
+} from "./lib.js";
+import { startOtlpSink, type OtlpSink } from "./otlp-sink.js";
+
+const APP = join(REPO_ROOT, "bench", "fixtures", "app.js");
+const MAIN = join(REPO_ROOT, "dist", "main.js");
+const SERIES = 10_000;
+
+interface Burst {
+  p50: number;
+  p99: number;
+  rps: number;
+  errors: number;
+}
+
+/** One autocannon burst; latencies (ms) recorded per 2xx response at full resolution. */
+async function burst(
+  url: string,
+  options: { seconds: number; rate?: number; connections: number },
+): Promise<Burst> {
+  const latencies: number[] = [];
+  let errors = 0;
+  const instance = autocannon({
+    url,
+    connections: options.connections,
+    duration: options.seconds,
+    ...(options.rate !== undefined ? { overallRate: options.rate } : {}),
+  });
+  instance.on("response", (_client: unknown, statusCode: number, _bytes: number, responseTime: number) => {
+    if (statusCode >= 200 && statusCode < 300) latencies.push(responseTime);
+    else errors++;
+  });
+  const result = await instance;
+  return {
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    rps: result.requests.total / options.seconds,
+    errors: errors + result.errors + result.timeouts,
+  };
+}
+
+function configYaml(port: number, sink: OtlpSink, extra: string[] = []): string {
+  const dir = mkdtempSync(join(tmpdir(), "ticktrace-bench-data-"));
+  return [
+    `health: { host: 127.0.0.1, port: ${port} }`,
+    `telemetry: { otlp: { endpoint: "${sink.url}" }, cardinality_limit: ${SERIES * 2} }`,
+    "logging: { level: warn }",
+    `alerts: { jsonl: { dir: "${join(dir, "alerts")}" } }`,
+    `monitoring: { snapshot_dir: "${join(dir, "monitoring")}" }`,
+    ...extra,
+    "",
+  ].join("\n");
+}
+
+interface Proc {
+  base: string;
+  proc: Launched;
+  note?: string;
+}
+
+async function startProcess(
+  preload: string,
+  sink: OtlpSink,
+  kind: "idle" | "series" | "trading",
+): Promise<Proc> {
+  const port = await freePort();
+  const config = tempConfig(configYaml(port, sink));
+  const env: NodeJS.ProcessEnv = { ...process.env, TICKTRACE_CONFIG: config, BENCH_SERIES: String(SERIES) };
+  delete env.NODE_OPTIONS;
+  let args: string[];
+  let note: string | undefined;
+  if (kind === "trading" && existsSync(MAIN)) {
+    args = ["--require", preload, MAIN, "--scenario", "calm", "--config", config];
+  } else {
+    if (kind === "trading")
+      note = "dist/main.js not built: a synthetic trading loop (bench/fixtures/app.js load) stood in";
+    env.BENCH_MODE = kind === "trading" ? "load" : kind;
+    args = ["--require", preload, APP];
+  }
+  const proc = launch({ command: process.execPath, args, env });
+  const base = `http://127.0.0.1:${port}`;
+  try {
+    await waitForHttp(`${base}/health`, 30_000);
+    if (kind !== "trading" || note !== undefined) await proc.waitFor(/^started/m, 30_000);
+  } catch (error) {
+    await proc.stop();
+    throw error;
+  }
+  return note === undefined ? { base, proc } : { base, proc, note };
+}
+
+async function countSeries(url: string): Promise<number> {
+  const text = await (await fetch(url)).text();
+  return text.split("\n").filter((line) => line.startsWith("bench_series_value")).length;
+}
+
+async function endpoints(quick: boolean): Promise<Figure[]> {
+  const preload = preloadPath();
+  if (!preload) {
+    return [
+      notMeasured(
+        "/health p99 at 1,000 req/s while trading (vs idle)",
+        "dist/tracing.js is not built",
+        "<= 5 ms",
+      ),
+      notMeasured(
+        `/metrics p99 with ${SERIES} series (vs idle process)`,
+        "dist/tracing.js is not built",
+        "<= 50 ms",
+      ),
+    ];
+  }
+  const sink = await startOtlpSink();
+  const procs: Proc[] = [];
+  try {
+    const idle = await startProcess(preload, sink, "idle");
+    procs.push(idle);
+    const trading = await startProcess(preload, sink, "trading");
+    procs.push(trading);
+    const series = await startProcess(preload, sink, "series");
+    procs.push(series);
+    const seriesCount = await countSeries(`${series.base}/metrics`);
+
+    const rounds = quick ? 3 : 7;
+    const seconds = quick ? 3 : 5;
+    const bursts: Record<string, Burst[]> = {
+      healthIdle: [],
+      healthTrading: [],
+      metricsIdle: [],
+      metricsSeries: [],
+    };
+    const plan: [string, string, { rate?: number; connections: number }][] = [
+      ["healthIdle", `${idle.base}/health`, { rate: 1_000, connections: 10 }],
+      ["healthTrading", `${trading.base}/health`, { rate: 1_000, connections: 10 }],
+      ["metricsIdle", `${idle.base}/metrics`, { connections: 1 }],
+      ["metricsSeries", `${series.base}/metrics`, { connections: 1 }],
+    ];
+    // A one-second warm-up burst each, then rounds in rotating order.
+    for (const [, url, options] of plan) await burst(url, { ...options, seconds: 1 });
+    for (let round = 0; round < rounds; round++) {
+      for (let i = 0; i < plan.length; i++) {
+        const [key, url, options] = plan[(i + round) % plan.length]!;
+        bursts[key]!.push(await burst(url, { ...options, seconds }));
+      }
+    }
+    const stat = (key: string, field: keyof Burst) => summarize(bursts[key]!.map((b) => b[field]));
+    const errors = (key: string) => bursts[key]!.reduce((n, b) => n + b.errors, 0);
+    const tradingNote = trading.note ?? "reference process dist/main.js --scenario calm";
+    const hTrading99 = stat("healthTrading", "p99");
+    return [
+      compareFigure({
+        name: "/health p99 at 1,000 req/s while trading (vs idle)",
+        unit: "ms",
+        subject: hTrading99,
+        baseline: stat("healthIdle", "p99"),
+        target: "<= 5 ms",
+        check: (value) => value <= 5 && stat("healthTrading", "rps").median >= 950,
+        note: `${tradingNote}; median of per-burst p99 over ${rounds} x ${seconds} s bursts; non-2xx/errors: ${errors("healthTrading")}`,
+      }),
+      compareFigure({
+        name: "/health p50 at 1,000 req/s while trading (vs idle)",
+        unit: "ms",
+        subject: stat("healthTrading", "p50"),
+        baseline: stat("healthIdle", "p50"),
+        target: null,
+      }),
+      compareFigure({
+        name: "/health requests/s achieved while trading (vs idle)",
+        unit: "req/s",
+        subject: stat("healthTrading", "rps"),
+        baseline: stat("healthIdle", "rps"),
+        target: ">= 950 req/s (rate 1,000)",
+        check: (value) => value >= 950,
+      }),
+      compareFigure({
+        name: `/metrics p99 with ${SERIES} series (vs idle process)`,
+        unit: "ms",
+        subject: stat("metricsSeries", "p99"),
+        baseline: stat("metricsIdle", "p99"),
+        target: "<= 50 ms",
+        check: (value) => value <= 50,
+        note: `${seriesCount} series exposed; 1 connection back to back; non-2xx/errors: ${errors("metricsSeries")}`,
+      }),
+      compareFigure({
+        name: `/metrics p50 with ${SERIES} series (vs idle process)`,
+        unit: "ms",
+        subject: stat("metricsSeries", "p50"),
+        baseline: stat("metricsIdle", "p50"),
+        target: null,
+      }),
+      compareFigure({
+        name: `/metrics requests/s with ${SERIES} series (vs idle process)`,
+        unit: "req/s",
+        subject: stat("metricsSeries", "rps"),
+        baseline: stat("metricsIdle", "rps"),
+        target: null,
+      }),
+    ];
+  } finally {
+    await Promise.all(procs.map((p) => p.proc.stop()));
+    await sink.shutdown();
+  }
+}
+
+export const benchmarks: Benchmark[] = [{ name: "endpoints", run: ({ quick }) => endpoints(quick) }];

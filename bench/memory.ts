@@ -1,0 +1,187 @@
+/**
+ * Memory under pressure, measured on processes started with the preload:
+ *  - collector unreachable vs reachable: two identical trading processes side by side, one
+ *    exporting to a local OTLP sink, one to a closed port; RSS growth over 10 minutes
+ *    (`--quick`: 30 seconds);
+ *  - a label flood: a million distinct `symbol` values on one counter; RSS must stay flat
+ *    once the cardinality cap (`telemetry.cardinality_limit`) is reached.
+ */
+import { existsSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  MiB,
+  REPO_ROOT,
+  freePort,
+  launch,
+  notMeasured,
+  preloadPath,
+  sampleRss,
+  sleep,
+  spreadText,
+  summarize,
+  tempConfig,
+  waitForHttp,
+  type Benchmark,
+  type Figure,
+  type Launched,
+} from "./lib.js";
+import { startOtlpSink } from "./otlp-sink.js";
+
+const APP = join(REPO_ROOT, "bench", "fixtures", "app.js");
+const MAIN = join(REPO_ROOT, "dist", "main.js");
+const FLOOD = 1_000_000;
+const CARDINALITY_LIMIT = 2_000;
+
+function configYaml(options: { port: number; endpoint: string; cardinalityLimit?: number }): string {
+  const dir = mkdtempSync(join(tmpdir(), "ticktrace-bench-data-"));
+  return [
+    `health: { host: 127.0.0.1, port: ${options.port} }`,
+    "telemetry:",
+    `  otlp: { endpoint: "${options.endpoint}", timeout_ms: 2000 }`,
+    "  metrics_push: { enabled: true, interval_ms: 1000 }",
+    `  cardinality_limit: ${options.cardinalityLimit ?? CARDINALITY_LIMIT}`,
+    "logging: { level: info }",
+    `alerts: { jsonl: { dir: "${join(dir, "alerts")}" } }`,
+    `monitoring: { snapshot_dir: "${join(dir, "monitoring")}" }`,
+    "",
+  ].join("\n");
+}
+
+async function startTrader(
+  preload: string,
+  endpoint: string,
+): Promise<{ proc: Launched; synthetic: boolean }> {
+  const port = await freePort();
+  const config = tempConfig(configYaml({ port, endpoint }));
+  const env: NodeJS.ProcessEnv = { ...process.env, TICKTRACE_CONFIG: config, BENCH_MODE: "load" };
+  delete env.NODE_OPTIONS;
+  const synthetic = !existsSync(MAIN);
+  const args = synthetic
+    ? ["--require", preload, APP]
+    : ["--require", preload, MAIN, "--scenario", "calm", "--config", config];
+  const proc = launch({ command: process.execPath, args, env });
+  try {
+    await waitForHttp(`http://127.0.0.1:${port}/health`, 30_000);
+  } catch (error) {
+    await proc.stop();
+    throw error;
+  }
+  return { proc, synthetic };
+}
+
+/** RSS growth (MiB): median of the last 10% of samples minus median of the samples just after warm-up. */
+function growth(
+  samples: { atMs: number; bytes: number }[],
+  warmupMs: number,
+): { growthMiB: number; spread: string } {
+  const after = samples.filter((s) => s.atMs >= warmupMs);
+  const tenth = Math.max(3, Math.floor(after.length / 10));
+  const start = summarize(after.slice(0, tenth).map((s) => s.bytes / MiB));
+  const end = summarize(after.slice(-tenth).map((s) => s.bytes / MiB));
+  return {
+    growthMiB: end.median - start.median,
+    spread: `RSS ${start.median.toFixed(1)} -> ${end.median.toFixed(1)} MiB; end window ${spreadText(end, "MiB")}`,
+  };
+}
+
+async function collectorDown(quick: boolean): Promise<Figure[]> {
+  const name = "RSS growth with the collector unreachable (vs reachable)";
+  const preload = preloadPath();
+  if (!preload) return [notMeasured(name, "dist/tracing.js is not built", "<= 20 MB growth")];
+  const durationMs = quick ? 30_000 : 600_000;
+  const warmupMs = quick ? 8_000 : 60_000;
+  const sink = await startOtlpSink();
+  const closedPort = await freePort(); // nothing listens here: connection refused, like a collector that is down
+  const procs: Launched[] = [];
+  try {
+    const up = await startTrader(preload, sink.url);
+    procs.push(up.proc);
+    const down = await startTrader(preload, `http://127.0.0.1:${closedPort}`);
+    procs.push(down.proc);
+    const upRss = sampleRss(up.proc.pid, 1_000);
+    const downRss = sampleRss(down.proc.pid, 1_000);
+    await sleep(durationMs);
+    upRss.stop();
+    downRss.stop();
+    const reachable = growth(upRss.samples, warmupMs);
+    const unreachable = growth(downRss.samples, warmupMs);
+    const minutes = durationMs / 60_000;
+    const workload = up.synthetic
+      ? "synthetic trading loop (dist/main.js not built)"
+      : "reference process, scenario calm";
+    return [
+      {
+        name,
+        value: unreachable.growthMiB,
+        unit: "MiB",
+        baseline: reachable.growthMiB,
+        ratio: null,
+        target: "<= 20 MB growth",
+        met: unreachable.growthMiB <= 20,
+        spread: unreachable.spread,
+        note:
+          `${minutes < 1 ? `${durationMs / 1000} s (--quick shortens the 10 min run)` : `${minutes} min`}, ${workload}, ` +
+          `traces+logs+metrics push every 1 s; reachable: ${reachable.spread}; sink received ${sink.counts.requests} requests`,
+      },
+    ];
+  } finally {
+    await Promise.all(procs.map((p) => p.stop()));
+    await sink.shutdown();
+  }
+}
+
+async function labelFlood(quick: boolean): Promise<Figure[]> {
+  const name = `RSS growth under a label flood (${FLOOD / 1e6}M distinct symbols)`;
+  const preload = preloadPath();
+  if (!preload) return [notMeasured(name, "dist/tracing.js is not built", "bounded by the cardinality cap")];
+  const sink = await startOtlpSink();
+  const port = await freePort();
+  const config = tempConfig(configYaml({ port, endpoint: sink.url }));
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    TICKTRACE_CONFIG: config,
+    BENCH_MODE: "flood",
+    BENCH_FLOOD: String(FLOOD),
+  };
+  delete env.NODE_OPTIONS;
+  const proc = launch({ command: process.execPath, args: ["--expose-gc", "--require", preload, APP], env });
+  try {
+    await proc.waitFor(/^flood done rss (\d+)$/m, quick ? 120_000 : 300_000);
+    const checkpoints = [...proc.output().matchAll(/^flood (\d+) rss (\d+)$/gm)].map((m) => ({
+      symbols: Number(m[1]),
+      mib: Number(m[2]) / MiB,
+    }));
+    const first = checkpoints[0]!;
+    const last = checkpoints[checkpoints.length - 1]!;
+    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    const series = text.split("\n").filter((line) => line.startsWith("trading_orders_placed_total{")).length;
+    const overflow = text
+      .split("\n")
+      .some(
+        (line) => line.startsWith("trading_orders_placed_total{") && line.includes("otel_metric_overflow"),
+      );
+    const growthMiB = last.mib - first.mib;
+    return [
+      {
+        name,
+        value: growthMiB,
+        unit: "MiB",
+        baseline: null,
+        ratio: null,
+        target: `bounded: <= 20 MB from ${first.symbols} to ${last.symbols} symbols`,
+        met: growthMiB <= 20 && series <= CARDINALITY_LIMIT + 1,
+        spread: `RSS at checkpoints ${checkpoints.map((c) => c.mib.toFixed(0)).join(", ")} MiB`,
+        note: `cardinality_limit ${CARDINALITY_LIMIT}; /metrics shows ${series} series${overflow ? " including the overflow series" : ""}`,
+      },
+    ];
+  } finally {
+    await proc.stop();
+    await sink.shutdown();
+  }
+}
+
+export const benchmarks: Benchmark[] = [
+  { name: "label-flood", run: ({ quick }) => labelFlood(quick) },
+  { name: "collector-down", run: ({ quick }) => collectorDown(quick) },
+];
