@@ -27,7 +27,10 @@ let url: string;
 
 beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), "ticktrace-am-"));
-  fs.writeFileSync(path.join(dir, "alertmanager.yml"), "route:\n  receiver: blackhole\nreceivers:\n  - name: blackhole\n");
+  fs.writeFileSync(
+    path.join(dir, "alertmanager.yml"),
+    "route:\n  receiver: blackhole\nreceivers:\n  - name: blackhole\n",
+  );
   const port = await freePort();
   url = `http://127.0.0.1:${port}`;
   child = spawn(
@@ -50,7 +53,8 @@ beforeAll(async () => {
     } catch {
       // not up yet
     }
-    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`alertmanager did not start: ${stderr}`);
+    if (Date.now() > deadline || child.exitCode !== null)
+      throw new Error(`alertmanager did not start: ${stderr}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 });
@@ -89,7 +93,12 @@ async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs = 10_00
 
 describe("Alertmanager channel against a real Prometheus Alertmanager", () => {
   it("posts labels and annotations, re-sends while firing, and ends the alert on resolve", async () => {
-    const channel = createAlertmanagerChannel({ url, serviceName: "ticktrace-test", resendIntervalMs: 300, minLevel: "WARNING" });
+    const channel = createAlertmanagerChannel({
+      url,
+      serviceName: "ticktrace-test",
+      resendIntervalMs: 300,
+      minLevel: "WARNING",
+    });
     const manager = new AlertManager({ channels: [channel] });
     const raised = manager.raise({
       rule: "circuit_breaker_tripped",
@@ -99,8 +108,16 @@ describe("Alertmanager channel against a real Prometheus Alertmanager", () => {
       labels: { breaker: "daily_loss", "odd-key": "x" },
       traceId: TRACE,
     })!;
-    manager.raise({ rule: "large_fill", level: "INFO", title: "fill", message: "below min level", transient: true });
-    const received = await waitFor(async () => (await alertsIn()).find((a) => a.labels.alertname === "CircuitBreakerTripped"));
+    manager.raise({
+      rule: "large_fill",
+      level: "INFO",
+      title: "fill",
+      message: "below min level",
+      transient: true,
+    });
+    const received = await waitFor(async () =>
+      (await alertsIn()).find((a) => a.labels.alertname === "CircuitBreakerTripped"),
+    );
     expect(received.labels).toEqual({
       alertname: "CircuitBreakerTripped",
       severity: "critical",

@@ -18,8 +18,17 @@ afterEach(async () => {
 function setup(timeoutMs = 2000) {
   const capture = createCapturingLogger();
   const health = new HealthRegistry();
-  const slack = createSlackChannel({ webhookUrl: `${server.url}${HOOK_PATH}`, channel: "#trading-alerts", timeoutMs });
-  const manager = new AlertManager({ channels: [slack], logger: capture.logger, health, retry: { initialDelayMs: 50, maxDelayMs: 100 } });
+  const slack = createSlackChannel({
+    webhookUrl: `${server.url}${HOOK_PATH}`,
+    channel: "#trading-alerts",
+    timeoutMs,
+  });
+  const manager = new AlertManager({
+    channels: [slack],
+    logger: capture.logger,
+    health,
+    retry: { initialDelayMs: 50, maxDelayMs: 100 },
+  });
   return { manager, health, ...capture };
 }
 
@@ -59,14 +68,21 @@ describe("Slack channel", () => {
     });
     manager.resolve(risk.rule, risk.labels);
     const requests = await server.waitForAccepted(2);
-    expect(requests[1]!.body.attachments[0]).toMatchObject({ color: "#2EB886", title: "RESOLVED Risk limit breached: position on BTC/USDT" });
+    expect(requests[1]!.body.attachments[0]).toMatchObject({
+      color: "#2EB886",
+      title: "RESOLVED Risk limit breached: position on BTC/USDT",
+    });
     expect(requests[1]!.body.text).toBe("[RESOLVED] Risk limit breached: position on BTC/USDT");
     await manager.shutdown();
   });
 
   it("honours 429 Retry-After, retries 500 and a hang, and keeps the webhook URL out of logs and /health", async () => {
     const { manager, health, text } = setup(300);
-    server.queue.push({ kind: "slack429", retryAfterSeconds: 1 }, { kind: "status", status: 500, body: "internal_error" }, { kind: "hang" });
+    server.queue.push(
+      { kind: "slack429", retryAfterSeconds: 1 },
+      { kind: "status", status: 500, body: "internal_error" },
+      { kind: "hang" },
+    );
     const started = Date.now();
     manager.raise(risk);
     await new Promise((resolve) => setTimeout(resolve, 100));
@@ -103,6 +119,11 @@ describe("Slack channel", () => {
         new AbortController().signal,
       )
       .catch((e: unknown) => e);
-    expect(error).toMatchObject({ code: "REJECTED", status: 404, retryable: false, message: "Slack webhook failed (404: no_service at <redacted>)" });
+    expect(error).toMatchObject({
+      code: "REJECTED",
+      status: 404,
+      retryable: false,
+      message: "Slack webhook failed (404: no_service at <redacted>)",
+    });
   });
 });

@@ -73,7 +73,14 @@ describe("Telegram channel", () => {
           JSON.stringify({
             trace: {
               datasource: "tempo-uid",
-              queries: [{ refId: "A", datasource: { type: "tempo", uid: "tempo-uid" }, queryType: "traceql", query: TRACE }],
+              queries: [
+                {
+                  refId: "A",
+                  datasource: { type: "tempo", uid: "tempo-uid" },
+                  queryType: "traceql",
+                  query: TRACE,
+                },
+              ],
               range: { from: "now-1h", to: "now" },
             },
           }),
@@ -111,7 +118,10 @@ describe("Telegram channel", () => {
     const parts = server.accepted().map((r) => r.body);
     expect(parts.length).toBe(5); // 19 200 escaped characters, a header, fields and a link
     for (const part of parts) expect(part.text.length).toBeLessThanOrEqual(4096);
-    const whole = telegramBlocks(alert, undefined, { url: "http://grafana.local:3000/", tempoDatasourceUid: "tempo-uid" });
+    const whole = telegramBlocks(alert, undefined, {
+      url: "http://grafana.local:3000/",
+      tempoDatasourceUid: "tempo-uid",
+    });
     expect(whole[1]).toBe(message.replace(/&/g, "&amp;"));
     const unseparated = (text: string) => text.replace(/\n\n/g, "");
     expect(unseparated(parts.map((p) => p.text as string).join(""))).toBe(unseparated(whole.join("\n\n")));
@@ -136,11 +146,16 @@ describe("Telegram channel", () => {
 
   it("retries a 500 and a hanging server (per-attempt timeout), and never shows the token in logs or /health", async () => {
     const { m, health, text } = manager({ timeoutMs: 300 });
-    server.queue.push({ kind: "status", status: 500, body: `internal error for /bot${TOKEN}/sendMessage` }, { kind: "hang" });
+    server.queue.push(
+      { kind: "status", status: 500, body: `internal error for /bot${TOKEN}/sendMessage` },
+      { kind: "hang" },
+    );
     m.raise(breaker);
     await new Promise((resolve) => setTimeout(resolve, 120));
     const degraded = JSON.stringify(health.snapshot());
-    expect(degraded).toContain("Telegram sendMessage failed (500: internal error for /bot<redacted>/sendMessage)");
+    expect(degraded).toContain(
+      "Telegram sendMessage failed (500: internal error for /bot<redacted>/sendMessage)",
+    );
     await server.waitForAccepted(1);
     expect(server.requests).toHaveLength(3);
     await m.idle();
@@ -156,20 +171,30 @@ describe("Telegram channel", () => {
     const channel = createTelegramChannel({ botToken: TOKEN, chatId: "1", apiUrl: url });
     const error = await channel.send(FIXED, new AbortController().signal).catch((e: unknown) => e);
     expect(error).toMatchObject({ code: "UNREACHABLE", retryable: true });
-    expect((error as Error).message).toMatch(/^Telegram sendMessage could not reach the server: fetch failed/);
+    expect((error as Error).message).toMatch(
+      /^Telegram sendMessage could not reach the server: fetch failed/,
+    );
     expect((error as Error).message).not.toContain(TOKEN);
     server = await startFakeHttpServer();
     server.mode = { kind: "hang" };
     const hanging = createTelegramChannel({ botToken: TOKEN, chatId: "1", apiUrl: server.url });
     const timedOut = await hanging.send(FIXED, AbortSignal.timeout(100)).catch((e: unknown) => e);
-    expect(timedOut).toMatchObject({ code: "TIMEOUT", message: "Telegram sendMessage was aborted (timeout)" });
+    expect(timedOut).toMatchObject({
+      code: "TIMEOUT",
+      message: "Telegram sendMessage was aborted (timeout)",
+    });
   });
 
   it("a restart during an outage loses nothing and repeats nothing", async () => {
     server.mode = { kind: "status", status: 502, body: "bad gateway" };
     const first = manager();
     const a = first.m.raise(breaker)!;
-    const b = first.m.raise({ ...breaker, rule: "strategy_panic", labels: { strategy: "mm" }, title: "Strategy panic" })!;
+    const b = first.m.raise({
+      ...breaker,
+      rule: "strategy_panic",
+      labels: { strategy: "mm" },
+      title: "Strategy panic",
+    })!;
     await new Promise((resolve) => setTimeout(resolve, 150));
     expect(server.accepted()).toHaveLength(0);
     expect(server.requests.length).toBeGreaterThanOrEqual(1);
@@ -179,9 +204,17 @@ describe("Telegram channel", () => {
     const second = manager();
     await server.waitForAccepted(2);
     await second.m.idle();
-    expect(server.accepted().map((r) => r.body.reply_markup.inline_keyboard[0][0].callback_data)).toEqual([`ack:${a.id}`, `ack:${b.id}`]);
+    expect(server.accepted().map((r) => r.body.reply_markup.inline_keyboard[0][0].callback_data)).toEqual([
+      `ack:${a.id}`,
+      `ack:${b.id}`,
+    ]);
     // The restored alerts are still firing (dedup holds across the restart).
-    expect(second.m.active().map((x) => x.id).sort()).toEqual([a.id, b.id].sort());
+    expect(
+      second.m
+        .active()
+        .map((x) => x.id)
+        .sort(),
+    ).toEqual([a.id, b.id].sort());
     expect(second.m.raise(breaker)!.id).toBe(a.id);
     await second.m.shutdown();
 
