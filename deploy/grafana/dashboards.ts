@@ -774,7 +774,7 @@ function latency(): Dashboard {
           new TablePanel()
             .title("Slowest traces (Tempo)")
             .description(
-              "Traces of this service longer than 50 ms; click a trace id to open it, then 'Logs for this span' for its log lines.",
+              "Ticks (root span `tick`) longer than 50 ms; click a trace id to open it, then 'Logs for this span' for its log lines.",
             )
             .datasource(TEMPO)
             .span(24)
@@ -783,7 +783,7 @@ function latency(): Dashboard {
               new TempoQuery()
                 .datasource(TEMPO)
                 .queryType("traceql")
-                .query('{ resource.service.name =~ "$service" && duration > 50ms }')
+                .query('{ resource.service.name =~ "$service" && name = "tick" && duration > 50ms }')
                 .limit(20),
             ),
         ],
