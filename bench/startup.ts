@@ -150,7 +150,6 @@ async function startup(quick: boolean): Promise<Figure[]> {
           baseline: plainRss,
           target: null,
           note: addedNote(
-            "auto",
             "MiB",
             rssAuto,
             rss.plain!.map((b) => b / MiB),
