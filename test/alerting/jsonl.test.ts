@@ -44,7 +44,7 @@ describe("JSONL channel", () => {
       .readFileSync(path.join(dir, "2026-03-10.jsonl"), "utf8")
       .trim()
       .split("\n")
-      .map((l) => JSON.parse(l));
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(day1[0]).toEqual({
       timestamp: "2026-03-10T23:59:00.000Z",
       severity: "CRITICAL",
@@ -70,7 +70,7 @@ describe("JSONL channel", () => {
       .readFileSync(path.join(dir, "2026-03-11.jsonl"), "utf8")
       .trim()
       .split("\n")
-      .map((l) => JSON.parse(l));
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(day2).toHaveLength(1);
     expect(day2[0]).toMatchObject({
       event: "resolved",

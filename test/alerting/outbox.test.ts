@@ -79,7 +79,7 @@ describe("outbox journal", () => {
         .readFileSync(file, "utf8")
         .trim()
         .split("\n")
-        .map((l) => JSON.parse(l).id),
+        .map((l) => (JSON.parse(l) as { id: string }).id),
     ).toEqual(["n9"]);
     await outbox.close();
     await outbox.close();

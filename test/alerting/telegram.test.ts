@@ -115,7 +115,11 @@ describe("Telegram channel", () => {
     const message = "x&y ".repeat(2400); // 9600 chars, 19 200 once escaped
     const alert = m.raise({ ...breaker, message })!;
     await m.idle();
-    const parts = server.accepted().map((r) => r.body);
+    const parts = server
+      .accepted()
+      .map(
+        (r) => r.body as { text: string; reply_markup?: { inline_keyboard: { callback_data: string }[][] } },
+      );
     expect(parts.length).toBe(5); // 19 200 escaped characters, a header, fields and a link
     for (const part of parts) expect(part.text.length).toBeLessThanOrEqual(4096);
     const whole = telegramBlocks(alert, undefined, {
@@ -124,10 +128,10 @@ describe("Telegram channel", () => {
     });
     expect(whole[1]).toBe(message.replace(/&/g, "&amp;"));
     const unseparated = (text: string) => text.replace(/\n\n/g, "");
-    expect(unseparated(parts.map((p) => p.text as string).join(""))).toBe(unseparated(whole.join("\n\n")));
+    expect(unseparated(parts.map((p) => p.text).join(""))).toBe(unseparated(whole.join("\n\n")));
     for (const part of parts) expect(part.text).not.toMatch(/&(a|am|amp)?$/);
     expect(parts.slice(0, -1).every((p) => p.reply_markup === undefined)).toBe(true);
-    expect(parts.at(-1)!.reply_markup.inline_keyboard[0][0].callback_data).toBe(`ack:${alert.id}`);
+    expect(parts.at(-1)!.reply_markup!.inline_keyboard[0]![0]!.callback_data).toBe(`ack:${alert.id}`);
     await m.shutdown();
   });
 
@@ -204,10 +208,9 @@ describe("Telegram channel", () => {
     const second = manager();
     await server.waitForAccepted(2);
     await second.m.idle();
-    expect(server.accepted().map((r) => r.body.reply_markup.inline_keyboard[0][0].callback_data)).toEqual([
-      `ack:${a.id}`,
-      `ack:${b.id}`,
-    ]);
+    expect(
+      server.accepted().map((r) => String(r.body.reply_markup.inline_keyboard[0][0].callback_data)),
+    ).toEqual([`ack:${a.id}`, `ack:${b.id}`]);
     // The restored alerts are still firing (dedup holds across the restart).
     expect(
       second.m
