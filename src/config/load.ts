@@ -183,6 +183,13 @@ function applyOtelEnv(config: Config, env: NodeJS.ProcessEnv): Config {
   if (env.OTEL_TRACES_SAMPLER_ARG && !Number.isNaN(Number(env.OTEL_TRACES_SAMPLER_ARG))) {
     out.telemetry.traces.sampling_ratio = Math.min(1, Math.max(0, Number(env.OTEL_TRACES_SAMPLER_ARG)));
   }
+  const delay = (name: string) => {
+    const value = Number(env[name]);
+    return env[name] && Number.isInteger(value) && value > 0 ? value : undefined;
+  };
+  out.telemetry.traces.batch_delay_ms =
+    delay("OTEL_BSP_SCHEDULE_DELAY") ?? out.telemetry.traces.batch_delay_ms;
+  out.telemetry.logs.batch_delay_ms = delay("OTEL_BLRP_SCHEDULE_DELAY") ?? out.telemetry.logs.batch_delay_ms;
   if (env.OTEL_TRACES_EXPORTER === "none") out.telemetry.traces.enabled = false;
   if (env.OTEL_LOGS_EXPORTER === "none") out.telemetry.logs.enabled = false;
   return out;

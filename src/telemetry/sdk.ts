@@ -150,6 +150,7 @@ export function startTelemetrySdk(config: Config): TelemetrySdk {
     spanProcessors.push(
       new BatchSpanProcessor(exportMonitor.wrapSpanExporter(exporter), {
         maxQueueSize: MAX_EXPORT_QUEUE,
+        scheduledDelayMillis: telemetry.traces.batch_delay_ms,
         exportTimeoutMillis: telemetry.otlp.timeout_ms,
       }),
     );
@@ -164,6 +165,7 @@ export function startTelemetrySdk(config: Config): TelemetrySdk {
       new BatchLogRecordProcessor({
         exporter: exportMonitor.wrapLogExporter(exporter),
         maxQueueSize: MAX_EXPORT_QUEUE,
+        scheduledDelayMillis: telemetry.logs.batch_delay_ms,
         exportTimeoutMillis: telemetry.otlp.timeout_ms,
       }),
     );

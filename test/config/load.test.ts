@@ -27,7 +27,8 @@ describe("config: defaults", () => {
     expect(config.telemetry.otlp.protocol).toBe("http/protobuf");
     expect(config.telemetry.metrics_enabled).toBe(true);
     expect(config.telemetry.metrics_port).toBeUndefined();
-    expect(config.telemetry.traces).toEqual({ enabled: true, sampling_ratio: 1 });
+    expect(config.telemetry.traces).toEqual({ enabled: true, sampling_ratio: 1, batch_delay_ms: 5000 });
+    expect(config.telemetry.logs).toEqual({ enabled: true, batch_delay_ms: 1000 });
     expect(config.telemetry.instrumentations).toEqual(["http", "express", "winston", "undici", "pg"]);
     expect(config.logging).toEqual({ level: "info", format: "json" });
     expect(config.alerts.telegram.api_url).toBe("https://api.telegram.org");
@@ -229,8 +230,12 @@ describe("config: OTEL_* variables win over the file", () => {
         OTEL_TRACES_SAMPLER_ARG: "0.1",
         OTEL_TRACES_EXPORTER: "none",
         OTEL_LOGS_EXPORTER: "none",
+        OTEL_BSP_SCHEDULE_DELAY: "200",
+        OTEL_BLRP_SCHEDULE_DELAY: "300",
       },
     });
+    expect(config.telemetry.traces.batch_delay_ms).toBe(200);
+    expect(config.telemetry.logs.batch_delay_ms).toBe(300);
     expect(config.service.name).toBe("from-env");
     expect(config.telemetry.otlp.endpoint).toBe("http://env:4318");
     expect(config.telemetry.otlp.protocol).toBe("http/protobuf");

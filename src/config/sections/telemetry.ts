@@ -37,10 +37,14 @@ export const telemetrySection = section({
     enabled: z.boolean().default(true),
     /** Fraction of root spans (ticks) kept, 0 to 1. Children follow their parent. */
     sampling_ratio: z.number().min(0).max(1).default(1),
+    /** Most time a finished span waits before it is sent in a batch; `OTEL_BSP_SCHEDULE_DELAY` wins. */
+    batch_delay_ms: positiveMsSchema.default(5_000),
   }),
   logs: section({
     /** Send log records to the collector through the OpenTelemetry logs SDK. */
     enabled: z.boolean().default(true),
+    /** Most time a log record waits before it is sent in a batch; `OTEL_BLRP_SCHEDULE_DELAY` wins. */
+    batch_delay_ms: positiveMsSchema.default(1_000),
   }),
   metrics_push: section({
     /** Also push metrics by OTLP (the pull endpoint stays on). */
@@ -48,7 +52,9 @@ export const telemetrySection = section({
     interval_ms: z.int().min(1_000).default(15_000),
   }),
   /** Instrumentations to load; add names from the known list to widen it. */
-  instrumentations: z.array(z.enum(KNOWN_INSTRUMENTATIONS)).default(["http", "express", "winston", "undici", "pg"]),
+  instrumentations: z
+    .array(z.enum(KNOWN_INSTRUMENTATIONS))
+    .default(["http", "express", "winston", "undici", "pg"]),
   /** Most distinct attribute sets kept per metric; further ones fold into an overflow series. */
   cardinality_limit: z.int().min(10).max(1_000_000).default(2_000),
   /** Upper bound for flushing telemetry at shutdown. */
