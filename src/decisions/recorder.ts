@@ -57,8 +57,8 @@ export interface StartSessionInput {
  */
 export interface DecisionSession {
   readonly id: string;
-  /** The session's trace id (the root span `invoke_agent <agent>`). */
-  readonly traceId: string;
+  /** The session's trace id (the root span `invoke_agent <agent>`); undefined when tracing is off. */
+  readonly traceId: string | undefined;
   readonly ended: boolean;
   /** A thinking step: one numbered line of reasoning. */
   step(text: string): void;
@@ -205,7 +205,8 @@ export function createDecisionRecorder(options: DecisionRecorderOptions): Decisi
     };
     if (input.symbol !== undefined) record.symbol = input.symbol;
     const telemetry = new SessionTelemetry(tracer, options.metrics, record);
-    record.traceId = telemetry.traceId;
+    const traceId = telemetry.traceId;
+    if (traceId !== undefined) record.traceId = traceId;
     const entry: OpenSession = { record, telemetry, nextSeq: 1 };
     open.set(record.id, entry);
     dirty.set(record.id, record);
@@ -224,7 +225,7 @@ export function createDecisionRecorder(options: DecisionRecorderOptions): Decisi
 
     return {
       id: record.id,
-      traceId: record.traceId,
+      traceId,
       get ended() {
         return record.status !== "running";
       },

@@ -47,8 +47,10 @@ export class SessionTelemetry {
     });
   }
 
-  get traceId(): string {
-    return this.root.spanContext().traceId;
+  /** The session's trace id; undefined when tracing is off (no SDK registered: an invalid context). */
+  get traceId(): string | undefined {
+    const spanContext = this.root.spanContext();
+    return trace.isSpanContextValid(spanContext) ? spanContext.traceId : undefined;
   }
 
   step(seq: number, text: string): void {
