@@ -139,9 +139,13 @@ export class OtlpReceiver {
 }
 
 /** Polls until `check` returns true, or fails with `what` after `timeoutMs`. */
-export async function eventually(check: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
+export async function eventually(
+  check: () => boolean | Promise<boolean>,
+  what: string,
+  timeoutMs = 20_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!check()) {
+  while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
