@@ -1,4 +1,4 @@
-import type { Attributes } from "@opentelemetry/api";
+import { context, ROOT_CONTEXT, type Attributes } from "@opentelemetry/api";
 import axios, { type AxiosInstance, type AxiosRequestConfig, isAxiosError } from "axios";
 import WebSocket from "ws";
 import { systemClock, type Clock } from "../clock.js";
@@ -253,7 +253,8 @@ export class ExchangeClient {
 
   private connect(): void {
     if (this.stopped) return;
-    const ws = new WebSocket(this.options.streamUrl);
+    // The stream outlives any one tick: its callbacks run outside the trace that happened to be active.
+    const ws = context.with(ROOT_CONTEXT, () => new WebSocket(this.options.streamUrl));
     this.ws = ws;
     ws.on("open", () => this.onOpen());
     ws.on("message", (data: WebSocket.RawData) => this.onMessage(data));
@@ -310,7 +311,9 @@ export class ExchangeClient {
       false,
       `${this.everConnected ? "disconnected" : "connecting"}; retry ${this.attempt} in ${Math.round(delay)} ms`,
     );
-    this.reconnectTimer = this.clock.setTimeout(() => this.connect(), delay);
+    this.reconnectTimer = context.with(ROOT_CONTEXT, () =>
+      this.clock.setTimeout(() => this.connect(), delay),
+    );
   }
 
   private setConnected(connected: boolean, detail: string): void {
@@ -345,5 +348,6 @@ export function parseRetryAfter(value: unknown): number {
 
 function rawText(data: WebSocket.RawData): string {
   if (Array.isArray(data)) return Buffer.concat(data).toString("utf8");
-  return Buffer.from(data).toString("utf8");
+  if (data instanceof ArrayBuffer) return Buffer.from(data).toString("utf8");
+  return data.toString("utf8");
 }

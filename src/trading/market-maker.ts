@@ -66,6 +66,7 @@ interface SymbolState {
   volBps: number;
   lastRecordedMs: number;
   sizeMultiplier: number;
+  sizeMultiplierUntilMs: number;
 }
 
 const VOL_ALPHA = 0.2;
@@ -112,8 +113,8 @@ export class MarketMaker {
     const skewBps = inventorySkewBps * inventory;
     const center = mid * (1 - skewBps / 10_000);
     const quantity = quoteNotional / mid;
-    const bidQty = quantity * state.sizeMultiplier;
-    state.sizeMultiplier = 1;
+    const bidQty =
+      this.clock.now() < state.sizeMultiplierUntilMs ? quantity * state.sizeMultiplier : quantity;
     const reason =
       `${inventory > 0.05 ? `long ${inventory.toFixed(2)} of limit: skew down` : inventory < -0.05 ? `short ${(-inventory).toFixed(2)} of limit: skew up` : "flat: no skew"}` +
       (widen > 1 ? `; volatility ${state.volBps.toFixed(1)} bps: spread x${widen.toFixed(1)}` : "");
@@ -156,16 +157,24 @@ export class MarketMaker {
     this.panicMessage = message;
   }
 
-  /** Scenario switch for `large-fill`: the next bid on `symbol` is `multiplier` times the usual size. */
-  enlargeNextBid(symbol: string, multiplier: number): void {
+  /** Scenario switch for `large-fill`: bids on `symbol` are `multiplier` times the usual size for `durationMs`. */
+  enlargeBids(symbol: string, multiplier: number, durationMs: number): void {
     const state = this.symbols.get(symbol);
-    if (state) state.sizeMultiplier = multiplier;
+    if (!state) return;
+    state.sizeMultiplier = multiplier;
+    state.sizeMultiplierUntilMs = this.clock.now() + durationMs;
   }
 
   private state(symbol: string, mid: number): SymbolState {
     let state = this.symbols.get(symbol);
     if (!state) {
-      state = { lastMid: mid, volBps: 0, lastRecordedMs: -Infinity, sizeMultiplier: 1 };
+      state = {
+        lastMid: mid,
+        volBps: 0,
+        lastRecordedMs: -Infinity,
+        sizeMultiplier: 1,
+        sizeMultiplierUntilMs: 0,
+      };
       this.symbols.set(symbol, state);
     }
     return state;

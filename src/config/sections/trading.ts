@@ -15,7 +15,8 @@ export const tradingSection = section({
     error_rate: z.number().min(0).max(1).default(0.002),
     /** Requests per second the simulator accepts before answering 429. */
     rate_limit_per_second: z.int().min(1).default(50),
-    fee_rate: z.number().min(0).max(0.1).default(0.001),
+    /** Fee on every fill, a fraction of its notional (a typical maker fee). */
+    fee_rate: z.number().min(0).max(0.1).default(0.0002),
     /** Client-side limiter, kept under the exchange's own limit. */
     client_rate_limit_per_second: z.int().min(1).default(40),
     request_timeout_ms: positiveMsSchema.default(2_000),

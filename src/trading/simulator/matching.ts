@@ -117,14 +117,33 @@ export class MatchingEngine {
     return Object.fromEntries(this.balances);
   }
 
-  /** Fills every resting order the new tickers cross. */
-  match(tickers: readonly Ticker[], nowMs: number): Fill[] {
-    const bySymbol = new Map(tickers.map((t) => [t.symbol, t]));
+  /**
+   * Fills every resting order the new tickers cross, and those reached by this update's taker
+   * flow: per symbol, one aggressive trade prints beyond the touch by an exponentially
+   * distributed excursion (mean `flowExcursionBps`) on a random side, filling the resting orders
+   * at or better than its price.
+   */
+  match(tickers: readonly Ticker[], nowMs: number, flowExcursionBps = 0): Fill[] {
+    const reach = new Map<string, { ticker: Ticker; buyUpTo: number; sellDownTo: number }>();
+    for (const ticker of tickers) {
+      let buyUpTo = ticker.ask;
+      let sellDownTo = ticker.bid;
+      if (flowExcursionBps > 0) {
+        const excursion = -Math.log(1 - this.random.next()) * flowExcursionBps;
+        if (this.random.next() < 0.5) sellDownTo = ticker.bid * (1 - excursion / 10_000);
+        else buyUpTo = ticker.ask * (1 + excursion / 10_000);
+      }
+      reach.set(ticker.symbol, { ticker, buyUpTo, sellDownTo });
+    }
     const fills: Fill[] = [];
     for (const order of this.openOrders()) {
-      const ticker = bySymbol.get(order.symbol);
-      if (!ticker) continue;
-      const crossed = order.side === "buy" ? ticker.ask <= order.price : ticker.bid >= order.price;
+      const r = reach.get(order.symbol);
+      if (!r) continue;
+      // A resting buy fills when sellers reach down to it; a resting sell when buyers reach up.
+      const crossed =
+        order.side === "buy"
+          ? r.sellDownTo <= order.price || r.ticker.ask <= order.price
+          : r.buyUpTo >= order.price || r.ticker.bid >= order.price;
       if (!crossed) continue;
       const remaining = order.quantity - order.filled;
       const partial = this.random.next() < this.partialFillProbability;

@@ -19,6 +19,8 @@ export interface SimulatorOptions {
   /** Market-data update interval (the stream's pace). */
   tickIntervalMs: number;
   volatilityBps: number;
+  /** Mean reach of the taker flow beyond the touch per update, bps (fills resting quotes). Default 3. */
+  flowExcursionBps?: number;
   latencyP50Ms: number;
   latencyP99Ms: number;
   /** Share of REST calls answered 500. */
@@ -246,7 +248,8 @@ export class ExchangeSimulator {
   private step(): void {
     const now = this.clock.now();
     const tickers = this.market.step(now);
-    const fills = this.engine.match(tickers, now);
+    const flow = (this.options.flowExcursionBps ?? 3) * (this.market.regime === "volatile" ? 3 : 1);
+    const fills = this.engine.match(tickers, now, flow);
     if (this.seq % 600 === 0) this.engine.prune(now, ORDER_RETENTION_MS);
     if (this.inOutage()) return;
     this.broadcast({ type: "tickers", seq: ++this.seq, tickers });

@@ -1,0 +1,143 @@
+/**
+ * The demo entry run by `npm start` (`node --require ./dist/tracing.js dist/main.js`): the
+ * reference trading process with one of the incident scenarios.
+ *
+ *   npm start -- --scenario flash-crash --duration 30 --seed 7 --config config.yaml
+ *
+ * The composition root: the runtime (from the preload, or started here), the demo's trading
+ * side (`trading/demo.ts`), and the wiring sections for alerts, monitoring, decisions and bot.
+ */
+import { parseArgs } from "node:util";
+import { exitOnConfigError, loadConfig } from "./config/index.js";
+import { describeError } from "./errors.js";
+import { getRuntime, startRuntime } from "./telemetry/start.js";
+import type { Runtime } from "./telemetry/runtime.js";
+import { createTradingEvents } from "./trading/events.js";
+import { formatSummary, startDemo } from "./trading/demo.js";
+import { isScenario, SCENARIOS } from "./trading/scenarios.js";
+import { startStatus } from "./trading/status.js";
+
+const USAGE = `usage: npm start -- [--scenario ${SCENARIOS.join("|")}] [--duration SECONDS] [--seed N] [--config FILE]`;
+
+function fail(message: string): never {
+  process.stderr.write(`ticktrace demo: ${message}\n${USAGE}\n`);
+  process.exit(2);
+}
+
+function parseCli() {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      options: {
+        scenario: { type: "string", default: "calm" },
+        duration: { type: "string" },
+        seed: { type: "string", default: "42" },
+        config: { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (error) {
+    fail(describeError(error));
+  }
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    process.exit(0);
+  }
+  const scenario = values.scenario;
+  if (!isScenario(scenario))
+    fail(`unknown scenario "${scenario}" (expected one of: ${SCENARIOS.join(", ")})`);
+  const duration = values.duration === undefined ? undefined : Number(values.duration);
+  if (duration !== undefined && !(duration > 0))
+    fail(`--duration must be a positive number of seconds, got "${values.duration}"`);
+  const seed = Number(values.seed);
+  if (!Number.isInteger(seed)) fail(`--seed must be an integer, got "${values.seed}"`);
+  return { scenario, duration, seed };
+}
+
+async function main(): Promise<void> {
+  const cli = parseCli();
+  let runtime: Runtime | undefined = getRuntime();
+  const preloaded = runtime !== undefined;
+  if (!runtime) {
+    let config;
+    try {
+      config = loadConfig().config;
+    } catch (error) {
+      exitOnConfigError(error);
+    }
+    runtime = await startRuntime(config);
+  }
+  const rt = runtime;
+  const log = rt.logger.child({ component: "main" });
+  const events = createTradingEvents({
+    onListenerError: (event, error) =>
+      log.warn("event listener failed", { event, error: describeError(error) }),
+  });
+
+  // --- alerts ---
+  // The alert manager subscribes to `events` here and provides the open-alert count below.
+  const openAlerts: (() => number) | undefined = undefined;
+
+  // --- monitoring ---
+  // The monitoring service hooks `onTick` (snapshot getter per tick) here.
+  const onTick = undefined;
+
+  // --- decisions & bot ---
+  // The decision recorder (strategy hook) and the Telegram bot are created here.
+  const decisionRecorder = undefined;
+
+  const demo = await startDemo({
+    runtime: rt,
+    scenario: cli.scenario,
+    seed: cli.seed,
+    events,
+    ...(decisionRecorder ? { decisionRecorder } : {}),
+    ...(onTick ? { onTick } : {}),
+  });
+
+  const stopStatus = startStatus({
+    read: () => {
+      const totals = demo.positions.totals();
+      return {
+        scenario: cli.scenario,
+        ticks: demo.orchestrator.ticks,
+        positions: demo.positions.all().map((p) => ({ symbol: p.symbol, quantity: p.quantity })),
+        pnl: totals.realized + totals.unrealized,
+        dailyPnl: totals.daily,
+        breakerActive: demo.risk.breakerActive,
+        connected: demo.client.isConnected,
+        strategyState: demo.orchestrator.strategyState,
+        openAlerts: openAlerts ? (openAlerts as () => number)() : undefined,
+      };
+    },
+    ...(process.stdout.isTTY ? { tty: process.stdout } : {}),
+    logger: rt.logger,
+    logIntervalMs: rt.config.trading.scenario.status_interval_ms,
+  });
+
+  rt.onShutdown(async () => {
+    const summary = demo.summary();
+    stopStatus();
+    await demo.stop();
+    process.stdout.write(`${formatSummary(summary)}\n`);
+  });
+
+  const finish = (code: number) => {
+    void rt.shutdown().finally(() => process.exit(code));
+  };
+  if (cli.duration !== undefined) {
+    setTimeout(() => finish(0), cli.duration * 1000);
+  }
+  if (!preloaded) {
+    // The preload handles signals itself; without it, this process does.
+    process.once("SIGINT", () => finish(130));
+    process.once("SIGTERM", () => finish(143));
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`ticktrace demo: ${describeError(error)}\n`);
+  process.exit(1);
+});

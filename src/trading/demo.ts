@@ -1,0 +1,419 @@
+import type { Tracer } from "@opentelemetry/api";
+import { systemClock, type Clock } from "../clock.js";
+import type { Config } from "../config/schema.js";
+import type { HealthRegistry } from "../health/registry.js";
+import type { Logger } from "../logging/logger.js";
+import type { MonitoringSnapshot } from "../monitoring/snapshot.js";
+import { HotPathRecorder } from "../telemetry/hot-path.js";
+import type { TradingMetrics } from "../telemetry/metrics.js";
+import { createTradingEvents, type TradingEvents } from "./events.js";
+import { ExchangeClient } from "./exchange-client.js";
+import { MarketMaker, type DecisionRecorder } from "./market-maker.js";
+import { Orchestrator, type TickInfo } from "./orchestrator.js";
+import { OrderExecutor } from "./order-executor.js";
+import { PositionManager, type PortfolioTotals } from "./position-manager.js";
+import { RiskMonitor } from "./risk-monitor.js";
+import { scheduleScenario, type ScenarioName } from "./scenarios.js";
+import { ExchangeSimulator, type SimulatorStats } from "./simulator/server.js";
+import { createSnapshotSource } from "./snapshot.js";
+import { startWorker, type Worker } from "./workers.js";
+
+/** A fill at least this many times the usual quote notional is logged as a large fill. */
+const LARGE_FILL_FACTOR = 5;
+
+/** The parts of the runtime the demo uses (a `Runtime` fits). */
+export interface DemoRuntime {
+  config: Config;
+  logger: Logger;
+  health: HealthRegistry;
+  tracer: Tracer;
+  metrics: TradingMetrics;
+}
+
+export interface DemoOptions {
+  runtime: DemoRuntime;
+  scenario: ScenarioName;
+  /** Seed of the simulated market. */
+  seed: number;
+  /** The process's one event hub; created when not given. */
+  events?: TradingEvents;
+  /** The decisions module's hook (see {@link DecisionRecorder}). */
+  decisionRecorder?: DecisionRecorder;
+  /**
+   * After every tick. `snapshot` builds the seed-003 monitoring snapshot on demand (memoized for
+   * the tick), so a listener that does not need it pays nothing.
+   */
+  onTick?: (snapshot: () => MonitoringSnapshot, tick: TickInfo) => void;
+  clock?: Clock;
+}
+
+/** What a finished (or running) demo reports. */
+export interface DemoSummary {
+  scenario: ScenarioName;
+  durationSeconds: number;
+  ticks: number;
+  ordersPlaced: number;
+  fills: number;
+  riskRejections: number;
+  totals: PortfolioTotals;
+  breakerActive: boolean;
+  exchangeConnected: boolean;
+  strategyState: string;
+  simulator: SimulatorStats;
+  hotPathDropped: number;
+}
+
+export interface Demo {
+  readonly events: TradingEvents;
+  readonly simulator: ExchangeSimulator;
+  readonly client: ExchangeClient;
+  readonly orchestrator: Orchestrator;
+  readonly executor: OrderExecutor;
+  readonly positions: PositionManager;
+  readonly risk: RiskMonitor;
+  readonly strategy: MarketMaker;
+  /** The seed-003 snapshot of the current state. */
+  snapshot(): MonitoringSnapshot;
+  summary(): DemoSummary;
+  /** Idempotent: stops trading (orders cancelled), workers, the stream and the simulator. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Assembles the reference trading process: the exchange simulator on loopback, the exchange
+ * client, market maker, risk monitor, executor, orchestrator and workers, all reporting into the
+ * runtime's metrics, tracer and health registry, and the chosen scenario's incident scheduled.
+ */
+export async function startDemo(options: DemoOptions): Promise<Demo> {
+  const { runtime, scenario } = options;
+  const { config, health, metrics, tracer } = runtime;
+  const trading = config.trading;
+  const clock = options.clock ?? systemClock;
+  const logger = runtime.logger.child({ component: "demo" });
+  const events =
+    options.events ??
+    createTradingEvents({
+      onListenerError: (event, error) =>
+        logger.warn("event listener failed", { event, error: String(error) }),
+    });
+  const exchange = trading.exchange.name;
+  const strategyId = trading.strategy.id;
+  const startedAtMs = clock.now();
+
+  const simulator = new ExchangeSimulator({
+    symbols: trading.symbols,
+    seed: options.seed,
+    port: trading.exchange.port,
+    tickIntervalMs: trading.strategy.tick_interval_ms,
+    volatilityBps: trading.exchange.volatility_bps,
+    latencyP50Ms: trading.exchange.latency_p50_ms,
+    latencyP99Ms: trading.exchange.latency_p99_ms,
+    errorRate: trading.exchange.error_rate,
+    rateLimitPerSecond: trading.exchange.rate_limit_per_second,
+    feeRate: trading.exchange.fee_rate,
+    startingQuote: trading.risk.starting_equity,
+  });
+  await simulator.start();
+
+  const positions = new PositionManager({
+    symbols: trading.symbols,
+    startingEquity: trading.risk.starting_equity,
+    clock,
+  });
+  const risk = new RiskMonitor({
+    limits: {
+      startingEquity: trading.risk.starting_equity,
+      dailyLossLimit: trading.risk.daily_loss_limit,
+      maxPositionNotional: trading.risk.max_position_notional,
+      maxExposureRatio: trading.risk.max_exposure_ratio,
+      maxOrdersPerSecond: trading.risk.max_orders_per_second,
+    },
+    strategy: strategyId,
+    metrics,
+    events,
+    health,
+    logger: runtime.logger,
+    clock,
+  });
+  const strategy = new MarketMaker({
+    id: strategyId,
+    halfSpreadBps: trading.strategy.half_spread_bps,
+    quoteNotional: trading.strategy.quote_notional,
+    inventorySkewBps: trading.strategy.inventory_skew_bps,
+    maxPositionNotional: trading.risk.max_position_notional,
+    recordIntervalMs: config.decisions.record_interval_ms,
+    ...(options.decisionRecorder ? { decisionRecorder: options.decisionRecorder } : {}),
+    clock,
+  });
+  // The executor and the client refer to each other through callbacks; the client exists first.
+  let executor: OrderExecutor | undefined;
+  let orchestrator: Orchestrator | undefined;
+  const client = new ExchangeClient({
+    exchange,
+    baseUrl: simulator.url,
+    streamUrl: simulator.streamUrl,
+    rateLimitPerSecond: trading.exchange.client_rate_limit_per_second,
+    requestTimeoutMs: trading.exchange.request_timeout_ms,
+    reconnectInitialMs: trading.exchange.reconnect_initial_ms,
+    reconnectMaxMs: trading.exchange.reconnect_max_ms,
+    metrics,
+    health,
+    events,
+    logger: runtime.logger,
+    clock,
+    onMarketData: (tickers, receivedAtMs) => orchestrator?.onMarketData(tickers, receivedAtMs),
+    onFill: (fill, order) => executor?.onFill(fill, order),
+  });
+  executor = new OrderExecutor({
+    exchange,
+    venue: client,
+    positions,
+    metrics,
+    events,
+    logger: runtime.logger,
+    clock,
+    onFillApplied: () => risk.evaluate(positions.totals(), positions.all()),
+  });
+  const hotPath = new HotPathRecorder({ flushIntervalMillis: 1_000 });
+  const snapshotSource = createSnapshotSource({
+    exchange,
+    positions,
+    risk,
+    placedTotal: () => executor.placedTotal,
+    connected: () => client.isConnected,
+    lastApiCallAt: () => client.lastApiCallAt,
+    lastTickAt: () => orchestrator?.lastTickAt,
+    startedAtMs,
+    now: () => clock.now(),
+  });
+  const onTick = options.onTick;
+  orchestrator = new Orchestrator({
+    exchange,
+    symbols: trading.symbols,
+    strategy,
+    executor,
+    positions,
+    risk,
+    metrics,
+    events,
+    tracer,
+    hotPath,
+    health,
+    logger: runtime.logger,
+    clock,
+    requoteThresholdBps: trading.strategy.requote_threshold_bps,
+    panicCooldownMs: trading.strategy.panic_cooldown_ms,
+    ...(onTick
+      ? {
+          onTick: (tick: TickInfo) => {
+            let memo: MonitoringSnapshot | undefined;
+            onTick(() => (memo ??= snapshotSource()), tick);
+          },
+        }
+      : {}),
+  });
+  // The same hook a user's bot would use: a fill far above the usual quote size is worth a log line.
+  const largeFillNotional = LARGE_FILL_FACTOR * trading.strategy.quote_notional;
+  events.on("fill", (fill) => {
+    if (fill.notional >= largeFillNotional) {
+      logger.warn("large fill", {
+        symbol: fill.symbol,
+        side: fill.side,
+        notional: fill.notional,
+        order_id: fill.orderId,
+      });
+    }
+  });
+  hotPath.start();
+  client.start();
+
+  const workers = startWorkers({
+    trading,
+    exchange,
+    strategyId,
+    positions,
+    risk,
+    executor,
+    client,
+    metrics,
+    health,
+    events,
+    logger,
+    clock,
+  });
+  const cancelScenario = scheduleScenario(scenario, {
+    simulator,
+    strategy,
+    symbols: trading.symbols,
+    incidentAfterMs: trading.scenario.incident_after_ms,
+    incidentDurationMs: trading.scenario.incident_duration_ms,
+    logger: runtime.logger,
+  });
+  logger.info("demo started", {
+    scenario,
+    seed: options.seed,
+    exchange_url: simulator.url,
+    symbols: trading.symbols.join(","),
+  });
+
+  let stopping: Promise<void> | undefined;
+  const summary = (): DemoSummary => ({
+    scenario,
+    durationSeconds: (clock.now() - startedAtMs) / 1000,
+    ticks: orchestrator.ticks,
+    ordersPlaced: executor.placedTotal,
+    fills: executor.filledTotal,
+    riskRejections: risk.rejectedTotal,
+    totals: positions.totals(),
+    breakerActive: risk.breakerActive,
+    exchangeConnected: client.isConnected,
+    strategyState: orchestrator.strategyState,
+    simulator: simulator.stats(),
+    hotPathDropped: hotPath.dropped,
+  });
+  return {
+    events,
+    simulator,
+    client,
+    orchestrator,
+    executor,
+    positions,
+    risk,
+    strategy,
+    snapshot: snapshotSource,
+    summary,
+    stop() {
+      stopping ??= (async () => {
+        cancelScenario();
+        simulator.endOutage();
+        simulator.endRateLimitStorm();
+        await orchestrator.shutdown();
+        await Promise.all(workers.map((w) => w.shutdown()));
+        await client.shutdown();
+        await hotPath.shutdown();
+        await simulator.shutdown();
+        logger.info("demo stopped");
+      })();
+      return stopping;
+    },
+  };
+}
+
+interface WorkerDeps {
+  trading: Config["trading"];
+  exchange: string;
+  strategyId: string;
+  positions: PositionManager;
+  risk: RiskMonitor;
+  executor: OrderExecutor;
+  client: ExchangeClient;
+  metrics: TradingMetrics;
+  health: HealthRegistry;
+  events: TradingEvents;
+  logger: Logger;
+  clock: Clock;
+}
+
+/** The three workers: position monitor (gauges + risk), reconciliation, PnL snapshot. */
+function startWorkers(deps: WorkerDeps): Worker[] {
+  const { trading, exchange, strategyId, positions, risk, executor, client, metrics } = deps;
+  const common = {
+    metrics,
+    health: deps.health,
+    events: deps.events,
+    logger: deps.logger,
+    clock: deps.clock,
+  };
+  const strategyAttrs = { strategy: strategyId };
+  const exchangeAttrs = { exchange };
+  const pnlHistory: { atMs: number; totals: PortfolioTotals }[] = [];
+  return [
+    startWorker({
+      ...common,
+      name: "position_monitor",
+      intervalMs: trading.workers.position_monitor_interval_ms,
+      run: () => {
+        const totals = positions.totals();
+        for (const position of positions.all()) {
+          const symbolAttrs = { exchange, symbol: position.symbol };
+          const pnlAttrs = { symbol: position.symbol, strategy: strategyId };
+          metrics.positionSize.record(position.quantity, symbolAttrs);
+          metrics.pnlRealized.record(position.realizedPnl, pnlAttrs);
+          metrics.pnlUnrealized.record(positions.unrealized(position), pnlAttrs);
+        }
+        metrics.positionsOpen.record(totals.openPositions, exchangeAttrs);
+        metrics.pnlDaily.record(totals.daily, strategyAttrs);
+        metrics.portfolioValue.record(totals.equity, strategyAttrs);
+        metrics.exposure.record(totals.equity > 0 ? totals.grossNotional / totals.equity : 0, strategyAttrs);
+        risk.evaluate(totals, positions.all());
+      },
+    }),
+    startWorker({
+      ...common,
+      name: "reconciliation",
+      intervalMs: trading.workers.reconciliation_interval_ms,
+      run: async () => {
+        const changed = await executor.reconcile();
+        if (changed.closed > 0 || changed.orphansCancelled > 0) {
+          deps.logger.info("reconciliation corrected local orders", {
+            component: "reconciliation",
+            closed: changed.closed,
+            orphans_cancelled: changed.orphansCancelled,
+          });
+        }
+        const balances = await client.balances();
+        for (const position of positions.all()) {
+          const base = position.symbol.split("/")[0]!;
+          const drift = Math.abs((balances[base] ?? 0) - position.quantity);
+          if (drift > 1e-6) {
+            deps.logger.debug("position differs from the exchange balance (fills in flight?)", {
+              component: "reconciliation",
+              symbol: position.symbol,
+              drift,
+            });
+          }
+        }
+      },
+    }),
+    startWorker({
+      ...common,
+      name: "pnl_snapshot",
+      intervalMs: trading.workers.pnl_snapshot_interval_ms,
+      run: () => {
+        const totals = positions.totals();
+        pnlHistory.push({ atMs: deps.clock.now(), totals });
+        if (pnlHistory.length > 1_000) pnlHistory.shift();
+        deps.logger.debug("pnl snapshot", {
+          component: "pnl",
+          realized: totals.realized,
+          unrealized: totals.unrealized,
+          daily: totals.daily,
+          equity: totals.equity,
+        });
+      },
+    }),
+  ];
+}
+
+/** The one-line summary printed when the demo ends. */
+export function formatSummary(s: DemoSummary): string {
+  return [
+    `summary: scenario=${s.scenario}`,
+    `duration_s=${s.durationSeconds.toFixed(1)}`,
+    `ticks=${s.ticks}`,
+    `orders=${s.ordersPlaced}`,
+    `fills=${s.fills}`,
+    `risk_rejections=${s.riskRejections}`,
+    `pnl=${s.totals.realized + s.totals.unrealized >= 0 ? "+" : ""}${(s.totals.realized + s.totals.unrealized).toFixed(2)}`,
+    `daily_pnl=${s.totals.daily.toFixed(2)}`,
+    `fees=${s.totals.fees.toFixed(2)}`,
+    `breaker=${s.breakerActive ? "tripped" : "off"}`,
+    `exchange=${s.exchangeConnected ? "connected" : "disconnected"}`,
+    `strategy=${s.strategyState}`,
+    `sim_requests=${s.simulator.requests}`,
+    `sim_429=${s.simulator.rateLimited}`,
+    `retry_after_violations=${s.simulator.retryAfterViolations}`,
+    `sim_held_in_outage=${s.simulator.heldDuringOutage}`,
+    `hot_path_dropped=${s.hotPathDropped}`,
+  ].join(" ");
+}

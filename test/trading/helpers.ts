@@ -1,0 +1,47 @@
+import { MeterProvider, MetricReader, type DataPoint, type Histogram } from "@opentelemetry/sdk-metrics";
+import { createTradingMetrics, type TradingMetrics } from "../../src/telemetry/metrics.js";
+
+class InMemoryReader extends MetricReader {
+  protected override onForceFlush(): Promise<void> {
+    return Promise.resolve();
+  }
+  protected override onShutdown(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+export interface Point {
+  attributes: Record<string, unknown>;
+  /** Counter sum, gauge value, or histogram count. */
+  value: number;
+  /** Histogram sum. */
+  sum?: number;
+}
+
+/** The catalogue instruments on a meter whose reader lives in this test only. */
+export function createMetricsProbe(): {
+  metrics: TradingMetrics;
+  points: (name: string) => Promise<Point[]>;
+} {
+  const reader = new InMemoryReader();
+  const provider = new MeterProvider({ readers: [reader] });
+  return {
+    metrics: createTradingMetrics(provider.getMeter("trading-test")),
+    async points(name) {
+      const { resourceMetrics } = await reader.collect();
+      const out: Point[] = [];
+      for (const scope of resourceMetrics.scopeMetrics) {
+        for (const metric of scope.metrics) {
+          if (metric.descriptor.name !== name) continue;
+          for (const point of metric.dataPoints as DataPoint<number | Histogram>[]) {
+            if (typeof point.value === "number")
+              out.push({ attributes: point.attributes, value: point.value });
+            else
+              out.push({ attributes: point.attributes, value: point.value.count, sum: point.value.sum ?? 0 });
+          }
+        }
+      }
+      return out;
+    },
+  };
+}
