@@ -20,3 +20,4 @@ export {
   type InlineButton,
   type PortfolioPosition,
 } from "./format.js";
+export { botAdminChats, botEnabled, startTelegramBotFromConfig } from "./from-config.js";

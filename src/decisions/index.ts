@@ -34,3 +34,4 @@ export {
   type ToolCallEvent,
   type ToolCallInput,
 } from "./types.js";
+export { createQuoteDecisionAdapter, type QuoteDecisionAdapterOptions } from "./strategy-adapter.js";
