@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { botAdminChats, botEnabled, startTelegramBotFromConfig } from "../../src/bot/index.js";
 import { parseConfig as parse, type ConfigInput } from "../../src/config/index.js";
 
-const parseConfig = (raw: ConfigInput) => parse(raw as Record<string, unknown>, { file: "test.yaml" });
+const parseConfig = (raw: ConfigInput) => parse(raw, { file: "test.yaml" });
 import { startFakeTelegram } from "./fake-telegram.js";
 
 describe("bot configuration", () => {
