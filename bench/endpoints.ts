@@ -154,8 +154,8 @@ async function endpoints(quick: boolean): Promise<Figure[]> {
       metricsSeries: [],
     };
     const plan: [string, string, { rate?: number; connections: number }][] = [
-      ["healthIdle", `${idle.base}/health`, { rate: 1_000, connections: 10 }],
-      ["healthTrading", `${trading.base}/health`, { rate: 1_000, connections: 10 }],
+      ["healthIdle", `${idle.base}/health`, { rate: 1_000, connections: 50 }],
+      ["healthTrading", `${trading.base}/health`, { rate: 1_000, connections: 50 }],
       ["metricsIdle", `${idle.base}/metrics`, { connections: 1 }],
       ["metricsSeries", `${series.base}/metrics`, { connections: 1 }],
     ];

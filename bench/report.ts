@@ -27,7 +27,8 @@ export function renderFigures(results: Omit<Results, "figures"> & { figures: Sto
     "",
     `Run: \`${results.command}\` (${results.mode} run${results.only ? `, only ${results.only}` : ""}), ${results.date}, ${results.durationSeconds} s.`,
     `Machine: ${results.machine.cpu}, ${results.machine.cores} cores, ${gib} GiB, ${results.machine.os}, Node ${results.node}; ` +
-      `load average at start ${results.machine.loadavgAtStart.join(" / ")}.`,
+      `load average (1/5/15 min) at start ${results.machine.loadavgAtStart.join(" / ")}` +
+      `${results.machine.loadavgAtEnd ? `, at end ${results.machine.loadavgAtEnd.join(" / ")}` : ""}.`,
     "",
     "| figure | value | unit | baseline | ratio | target | met | spread and notes |",
     "|---|---:|---|---:|---:|---|---|---|",

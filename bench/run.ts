@@ -26,6 +26,8 @@ export interface Results {
     memoryBytes: number;
     os: string;
     loadavgAtStart: number[];
+    /** Absent in results written before it was recorded. */
+    loadavgAtEnd?: number[];
     freeMemoryBytesAtStart: number;
   };
   node: string;
@@ -126,7 +128,7 @@ export async function runAll(args: Args): Promise<Results> {
   }
   const argv = [...(args.quick ? ["--quick"] : []), ...(args.only !== null ? ["--only", args.only] : [])];
   return {
-    machine,
+    machine: { ...machine, loadavgAtEnd: loadavg().map((v) => Number(v.toFixed(2))) },
     node: process.version,
     date: new Date().toISOString(),
     mode: args.quick ? "quick" : "full",

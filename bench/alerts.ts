@@ -1,0 +1,213 @@
+/**
+ * Alert module benchmarks:
+ * (a) the cost of `AlertManager.raise()` on the calling thread (a new alert, and a repeat that
+ *     dedup absorbs) against an empty function, interleaved; target <= 2 us;
+ * (b) breaker trip -> Telegram: from `circuitBreakerTripped` being emitted to a fake Telegram
+ *     server on 127.0.0.1 receiving the `sendMessage` request, through the hooks, the manager,
+ *     the durable outbox (fsync on) and the Telegram channel; p50/p99, target p99 <= 250 ms.
+ */
+import fs from "node:fs";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { MeterProvider } from "@opentelemetry/sdk-metrics";
+import { createTelegramChannel } from "../src/alerting/channels/telegram.js";
+import { attachTradingAlerts } from "../src/alerting/hooks.js";
+import { AlertManager } from "../src/alerting/manager.js";
+import type { AlertChannel } from "../src/alerting/types.js";
+import { parseConfig } from "../src/config/index.js";
+import { createSilentLogger } from "../src/logging/logger.js";
+import { createTradingMetrics } from "../src/telemetry/metrics.js";
+import { createTradingEvents } from "../src/trading/events.js";
+import {
+  compareFigure,
+  interleave,
+  nsPerOp,
+  percentile,
+  summarize,
+  type Benchmark,
+  type Figure,
+} from "./lib.js";
+
+const nullChannel: AlertChannel = { name: "null", minLevel: "INFO", send: () => Promise.resolve() };
+
+function tempDir(): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), "ticktrace-bench-alerts-"));
+}
+
+function newManager(dir: string, channels: AlertChannel[] = [nullChannel]): AlertManager {
+  return new AlertManager({
+    channels,
+    logger: createSilentLogger(),
+    metrics: createTradingMetrics(new MeterProvider().getMeter("bench")),
+    outboxDir: dir,
+  });
+}
+
+const turn = () => new Promise((resolve) => setImmediate(resolve));
+
+async function raiseCost(quick: boolean): Promise<Figure[]> {
+  const dir = tempDir();
+  const manager = newManager(dir);
+  const iterations = quick ? 500 : 2000;
+  const rounds = quick ? 7 : 21;
+  let batch = 0;
+  let sink = 0;
+  const empty = (i: number) => {
+    sink += i;
+  };
+  try {
+    const result = await interleave({
+      rounds,
+      subjects: {
+        empty: () => nsPerOp(empty, iterations),
+        newAlert: async () => {
+          const b = batch++;
+          const ns = nsPerOp(
+            (i) =>
+              manager.raise({
+                rule: "risk_limit_breached",
+                level: "WARNING",
+                title: "Risk limit breached",
+                message: "position above its limit",
+                labels: { symbol: `S${b}-${i}` },
+                fields: { value: i, threshold: 1 },
+              }),
+            iterations,
+          );
+          // Off the clock: let fan-out and the outbox run, then clear the state for the next round.
+          await turn();
+          for (let i = 0; i < iterations; i++)
+            manager.resolve("risk_limit_breached", { symbol: `S${b}-${i}` });
+          await manager.idle();
+          return ns;
+        },
+        repeat: async () => {
+          const ns = nsPerOp(
+            (i) =>
+              manager.raise({
+                rule: "exchange_disconnected",
+                level: "WARNING",
+                title: "Exchange disconnected",
+                message: "reconnecting",
+                labels: { exchange: "sim" },
+                fields: { attempt: i },
+              }),
+            iterations,
+          );
+          await turn();
+          return ns;
+        },
+      },
+    });
+    const target = "<= 2000 ns";
+    const check = (value: number) => value <= 2000;
+    return [
+      compareFigure({
+        name: "alerts: raise() new alert, calling-thread cost",
+        unit: "ns",
+        subject: result.summaries.newAlert,
+        baseline: result.summaries.empty,
+        target,
+        check,
+        note: `vs an empty function; ${iterations} calls per sample, outbox on disk; fan-out, outbox write and delivery run after the call`,
+      }),
+      compareFigure({
+        name: "alerts: raise() repeat absorbed by dedup",
+        unit: "ns",
+        subject: result.summaries.repeat,
+        baseline: result.summaries.empty,
+        target,
+        check,
+        note: `same fingerprint while firing (the common case of a persisting condition); sink ${sink > 0 ? "used" : "unused"}`,
+      }),
+    ];
+  } finally {
+    await manager.shutdown();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function tripToTelegram(quick: boolean): Promise<Figure[]> {
+  const trips = quick ? 40 : 300;
+  const received = new Map<string, number>();
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (chunk: Buffer) => chunks.push(chunk));
+    req.on("end", () => {
+      const at = performance.now();
+      const body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as { text: string };
+      const match = /Breaker (b\d+) tripped/.exec(body.text);
+      if (match) received.set(match[1]!, at);
+      res.writeHead(200, { "content-type": "application/json" }).end('{"ok":true,"result":{}}');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  const dir = tempDir();
+  const telegram = createTelegramChannel({
+    botToken: "1:bench",
+    chatId: "1",
+    apiUrl: `http://127.0.0.1:${port}`,
+    minLevel: "WARNING",
+  });
+  const manager = newManager(dir, [telegram]);
+  const events = createTradingEvents();
+  const hooks = attachTradingAlerts({ events, alerter: manager, config: parseConfig({}, { file: "bench" }) });
+  const latencies: number[] = [];
+  try {
+    for (let i = 0; i < trips; i++) {
+      const breaker = `b${i}`;
+      const emittedAt = performance.now();
+      events.emit("circuitBreakerTripped", {
+        breaker,
+        reason: "daily loss limit",
+        dailyPnl: -1600,
+        limit: 1500,
+      });
+      const deadline = emittedAt + 5000;
+      while (!received.has(breaker) && performance.now() < deadline)
+        await new Promise((resolve) => setTimeout(resolve, 1));
+      const at = received.get(breaker);
+      if (at !== undefined) latencies.push(at - emittedAt);
+      await new Promise((resolve) => setTimeout(resolve, 10)); // trips a little apart, as in life
+    }
+  } finally {
+    hooks.stop();
+    await manager.shutdown();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  const summary = summarize(latencies);
+  const lost = trips - latencies.length;
+  const note = `${trips} trips through hooks -> AlertManager (outbox fsync on) -> Telegram channel -> fake server on 127.0.0.1${lost > 0 ? `; ${lost} not received within 5 s` : ""}`;
+  return [
+    {
+      name: "alerts: breaker trip -> Telegram request, p50",
+      value: summary.median,
+      unit: "ms",
+      baseline: null,
+      ratio: null,
+      target: null,
+      met: null,
+      spread: `p25-p75 ${summary.p25.toFixed(2)}-${summary.p75.toFixed(2)} ms (n=${summary.n})`,
+      note,
+    },
+    {
+      name: "alerts: breaker trip -> Telegram request, p99",
+      value: percentile(latencies, 99),
+      unit: "ms",
+      baseline: null,
+      ratio: null,
+      target: "<= 250 ms",
+      met: lost === 0 && percentile(latencies, 99) <= 250,
+      note: "seed 000 allows 30 s",
+    },
+  ];
+}
+
+export const benchmarks: Benchmark[] = [
+  { name: "alerts: raise() cost", run: ({ quick }) => raiseCost(quick) },
+  { name: "alerts: breaker trip -> Telegram", run: ({ quick }) => tripToTelegram(quick) },
+];
