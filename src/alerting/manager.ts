@@ -57,6 +57,9 @@ interface Entry {
   lastPagedAtMs: number;
   /** Whether a page channel was (or is being) told: only then is a resolve paged. */
   paged: boolean;
+  /** The newest raise absorbed by dedup, folded in by `current()` when the alert is next needed. */
+  update?: RaiseAlertInput | undefined;
+  updateTraceId?: string | undefined;
 }
 
 interface Notification {
@@ -116,6 +119,8 @@ export class AlertManager implements Alerter {
   private stormTimer: TimerHandle | undefined;
   private readonly resendTimers: TimerHandle[] = [];
   private shutdownPromise: Promise<void> | undefined;
+  private lastIsoMs = Number.NaN;
+  private lastIso = "";
 
   /** `service.name` given in the options (channels that label alerts read it from their own options). */
   readonly serviceName: string | undefined;
@@ -185,7 +190,13 @@ export class AlertManager implements Alerter {
     }
   }
 
-  /** {@inheritDoc Alerter.raise} */
+  /**
+   * {@inheritDoc Alerter.raise}
+   *
+   * A raise that dedup absorbs (same fingerprint, same level, within the repeat interval or
+   * acknowledged) returns the firing alert as last notified; its new title, message and fields
+   * (the input is kept by reference) show in `active()` and the next notification.
+   */
   raise(input: RaiseAlertInput): Alert | undefined {
     const now = this.clock.now();
     const traceId = input.traceId ?? activeTraceId();
@@ -207,25 +218,21 @@ export class AlertManager implements Alerter {
     }
     const previous = entry.alert;
     const level = maxLevel(previous.level, input.level);
-    entry.alert = {
-      ...previous,
-      level,
-      title: input.title,
-      message: input.message,
-      fields: input.fields ?? previous.fields,
-      ...(traceId !== undefined ? { traceId } : {}),
-    };
-    if (level !== previous.level) {
-      const page = this.allowPage(level, now);
-      entry.lastPagedAtMs = now;
-      entry.paged ||= page;
-      this.notify("escalated", entry.alert, now, page);
-    } else if (!previous.acknowledged && now - entry.lastPagedAtMs >= this.repeatIntervalMs) {
-      const page = this.allowPage(level, now);
-      entry.lastPagedAtMs = now;
-      entry.paged ||= page;
-      this.notify("repeat", entry.alert, now, page);
+    if (level === previous.level && (previous.acknowledged || now - entry.lastPagedAtMs < this.repeatIntervalMs)) {
+      // Absorbed by dedup: keep the newest text for the next notification, at the cost of two writes.
+      entry.update = input;
+      entry.updateTraceId = traceId;
+      return this.enabled ? previous : undefined;
     }
+    entry.update = input;
+    entry.updateTraceId = traceId;
+    const alert = this.current(entry);
+    const updated: Alert = level === alert.level ? alert : { ...alert, level };
+    entry.alert = updated;
+    const page = this.allowPage(level, now);
+    entry.lastPagedAtMs = now;
+    entry.paged ||= page;
+    this.notify(level !== previous.level ? "escalated" : "repeat", updated, now, page);
     return this.enabled ? entry.alert : undefined;
   }
 
@@ -236,7 +243,7 @@ export class AlertManager implements Alerter {
     const now = this.clock.now();
     this.byFingerprint.delete(entry.alert.fingerprint);
     this.byId.delete(entry.alert.id);
-    const alert: Alert = { ...entry.alert, status: "resolved", resolvedAt: new Date(now).toISOString() };
+    const alert: Alert = { ...this.current(entry), status: "resolved", resolvedAt: new Date(now).toISOString() };
     this.notify("resolved", alert, now, entry.paged);
     return this.enabled ? alert : undefined;
   }
@@ -250,7 +257,8 @@ export class AlertManager implements Alerter {
         `no firing alert has id "${id}"; list them with \`ticktrace monitor status\``,
       );
     }
-    if (entry.alert.acknowledged) return entry.alert;
+    const current = this.current(entry);
+    if (current.acknowledged) return current;
     const now = this.clock.now();
     entry.alert = {
       ...entry.alert,
@@ -265,13 +273,14 @@ export class AlertManager implements Alerter {
   /** {@inheritDoc Alerter.active} */
   active(): Alert[] {
     return [...this.byFingerprint.values()]
-      .map((entry) => entry.alert)
+      .map((entry) => this.current(entry))
       .sort((a, b) => (a.timestamp < b.timestamp ? 1 : -1));
   }
 
   /** Looks up a firing alert by id. */
   get(id: string): Alert | undefined {
-    return this.byId.get(id)?.alert;
+    const entry = this.byId.get(id);
+    return entry && this.current(entry);
   }
 
   /** Notifications waiting, per channel. */
@@ -319,6 +328,23 @@ export class AlertManager implements Alerter {
     await Promise.all(this.queues.map(async (queue) => queue.channel.shutdown?.()));
   }
 
+  /** The entry's alert with the newest raise folded in (dedup defers this off the hot path). */
+  private current(entry: Entry): Alert {
+    const input = entry.update;
+    if (input === undefined) return entry.alert;
+    const traceId = entry.updateTraceId ?? entry.alert.traceId;
+    entry.update = undefined;
+    entry.updateTraceId = undefined;
+    entry.alert = {
+      ...entry.alert,
+      title: input.title,
+      message: input.message,
+      fields: input.fields ?? entry.alert.fields,
+      ...(traceId !== undefined ? { traceId } : {}),
+    };
+    return entry.alert;
+  }
+
   private build(
     input: RaiseAlertInput,
     fingerprint: string,
@@ -332,13 +358,22 @@ export class AlertManager implements Alerter {
       level: input.level,
       title: input.title,
       message: input.message,
-      timestamp: new Date(now).toISOString(),
+      timestamp: this.iso(now),
       labels: input.labels ?? {},
       fields: input.fields ?? {},
       ...(traceId !== undefined ? { traceId } : {}),
       status: "firing",
       acknowledged: false,
     };
+  }
+
+  /** ISO text of an epoch ms, cached for bursts within one millisecond. */
+  private iso(ms: number): string {
+    if (ms !== this.lastIsoMs) {
+      this.lastIsoMs = ms;
+      this.lastIso = new Date(ms).toISOString();
+    }
+    return this.lastIso;
   }
 
   /** Storm control: whether one more page fits the window. CRITICAL always pages (and counts). */
@@ -472,7 +507,7 @@ export class AlertManager implements Alerter {
 
   private contents(): OutboxContents {
     return {
-      active: [...this.byFingerprint.values()].map((entry) => entry.alert),
+      active: [...this.byFingerprint.values()].map((entry) => this.current(entry)),
       pending: [...this.owed.values()].map(({ record, channels }) => ({ ...record, ch: [...channels] })),
     };
   }
@@ -483,11 +518,12 @@ export class AlertManager implements Alerter {
       if (this.shutdownPromise) return;
       const now = this.clock.now();
       for (const entry of this.byFingerprint.values()) {
-        if (!atLeast(entry.alert.level, queue.channel.minLevel)) continue;
+        const alert = this.current(entry);
+        if (!atLeast(alert.level, queue.channel.minLevel)) continue;
         queue.enqueue({
           notificationId: this.newNotificationId(),
           event: "resend",
-          alert: entry.alert,
+          alert,
           createdAtMs: now,
           attempts: 0,
         });

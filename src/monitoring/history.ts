@@ -178,8 +178,8 @@ export function fieldValue(snapshot: MonitoringSnapshot, path: string): number |
 }
 
 export interface AggregateOptions {
-  /** Window length; windows are aligned to multiples of it since the epoch. */
-  windowMs: number;
+  /** Window length; windows are aligned to multiples of it since the epoch. Omitted: one window over everything. */
+  windowMs?: number;
   /** Only these fields (dotted paths); default all. */
   fields?: readonly string[];
 }
@@ -187,19 +187,27 @@ export interface AggregateOptions {
 /** Buckets snapshots into aligned windows and aggregates each numeric field. Input order does not matter. */
 export function aggregateSnapshots(
   snapshots: readonly TimedSnapshot[],
-  options: AggregateOptions,
+  options: AggregateOptions = {},
 ): AggregateWindow[] {
-  if (!(options.windowMs > 0)) throw new RangeError("windowMs must be greater than 0");
+  const { windowMs } = options;
+  if (windowMs !== undefined && !(windowMs > 0 && Number.isFinite(windowMs)))
+    throw new RangeError("windowMs must be a finite number greater than 0");
   const wanted = options.fields ? new Set(options.fields) : undefined;
   const sorted = [...snapshots].sort((a, b) => a.timeMs - b.timeMs);
+  const first = sorted[0]?.timeMs ?? 0;
+  const last = sorted[sorted.length - 1]?.timeMs ?? 0;
+  const bounds = (timeMs: number): [number, number] =>
+    windowMs === undefined
+      ? [first, last + 1]
+      : [Math.floor(timeMs / windowMs) * windowMs, Math.floor(timeMs / windowMs) * windowMs + windowMs];
   const windows = new Map<
     number,
-    { snapshots: number; fields: Record<string, FieldAggregate & { sum: number }> }
+    { end: number; snapshots: number; fields: Record<string, FieldAggregate & { sum: number }> }
   >();
   for (const { timeMs, snapshot } of sorted) {
-    const start = Math.floor(timeMs / options.windowMs) * options.windowMs;
+    const [start, end] = bounds(timeMs);
     let window = windows.get(start);
-    if (!window) windows.set(start, (window = { snapshots: 0, fields: {} }));
+    if (!window) windows.set(start, (window = { end, snapshots: 0, fields: {} }));
     window.snapshots++;
     for (const [path, value] of Object.entries(numericFields(snapshot))) {
       if (wanted && !wanted.has(path)) continue;
@@ -217,7 +225,7 @@ export function aggregateSnapshots(
   }
   return [...windows.entries()].map(([start, window]) => ({
     start: new Date(start).toISOString(),
-    end: new Date(start + options.windowMs).toISOString(),
+    end: new Date(window.end).toISOString(),
     snapshots: window.snapshots,
     fields: Object.fromEntries(
       Object.entries(window.fields).map(([path, { sum, ...agg }]) => [

@@ -69,7 +69,7 @@ describe("AlertManager", () => {
     clock.advance(30_000);
     const again = manager.raise({ ...breaker, message: "daily loss 1700" })!;
     expect(again.id).toBe(first.id);
-    expect(again.message).toBe("daily loss 1700");
+    expect(manager.active()[0]!.message).toBe("daily loss 1700");
     await manager.idle();
     expect(page.delivered).toHaveLength(1);
     clock.advance(30_000);

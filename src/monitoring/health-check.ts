@@ -1,0 +1,119 @@
+import { TicktraceError } from "../errors.js";
+import type { ComponentReport, HealthReport, OverallStatus } from "../health/registry.js";
+
+/**
+ * An ad-hoc health check of a running process (seed 003's `monitor.py health`): GET
+ * `<url>/health` and turn the answer into rows and an exit code cron and container health
+ * checks can use: 0 healthy, 1 degraded, 2 unhealthy or unreachable.
+ */
+
+/** One component of the report, groups flattened (`exchanges.simex`). */
+export interface ComponentRow {
+  name: string;
+  status: string;
+  detail?: string;
+  latencyMs?: number;
+  lastRunAgo?: string;
+}
+
+export interface HealthCheckResult {
+  url: string;
+  status: OverallStatus;
+  /** 0 healthy, 1 degraded, 2 unhealthy. */
+  exitCode: 0 | 1 | 2;
+  report: HealthReport;
+  components: ComponentRow[];
+}
+
+/** The exit code for an overall status. */
+export function exitCodeFor(status: OverallStatus): 0 | 1 | 2 {
+  return status === "healthy" ? 0 : status === "degraded" ? 1 : 2;
+}
+
+/** The health URL a config points at: `http://<health.host>:<health.port>` (a wildcard host means loopback). */
+export function healthUrlFromConfig(health: { host: string; port: number }): string {
+  const host = health.host === "0.0.0.0" || health.host === "::" ? "127.0.0.1" : health.host;
+  return `http://${host.includes(":") ? `[${host}]` : host}:${health.port}`;
+}
+
+/**
+ * Queries `<baseUrl>/health`. Throws `UNREACHABLE` (no answer, or timeout) or `REJECTED` (an
+ * answer that is not a health report) with a one-line message naming the URL.
+ */
+export async function checkHealth(
+  baseUrl: string,
+  options: { timeoutMs?: number } = {},
+): Promise<HealthCheckResult> {
+  const url = `${baseUrl.replace(/\/+$/, "")}/health`;
+  const timeoutMs = options.timeoutMs ?? 3_000;
+  let response: Response;
+  try {
+    response = await fetch(url, {
+      signal: AbortSignal.timeout(timeoutMs),
+      headers: { accept: "application/json" },
+    });
+  } catch (error) {
+    const timedOut = error instanceof Error && (error.name === "TimeoutError" || error.name === "AbortError");
+    const cause = error instanceof Error && error.cause instanceof Error ? error.cause : error;
+    const reason = timedOut
+      ? `no answer within ${timeoutMs} ms`
+      : ((cause as NodeJS.ErrnoException).code ?? (cause instanceof Error ? cause.message : String(cause)));
+    throw new TicktraceError(
+      "UNREACHABLE",
+      `cannot reach ${url}: ${reason} (is the process running? check --url or health.host/health.port)`,
+      {
+        cause: error,
+      },
+    );
+  }
+  const text = await response.text();
+  let report: HealthReport;
+  try {
+    report = JSON.parse(text) as HealthReport;
+  } catch {
+    report = undefined as unknown as HealthReport;
+  }
+  if (
+    !report ||
+    typeof report !== "object" ||
+    !["healthy", "degraded", "unhealthy"].includes(report.status)
+  ) {
+    throw new TicktraceError(
+      "REJECTED",
+      `${url} answered HTTP ${response.status} without a health report (is this a ticktrace health server?)`,
+      {
+        status: response.status,
+      },
+    );
+  }
+  return {
+    url,
+    status: report.status,
+    exitCode: exitCodeFor(report.status),
+    report,
+    components: componentRows(report),
+  };
+}
+
+/** The report's components as rows, groups flattened to `group.name`, in report order. */
+export function componentRows(report: HealthReport): ComponentRow[] {
+  const rows: ComponentRow[] = [];
+  const add = (name: string, c: ComponentReport) => {
+    rows.push({
+      name,
+      status: String(c.status),
+      ...(c.detail !== undefined ? { detail: c.detail } : {}),
+      ...(c.latency_ms !== undefined ? { latencyMs: c.latency_ms } : {}),
+      ...(c.last_run_ago !== undefined ? { lastRunAgo: c.last_run_ago } : {}),
+    });
+  };
+  for (const [name, value] of Object.entries(report.components ?? {})) {
+    if (value && typeof value === "object" && "status" in value && typeof value.status === "string") {
+      add(name, value as ComponentReport);
+    } else if (value && typeof value === "object") {
+      for (const [child, report] of Object.entries(value as Record<string, ComponentReport>))
+        add(`${name}.${child}`, report);
+    }
+  }
+  return rows;
+}

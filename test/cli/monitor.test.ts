@@ -1,0 +1,414 @@
+import { appendFile, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createJsonlChannel } from "../../src/alerting/channels/jsonl.js";
+import { AlertManager } from "../../src/alerting/manager.js";
+import { createManualClock } from "../../src/clock.js";
+import { AckWatcher } from "../../src/monitoring/alert-log.js";
+import { writeSnapshotFile } from "../../src/monitoring/files.js";
+import { makeSnapshot } from "../monitoring/fixtures.js";
+import { build, run, start } from "./helpers.js";
+
+let root: string;
+beforeAll(async () => {
+  build();
+  root = await mkdtemp(join(tmpdir(), "ticktrace-cli-"));
+}, 120_000);
+afterAll(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+async function workdir(name: string): Promise<string> {
+  const dir = join(root, name);
+  await mkdir(dir, { recursive: true });
+  return dir;
+}
+
+/** A real AlertManager writing the real JSONL log in `<cwd>/logs/alerts`. */
+async function alertLog(cwd: string) {
+  const dir = join(cwd, "logs/alerts");
+  const clock = createManualClock(Date.now());
+  const jsonl = createJsonlChannel({ dir, clock });
+  const manager = new AlertManager({ channels: [jsonl], clock });
+  return { dir, clock, manager };
+}
+
+describe("ticktrace CLI", () => {
+  it("--help and monitor --help print usage; a bad command is one line and exit 2", async () => {
+    const cwd = await workdir("help");
+    const top = await run(["--help"], { cwd });
+    expect(top).toMatchObject({ code: 0, stderr: "" });
+    expect(top.stdout).toContain("Usage: ticktrace <command>");
+    const monitor = await run(["monitor", "--help"], { cwd });
+    expect(monitor.code).toBe(0);
+    expect(monitor.stdout).toContain("ack <alert-id>");
+    const bad = await run(["monitor", "frobnicate"], { cwd });
+    expect(bad).toEqual({
+      code: 2,
+      stdout: "",
+      stderr:
+        'ticktrace: unknown command "frobnicate" (commands: tail, status, health, metrics, ack; see ticktrace monitor --help)\n',
+    });
+    const badFlag = await run(["monitor", "status", "--colour"], { cwd });
+    expect(badFlag.code).toBe(2);
+    expect(badFlag.stderr).toBe("ticktrace: unknown option --colour (see ticktrace monitor --help)\n");
+  });
+
+  it("a missing directory is one clear line and exit 1, with no stack trace", async () => {
+    const cwd = await workdir("missing");
+    for (const command of ["status", "tail", "ack"]) {
+      const result = await run(["monitor", command, ...(command === "ack" ? ["abc"] : [])], { cwd });
+      expect(result.code).toBe(1);
+      expect(result.stderr).toBe(
+        `ticktrace: alert directory ${join(cwd, "logs/alerts")} does not exist (set --alerts-dir or alerts.jsonl.dir)\n`,
+      );
+    }
+    const metrics = await run(["monitor", "metrics", "--snapshots-dir", "nowhere"], { cwd });
+    expect(metrics).toMatchObject({
+      code: 1,
+      stderr: `ticktrace: snapshot directory ${join(cwd, "nowhere")} does not exist (set --snapshots-dir or monitoring.snapshot_dir)\n`,
+    });
+  });
+
+  it("status lists firing, unacknowledged alerts written by the real alert manager; ack reaches the log and the running manager", async () => {
+    const cwd = await workdir("status");
+    const { dir, manager, clock } = await alertLog(cwd);
+    const breaker = manager.raise({
+      rule: "circuit_breaker_tripped",
+      level: "CRITICAL",
+      title: "Breaker",
+      message: "Circuit breaker active",
+      labels: { breaker: "daily_loss" },
+    })!;
+    const disconnected = manager.raise({
+      rule: "exchange_disconnected",
+      level: "WARNING",
+      title: "Down",
+      message: "simex lost",
+      labels: { exchange: "simex" },
+    })!;
+    const positions = manager.raise({
+      rule: "open_positions_high",
+      level: "WARNING",
+      title: "Many",
+      message: "60 open positions",
+    })!;
+    manager.resolve("exchange_disconnected", { exchange: "simex" });
+    manager.acknowledge(positions.id, "telegram:@alice");
+    await manager.idle();
+
+    const status = await run(["monitor", "status"], { cwd });
+    expect(status.code).toBe(0);
+    const lines = status.stdout.trimEnd().split("\n");
+    expect(lines[0]).toMatch(/^ID\s+LEVEL\s+RULE\s+LABELS\s+AGE\s+MESSAGE$/);
+    expect(lines[1]).toMatch(
+      new RegExp(
+        `^${breaker.id}\\s+CRITICAL\\s+circuit_breaker_tripped\\s+breaker=daily_loss\\s+\\d+s\\s+Circuit breaker active$`,
+      ),
+    );
+    expect(lines.slice(2)).toEqual(["1 active alert, 1 acknowledged not shown (--all)"]);
+    expect(status.stdout).not.toContain(disconnected.id);
+
+    const json = JSON.parse((await run(["monitor", "status", "--all", "--json"], { cwd })).stdout);
+    expect(json.map((a: { id: string }) => a.id).sort()).toEqual([breaker.id, positions.id].sort());
+
+    // ack from the CLI: appended to the log, and the running manager picks it up.
+    const watcher = new AckWatcher({ dir, alerter: manager, intervalMs: 1_000, clock });
+    await watcher.pollNow();
+    const acked = await run(["monitor", "ack", breaker.id, "--by", "cli:ops"], { cwd });
+    expect(acked).toEqual({
+      code: 0,
+      stdout: `acknowledged ${breaker.id} circuit_breaker_tripped [CRITICAL] by cli:ops\n`,
+      stderr: "",
+    });
+    expect(await watcher.pollNow()).toBe(1);
+    expect(manager.get(breaker.id)).toMatchObject({ acknowledged: true, acknowledgedBy: "cli:ops" });
+    await manager.idle();
+    // The manager's own acknowledgement line does not loop back.
+    expect(await watcher.pollNow()).toBe(0);
+    expect((await run(["monitor", "status"], { cwd })).stdout).toBe(
+      "No active alerts (2 acknowledged, still firing: --all)\n",
+    );
+    const again = await run(["monitor", "ack", breaker.id], { cwd });
+    expect(again.stdout).toMatch(new RegExp(`^${breaker.id} was already acknowledged by cli:ops at `));
+
+    const unknown = await run(["monitor", "ack", "nope-1"], { cwd });
+    expect(unknown).toEqual({
+      code: 1,
+      stdout: "",
+      stderr: `ticktrace: no alert with id "nope-1" in ${dir}\n`,
+    });
+    await watcher.shutdown();
+    await manager.shutdown();
+  });
+
+  it("tail shows the backlog filtered by --level/--since, follows new lines across the midnight file change, colours by level", async () => {
+    const cwd = await workdir("tail");
+    const dir = join(cwd, "logs/alerts");
+    await mkdir(dir, { recursive: true });
+    const line = (id: string, severity: string, rule: string, at: string) =>
+      JSON.stringify({
+        timestamp: at,
+        severity,
+        rule,
+        message: `${rule} happened`,
+        context: {},
+        acknowledged: false,
+        id,
+        fingerprint: rule,
+        status: "firing",
+        title: rule,
+        labels: {},
+        event: "firing",
+        event_time: at,
+      }) + "\n";
+    await writeFile(
+      join(dir, "2026-01-10.jsonl"),
+      line("a-1", "INFO", "large_fill", "2026-01-10T23:50:00.000Z") +
+        line("a-2", "WARNING", "open_positions_high", "2026-01-10T23:55:00.000Z"),
+    );
+
+    const backlog = await run(["monitor", "tail", "--no-follow", "--level", "warning"], { cwd });
+    expect(backlog).toEqual({
+      code: 0,
+      stderr: "",
+      stdout:
+        "2026-01-10 23:55:00Z  WARNING   firing        a-2  open_positions_high  open_positions_high happened\n",
+    });
+    const since = await run(["monitor", "tail", "--no-follow", "--json", "--since", "2026-01-10T23:52:00Z"], {
+      cwd,
+    });
+    expect(
+      since.stdout
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l).id),
+    ).toEqual(["a-2"]);
+    const coloured = await run(["monitor", "tail", "--no-follow"], {
+      cwd,
+      env: { NO_COLOR: "", FORCE_COLOR: "1" },
+    });
+    expect(coloured.stdout).toContain("\u001b[33mWARNING\u001b[39m ");
+    expect(coloured.stdout).toContain("\u001b[36mINFO\u001b[39m    ");
+
+    const follow = start(["monitor", "tail", "--interval-ms", "50"], { cwd });
+    await follow.waitFor(/a-2/);
+    await appendFile(
+      join(dir, "2026-01-10.jsonl"),
+      line("a-3", "ERROR", "worker_stalled", "2026-01-10T23:59:59.000Z"),
+    );
+    await follow.waitFor(/a-3/);
+    // Midnight: the writer moves to the next day's file.
+    await writeFile(
+      join(dir, "2026-01-11.jsonl"),
+      line("a-4", "CRITICAL", "circuit_breaker_tripped", "2026-01-11T00:00:01.000Z"),
+    );
+    await appendFile(
+      join(dir, "2026-01-11.jsonl"),
+      JSON.stringify({
+        id: "a-4",
+        event: "acknowledged",
+        event_time: "2026-01-11T00:00:05.000Z",
+        acknowledged: true,
+        acknowledged_by: "cli:ops",
+      }) + "\n",
+    );
+    const out = await follow.waitFor(/by cli:ops/);
+    expect(
+      out
+        .trimEnd()
+        .split("\n")
+        .map((l) => l.split(/\s+/).slice(2, 5).join(" ")),
+    ).toEqual([
+      "INFO firing a-1",
+      "WARNING firing a-2",
+      "ERROR firing a-3",
+      "CRITICAL firing a-4",
+      "CRITICAL acknowledged a-4",
+    ]);
+    follow.child.kill("SIGINT");
+    expect(await follow.exited).toBe(0);
+  });
+
+  describe("health", () => {
+    let server: Server;
+    let url: string;
+    let answer: { status: number; body: string } = { status: 200, body: "" };
+    beforeAll(async () => {
+      server = createServer((request, response) => {
+        if (request.url !== "/health") {
+          response.writeHead(404).end();
+          return;
+        }
+        response.writeHead(answer.status, { "content-type": "application/json" }).end(answer.body);
+      });
+      await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+      url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    });
+    afterAll(() => new Promise<void>((r) => server.close(() => r())));
+
+    const report = (status: string, components: Record<string, unknown>) =>
+      JSON.stringify({
+        status,
+        ready: status !== "unhealthy",
+        timestamp: new Date().toISOString(),
+        uptime_seconds: 3725,
+        components,
+      });
+
+    it("exits 0 healthy, 1 degraded, 2 unhealthy and prints component status", async () => {
+      const cwd = await workdir("health");
+      answer = {
+        status: 200,
+        body: report("healthy", {
+          exchanges: { simex: { status: "up", latency_ms: 12.5 } },
+          telemetry: { status: "up" },
+        }),
+      };
+      const healthy = await run(["monitor", "health", "--url", url], { cwd });
+      expect(healthy.code).toBe(0);
+      expect(healthy.stdout.split("\n")[0]).toBe(`healthy  ${url}/health  uptime 1h 2m  ready yes`);
+      expect(healthy.stdout).toMatch(/exchanges\.simex\s+up\s+12\.5 ms/);
+
+      answer = {
+        status: 200,
+        body: report("degraded", {
+          workers: {
+            reconciliation: {
+              status: "degraded",
+              detail: "stalled: last run 2m ago",
+              last_run_ago: "2m ago",
+            },
+          },
+        }),
+      };
+      const degraded = await run(["monitor", "health", "--url", url], { cwd });
+      expect(degraded.code).toBe(1);
+      expect(degraded.stdout).toMatch(
+        /workers\.reconciliation\s+degraded\s+2m ago\s+stalled: last run 2m ago/,
+      );
+
+      answer = {
+        status: 503,
+        body: report("unhealthy", { exchanges: { simex: { status: "down", detail: "connection refused" } } }),
+      };
+      const unhealthy = await run(["monitor", "health", "--url", url, "--json"], { cwd });
+      expect(unhealthy.code).toBe(2);
+      expect(JSON.parse(unhealthy.stdout).components.exchanges.simex.status).toBe("down");
+
+      answer = { status: 200, body: "<html>hello</html>" };
+      const foreign = await run(["monitor", "health", "--url", url], { cwd });
+      expect(foreign).toEqual({
+        code: 2,
+        stdout: "",
+        stderr: `ticktrace: ${url}/health answered HTTP 200 without a health report (is this a ticktrace health server?)\n`,
+      });
+    });
+
+    it("unreachable is exit 2 with one line; --config finds the URL from health.host/port", async () => {
+      const cwd = await workdir("unreachable");
+      const closed = createServer();
+      await new Promise<void>((r) => closed.listen(0, "127.0.0.1", r));
+      const port = (closed.address() as AddressInfo).port;
+      await new Promise<void>((r) => closed.close(() => r()));
+      await writeFile(join(cwd, "ops.yaml"), `health:\n  host: 127.0.0.1\n  port: ${port}\n`);
+      const result = await run(["monitor", "health", "--config", "ops.yaml"], { cwd });
+      expect(result).toEqual({
+        code: 2,
+        stdout: "",
+        stderr: `ticktrace: cannot reach http://127.0.0.1:${port}/health: ECONNREFUSED (is the process running? check --url or health.host/health.port)\n`,
+      });
+      const live = url.split(":").at(-1);
+      await writeFile(join(cwd, "live.yaml"), `health:\n  port: ${live}\n`);
+      answer = { status: 200, body: report("healthy", {}) };
+      expect((await run(["monitor", "health", "--config", "live.yaml"], { cwd })).code).toBe(0);
+      const badConfig = await run(["monitor", "health", "--config", "missing.yaml"], { cwd });
+      expect(badConfig).toEqual({
+        code: 2,
+        stdout: "",
+        stderr: `ticktrace: config error: ${join(cwd, "missing.yaml")}: file not found (check --config or TICKTRACE_CONFIG)\n`,
+      });
+    });
+  });
+
+  it("metrics: latest, a field over a window with aggregates, windowed aggregates, a chart, --json", async () => {
+    const cwd = await workdir("metrics");
+    const dir = join(cwd, "snaps");
+    await writeFile(join(cwd, "config.yaml"), "monitoring:\n  snapshot_dir: snaps\n");
+    const start = Date.UTC(2026, 0, 10, 12, 0);
+    const pnls = [10, 20, -5, 40, 30, 25];
+    for (let i = 0; i < pnls.length; i++) {
+      const t = start + i * 60_000;
+      await writeSnapshotFile(
+        dir,
+        t,
+        JSON.stringify(makeSnapshot(t, { pnl: { daily: pnls[i]! }, positions: { count: i } })),
+      );
+    }
+    await writeFile(join(dir, "metrics_2026-01-10T11-00-00-000Z.json"), "{ torn");
+
+    const latest = await run(["monitor", "metrics"], { cwd });
+    expect(latest.code).toBe(0);
+    expect(latest.stdout).toContain("Latest snapshot  2026-01-10T12:05:00.000Z");
+    expect(latest.stdout).toContain("positions     5 open");
+    expect(latest.stdout).toContain("pnl           daily 25");
+
+    const field = JSON.parse(
+      (
+        await run(
+          ["monitor", "metrics", "--field", "pnl.daily", "--since", "2026-01-10T12:01:00Z", "--json"],
+          { cwd },
+        )
+      ).stdout,
+    );
+    expect(field.aggregate).toEqual({ min: -5, max: 40, avg: 22, last: 25, count: 5 });
+    expect(field.series.map((p: { value: number }) => p.value)).toEqual([20, -5, 40, 30, 25]);
+
+    const windows = JSON.parse(
+      (
+        await run(
+          [
+            "monitor",
+            "metrics",
+            "--field",
+            "pnl.daily",
+            "--window",
+            "3m",
+            "--since",
+            "2026-01-10T12:00:00Z",
+            "--json",
+          ],
+          { cwd },
+        )
+      ).stdout,
+    );
+    expect(
+      windows.map((w: { start: string; fields: Record<string, unknown> }) => [
+        w.start,
+        w.fields["pnl.daily"],
+      ]),
+    ).toEqual([
+      ["2026-01-10T12:00:00.000Z", { min: -5, max: 20, avg: 25 / 3, last: -5, count: 3 }],
+      ["2026-01-10T12:03:00.000Z", { min: 25, max: 40, avg: 95 / 3, last: 25, count: 3 }],
+    ]);
+
+    const chart = await run(["monitor", "metrics", "--field", "pnl.daily", "--chart"], { cwd });
+    expect(chart.code).toBe(0);
+    expect(chart.stdout).toContain("min -5  max 40  avg 20  last 25");
+    expect(chart.stdout).toMatch(/┤/);
+    // One line per unreadable file (the JSON parser's wording varies by Node version).
+    expect(chart.stderr.split("\n")).toEqual([
+      expect.stringMatching(
+        new RegExp(`^ticktrace: skipped ${dir}/metrics_2026-01-10T11-00-00-000Z\\.json: .*JSON`),
+      ),
+      "",
+    ]);
+
+    const badField = await run(["monitor", "metrics", "--field", "pnl.weekly"], { cwd });
+    expect(badField.code).toBe(2);
+    expect(badField.stderr).toContain('--field: no numeric field "pnl.weekly"');
+  });
+});
