@@ -218,7 +218,10 @@ export class AlertManager implements Alerter {
     }
     const previous = entry.alert;
     const level = maxLevel(previous.level, input.level);
-    if (level === previous.level && (previous.acknowledged || now - entry.lastPagedAtMs < this.repeatIntervalMs)) {
+    if (
+      level === previous.level &&
+      (previous.acknowledged || now - entry.lastPagedAtMs < this.repeatIntervalMs)
+    ) {
       // Absorbed by dedup: keep the newest text for the next notification, at the cost of two writes.
       entry.update = input;
       entry.updateTraceId = traceId;
@@ -243,7 +246,11 @@ export class AlertManager implements Alerter {
     const now = this.clock.now();
     this.byFingerprint.delete(entry.alert.fingerprint);
     this.byId.delete(entry.alert.id);
-    const alert: Alert = { ...this.current(entry), status: "resolved", resolvedAt: new Date(now).toISOString() };
+    const alert: Alert = {
+      ...this.current(entry),
+      status: "resolved",
+      resolvedAt: new Date(now).toISOString(),
+    };
     this.notify("resolved", alert, now, entry.paged);
     return this.enabled ? alert : undefined;
   }
