@@ -9,6 +9,8 @@
  */
 import { parseArgs } from "node:util";
 import { exitOnConfigError, loadConfig } from "./config/index.js";
+import { demoBotProviders, startTelegramBotFromConfig } from "./bot/index.js";
+import { createDecisionRecorderFromConfig, createQuoteDecisionAdapter } from "./decisions/index.js";
 import { describeError } from "./errors.js";
 import { getRuntime, startRuntime } from "./telemetry/start.js";
 import type { Runtime } from "./telemetry/runtime.js";
@@ -86,7 +88,17 @@ async function main(): Promise<void> {
 
   // --- decisions & bot ---
   // The decision recorder (strategy hook) and the Telegram bot are created here.
-  const decisionRecorder = undefined;
+  const recorder = createDecisionRecorderFromConfig(rt.config.decisions, {
+    tracer: rt.tracer,
+    metrics: rt.metrics,
+    logger: rt.logger,
+    health: rt.health,
+  });
+  // Registered before the demo's hook, so it runs after it: the last decisions are written.
+  if (recorder) rt.onShutdown(() => recorder.shutdown());
+  const decisionRecorder = recorder
+    ? createQuoteDecisionAdapter(recorder, { strategyId: rt.config.trading.strategy.id })
+    : undefined;
 
   const demo = await startDemo({
     runtime: rt,
@@ -123,6 +135,15 @@ async function main(): Promise<void> {
     await demo.stop();
     process.stdout.write(`${formatSummary(summary)}\n`);
   });
+
+  // --- decisions & bot (continued): the bot reads the running demo; it stops first at shutdown.
+  const bot = startTelegramBotFromConfig(rt.config, {
+    ...demoBotProviders(demo, { strategyId: rt.config.trading.strategy.id }),
+    ...(recorder ? { decisions: recorder.reader } : {}),
+    health: rt.health,
+    logger: rt.logger,
+  });
+  if (bot) rt.onShutdown(() => bot.shutdown());
 
   const finish = (code: number) => {
     void rt.shutdown().finally(() => process.exit(code));

@@ -44,7 +44,7 @@ describe("Grafana dashboards", () => {
     const heatmaps = files.flatMap((f) => (f.dashboard.panels ?? []).filter((p) => p.type === "heatmap"));
     expect(heatmaps.length).toBeGreaterThanOrEqual(4);
     for (const panel of heatmaps) {
-      const target = (panel as { targets: { expr: string; format: string; exemplar: boolean }[] })
+      const target = (panel as unknown as { targets: { expr: string; format: string; exemplar: boolean }[] })
         .targets[0]!;
       expect(target.format).toBe("heatmap");
       expect(target.exemplar).toBe(true);
