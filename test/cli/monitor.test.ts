@@ -1,4 +1,4 @@
-import { appendFile, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { appendFile, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -28,7 +28,7 @@ async function workdir(name: string): Promise<string> {
 }
 
 /** A real AlertManager writing the real JSONL log in `<cwd>/logs/alerts`. */
-async function alertLog(cwd: string) {
+function alertLog(cwd: string) {
   const dir = join(cwd, "logs/alerts");
   const clock = createManualClock(Date.now());
   const jsonl = createJsonlChannel({ dir, clock });
@@ -75,7 +75,7 @@ describe("ticktrace CLI", () => {
 
   it("status lists firing, unacknowledged alerts written by the real alert manager; ack reaches the log and the running manager", async () => {
     const cwd = await workdir("status");
-    const { dir, manager, clock } = await alertLog(cwd);
+    const { dir, manager, clock } = alertLog(cwd);
     const breaker = manager.raise({
       rule: "circuit_breaker_tripped",
       level: "CRITICAL",
@@ -185,7 +185,7 @@ describe("ticktrace CLI", () => {
       since.stdout
         .trim()
         .split("\n")
-        .map((l) => JSON.parse(l).id),
+        .map((l) => (JSON.parse(l) as { id: string }).id),
     ).toEqual(["a-2"]);
     const coloured = await run(["monitor", "tail", "--no-follow"], {
       cwd,
