@@ -21,3 +21,4 @@ export {
   type PortfolioPosition,
 } from "./format.js";
 export { botAdminChats, botEnabled, startTelegramBotFromConfig } from "./from-config.js";
+export { demoBotProviders } from "./demo-providers.js";
