@@ -54,8 +54,11 @@ export interface TelemetrySdk {
   readonly exportMonitor: ExportMonitor;
   /** Instrumentation names that were loaded, and the one-line warnings for those that were not. */
   readonly instrumentations: { loaded: string[]; warnings: string[] };
-  /** Flushes and stops every provider, unpatches instrumentations and releases the OpenTelemetry globals. */
-  shutdown(): Promise<void>;
+  /**
+   * Flushes and stops every provider (waiting at most `timeoutMs`), then unpatches the
+   * instrumentations and releases the OpenTelemetry globals. Idempotent; never rejects.
+   */
+  shutdown(timeoutMs?: number): Promise<void>;
 }
 
 /** The package version, for `service.version` when the config does not set one. */
@@ -211,14 +214,24 @@ export function startTelemetrySdk(config: Config): TelemetrySdk {
     prometheus,
     exportMonitor,
     instrumentations: { loaded, warnings },
-    shutdown() {
-      stopped ??= sdk
-        .shutdown()
-        .catch(() => undefined)
-        .finally(() => releaseGlobals(instrumentations));
+    shutdown(timeoutMs = telemetry.shutdown_timeout_ms) {
+      stopped ??= settleWithin(sdk.shutdown(), timeoutMs).then(() => releaseGlobals(instrumentations));
       return stopped;
     },
   };
+}
+
+/** Resolves when `work` settles or after `ms`, whichever is first; never rejects. */
+export function settleWithin(work: Promise<unknown>, ms: number): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    timer.unref();
+    const done = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    work.then(done, done);
+  });
 }
 
 /** Unpatches instrumentations and frees the API globals, so a later runtime in the same process can register its own. */

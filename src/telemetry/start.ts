@@ -5,7 +5,7 @@ import { createHealthApp, listen, type ListeningServer } from "../health/server.
 import { createLogger, type Logger } from "../logging/logger.js";
 import { createTradingMetrics } from "./metrics.js";
 import type { Runtime } from "./runtime.js";
-import { startTelemetrySdk, type TelemetrySdk } from "./sdk.js";
+import { settleWithin, startTelemetrySdk, type TelemetrySdk } from "./sdk.js";
 import express from "express";
 
 /** Where the preload leaves its runtime; a `Symbol.for` key so two copies of the package agree. */
@@ -125,8 +125,9 @@ export function createRuntime(config: Config, options: StartRuntimeOptions = {})
       hooks.push(fn);
     },
     shutdown() {
-      stopping ??= withTimeout(
-        (async () => {
+      stopping ??= (async () => {
+        const deadline = Date.now() + timeoutMs;
+        const runHooks = async () => {
           for (const hook of hooks.reverse()) {
             try {
               await hook();
@@ -134,11 +135,12 @@ export function createRuntime(config: Config, options: StartRuntimeOptions = {})
               log.error(`shutdown hook failed: ${describeError(error)}`);
             }
           }
-          await Promise.all(servers.map((server) => server.shutdown()));
-          await sdk.shutdown();
-        })(),
-        timeoutMs,
-      ).finally(() => {
+        };
+        // A hook that hangs must not stop the flush: hooks get the budget first, telemetry what is left.
+        await settleWithin(runHooks(), timeoutMs);
+        await Promise.all(servers.map((server) => server.shutdown()));
+        await sdk.shutdown(Math.max(0, deadline - Date.now()));
+      })().finally(() => {
         const global = globalThis as GlobalWithRuntime;
         if (global[RUNTIME_KEY] === runtime) delete global[RUNTIME_KEY];
       });
@@ -147,22 +149,4 @@ export function createRuntime(config: Config, options: StartRuntimeOptions = {})
   };
   if (options.registerGlobal) (globalThis as GlobalWithRuntime)[RUNTIME_KEY] = runtime;
   return runtime;
-}
-
-/** Resolves when `work` settles or after `ms`, whichever is first; never rejects. */
-function withTimeout(work: Promise<void>, ms: number): Promise<void> {
-  return new Promise<void>((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    timer.unref();
-    work.then(
-      () => {
-        clearTimeout(timer);
-        resolve();
-      },
-      () => {
-        clearTimeout(timer);
-        resolve();
-      },
-    );
-  });
 }
