@@ -146,7 +146,7 @@ async function endpoints(quick: boolean): Promise<Figure[]> {
     const seriesCount = await countSeries(`${series.base}/metrics`);
 
     const rounds = quick ? 3 : 7;
-    const seconds = quick ? 3 : 5;
+    const seconds = quick ? 2 : 5;
     const bursts: Record<string, Burst[]> = {
       healthIdle: [],
       healthTrading: [],
