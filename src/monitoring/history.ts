@@ -172,11 +172,6 @@ export function numericFields(snapshot: MonitoringSnapshot): Record<string, numb
   return out;
 }
 
-/** The value of one dotted numeric field, or undefined when the snapshot has none. */
-export function fieldValue(snapshot: MonitoringSnapshot, path: string): number | undefined {
-  return numericFields(snapshot)[path];
-}
-
 export interface AggregateOptions {
   /** Window length; windows are aligned to multiples of it since the epoch. Omitted: one window over everything. */
   windowMs?: number;
