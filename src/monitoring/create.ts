@@ -21,8 +21,8 @@ export interface Monitoring {
   readonly service: MonitoringService;
   /** Applies `ticktrace monitor ack` records to the alerter; undefined when the JSONL log is off. */
   readonly acks: AckWatcher | undefined;
-  /** Hand this to the engine's after-tick hook. Constant cost, never throws. */
-  recordTick(snapshot: SnapshotSource): void;
+  /** Hand this to the engine's after-tick hook (a bound function). Constant cost, never throws. */
+  readonly recordTick: (snapshot: SnapshotSource) => void;
   /** Idempotent. */
   shutdown(): Promise<void>;
 }
