@@ -18,7 +18,7 @@ setInterval(() => {
   }
   runtime.metrics.ordersPlaced.add(1, { exchange: "sim", symbol: "BTC/USDT", side: "buy", type: "limit" });
   runtime.metrics.pnlRealized.record(-3.5, { symbol: "BTC/USDT", strategy: "mm" });
-  runtime.metrics.heartbeat.record(Date.now() / 1000, { component: "orchestrator" });
+  runtime.metrics.heartbeat.record(Date.now() / 1000);
 }, 50);
 `;
 

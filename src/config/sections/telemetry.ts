@@ -28,12 +28,15 @@ export const telemetrySection = section({
   otlp: section({
     /** Collector base URL; `/v1/traces`, `/v1/metrics`, `/v1/logs` are appended. */
     endpoint: httpUrlSchema.default("http://localhost:4318"),
+    /** OTLP over HTTP encoding: `http/protobuf` (the collector default) or `http/json`. */
     protocol: z.enum(["http/protobuf", "http/json"]).default("http/protobuf"),
     /** Per-export timeout. */
     timeout_ms: positiveMsSchema.default(10_000),
+    /** Extra HTTP headers on every export, e.g. `Authorization: Bearer ${OTLP_TOKEN}`; never logged. */
     headers: z.record(z.string(), z.string()).default({}),
   }),
   traces: section({
+    /** Export spans by OTLP (`/v1/traces`); `OTEL_TRACES_EXPORTER=none` turns it off. */
     enabled: z.boolean().default(true),
     /** Fraction of root spans (ticks) kept, 0 to 1. Children follow their parent. */
     sampling_ratio: z.number().min(0).max(1).default(1),
@@ -49,6 +52,7 @@ export const telemetrySection = section({
   metrics_push: section({
     /** Also push metrics by OTLP (the pull endpoint stays on). */
     enabled: z.boolean().default(false),
+    /** How often pushed metrics are exported. */
     interval_ms: z.int().min(1_000).default(15_000),
   }),
   /** Instrumentations to load; add names from the known list to widen it. */
