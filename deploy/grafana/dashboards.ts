@@ -134,7 +134,8 @@ function stat(
 }
 
 /** A latency heatmap over a histogram's buckets; exemplars on, so a dot opens its trace. */
-function heatmap(options: PanelOptions, expr: string): HeatmapPanel {
+function heatmap(options: PanelOptions, histogram: string, extra = "", symbol = false): HeatmapPanel {
+  const expr = `sum by (le) (rate(${sel(`${histogram}_bucket`, extra, symbol)}[${RATE}]))`;
   return new HeatmapPanel()
     .title(options.title)
     .description(options.description)
@@ -144,6 +145,29 @@ function heatmap(options: PanelOptions, expr: string): HeatmapPanel {
     .span(options.width ?? 12)
     .height(options.height ?? 9)
     .withTarget(prom(expr, "{{le}}").format(PromQueryFormat.Heatmap).exemplar(true));
+}
+
+/** Quantiles of a histogram in seconds, one line per quantile and `by` label set. */
+function quantiles(
+  options: PanelOptions,
+  histogram: string,
+  by: string,
+  qs: readonly number[],
+  symbol = false,
+): TimeseriesPanel {
+  const labels =
+    by === ""
+      ? ""
+      : by
+          .split(", ")
+          .map((l) => `{{${l}}}`)
+          .join(" ");
+  const legendFor = (q: number) =>
+    qs.length === 1 && labels !== "" ? labels : `p${q * 100} ${labels}`.trim();
+  return timeseries(
+    { unit: "s", ...options },
+    ...qs.map((q) => prom(quantile(q, histogram, by, "", symbol), legendFor(q))),
+  );
 }
 
 function variables(): QueryVariableBuilder[] {
@@ -407,13 +431,14 @@ function systemHealth(): Dashboard {
             },
             prom(`sum by (outcome) (rate(${sel("trading_ticks_total")}[${RATE}]))`, "{{outcome}}"),
           ),
-          timeseries(
+          quantiles(
             {
               title: "Tick duration p99",
               description: "99th percentile of one orchestrator tick, all stages.",
-              unit: "s",
             },
-            prom(quantile(0.99, "trading_tick_duration_seconds", "strategy"), "{{strategy}}"),
+            "trading_tick_duration_seconds",
+            "strategy",
+            [0.99],
           ),
         ],
       ],
@@ -443,14 +468,15 @@ function systemHealth(): Dashboard {
               "{{worker}} {{error_type}}",
             ),
           ),
-          timeseries(
+          quantiles(
             {
               title: "Worker duration p95",
               description: "95th percentile duration of one worker run.",
-              unit: "s",
               width: 24,
             },
-            prom(quantile(0.95, "trading_worker_duration_seconds", "worker"), "{{worker}}"),
+            "trading_worker_duration_seconds",
+            "worker",
+            [0.95],
           ),
         ],
       ],
@@ -488,7 +514,7 @@ function systemHealth(): Dashboard {
               description: "Round trip of every exchange call, as a heatmap over the histogram buckets.",
               width: 24,
             },
-            `sum by (le) (rate(${sel("trading_exchange_request_duration_seconds_bucket")}[${RATE}]))`,
+            "trading_exchange_request_duration_seconds",
           ),
         ],
       ],
@@ -506,14 +532,15 @@ function systemHealth(): Dashboard {
               "{{outcome}}",
             ),
           ),
-          timeseries(
+          quantiles(
             {
               title: "Rule evaluation p99",
               description:
                 "99th percentile time to evaluate every monitoring rule for one tick (seed 003 budget: 50 ms).",
-              unit: "s",
             },
-            prom(quantile(0.99, "ticktrace_monitoring_evaluation_duration_seconds", ""), "p99"),
+            "ticktrace_monitoring_evaluation_duration_seconds",
+            "",
+            [0.99],
           ),
         ],
       ],
@@ -680,30 +707,29 @@ function latency(): Dashboard {
               title: "Tick-to-trade (order sent)",
               description: "Market data received to order sent, every tick.",
             },
-            `sum by (le) (rate(${sel("trading_tick_to_trade_duration_seconds_bucket", 'stage="sent"', true)}[${RATE}]))`,
+            "trading_tick_to_trade_duration_seconds",
+            'stage="sent"',
+            true,
           ),
           heatmap(
             {
               title: "Tick-to-trade (exchange ack)",
               description: "Market data received to the exchange's acknowledgement.",
             },
-            `sum by (le) (rate(${sel("trading_tick_to_trade_duration_seconds_bucket", 'stage="ack"', true)}[${RATE}]))`,
+            "trading_tick_to_trade_duration_seconds",
+            'stage="ack"',
+            true,
           ),
-          timeseries(
+          quantiles(
             {
               title: "Tick-to-trade quantiles",
               description: "p50 and p99 by symbol and stage (TickToTradeLatencyHigh: p99 above 100 ms).",
-              unit: "s",
               width: 24,
             },
-            prom(
-              quantile(0.5, "trading_tick_to_trade_duration_seconds", "symbol, stage", "", true),
-              "p50 {{symbol}} {{stage}}",
-            ),
-            prom(
-              quantile(0.99, "trading_tick_to_trade_duration_seconds", "symbol, stage", "", true),
-              "p99 {{symbol}} {{stage}}",
-            ),
+            "trading_tick_to_trade_duration_seconds",
+            "symbol, stage",
+            [0.5, 0.99],
+            true,
           ),
         ],
       ],
@@ -715,56 +741,45 @@ function latency(): Dashboard {
               title: "Exchange request latency",
               description: "Every exchange call's round trip (own rate-limiter wait excluded).",
             },
-            `sum by (le) (rate(${sel("trading_exchange_request_duration_seconds_bucket")}[${RATE}]))`,
+            "trading_exchange_request_duration_seconds",
           ),
-          timeseries(
+          quantiles(
             {
               title: "Exchange p99 by exchange and operation",
               description: "ExchangeLatencyHigh fires above 250 ms for five minutes.",
-              unit: "s",
             },
-            prom(
-              quantile(0.99, "trading_exchange_request_duration_seconds", "exchange, operation"),
-              "{{exchange}} {{operation}}",
-            ),
+            "trading_exchange_request_duration_seconds",
+            "exchange, operation",
+            [0.99],
           ),
-          timeseries(
+          quantiles(
             {
               title: "Exchange p50 by exchange and operation",
               description: "Median round trip of exchange calls.",
-              unit: "s",
             },
-            prom(
-              quantile(0.5, "trading_exchange_request_duration_seconds", "exchange, operation"),
-              "{{exchange}} {{operation}}",
-            ),
+            "trading_exchange_request_duration_seconds",
+            "exchange, operation",
+            [0.5],
           ),
-          timeseries(
+          quantiles(
             {
               title: "Rate-limiter wait p99",
               description: "Time calls waited on the client-side rate limiter before being sent.",
-              unit: "s",
             },
-            prom(
-              quantile(0.99, "trading_exchange_rate_limit_wait_seconds", "exchange, operation"),
-              "{{exchange}} {{operation}}",
-            ),
+            "trading_exchange_rate_limit_wait_seconds",
+            "exchange, operation",
+            [0.99],
           ),
-          timeseries(
+          quantiles(
             {
               title: "Order execution p50 / p99",
               description: "From sending an order to its final state (filled or cancelled).",
-              unit: "s",
               width: 24,
             },
-            prom(
-              quantile(0.5, "trading_order_execution_duration_seconds", "exchange, symbol", "", true),
-              "p50 {{exchange}} {{symbol}}",
-            ),
-            prom(
-              quantile(0.99, "trading_order_execution_duration_seconds", "exchange, symbol", "", true),
-              "p99 {{exchange}} {{symbol}}",
-            ),
+            "trading_order_execution_duration_seconds",
+            "exchange, symbol",
+            [0.5, 0.99],
+            true,
           ),
         ],
       ],
@@ -858,13 +873,14 @@ function alerts(): Dashboard {
             { title: "Outbox depth", description: "Alerts waiting for delivery, by channel.", unit: "short" },
             prom(`sum by (channel) (${sel("ticktrace_alert_outbox_depth")})`, "{{channel}}"),
           ),
-          timeseries(
+          quantiles(
             {
               title: "Delivery latency p99",
               description: "From raise to the channel accepting it (seed 000: a critical alert within 30 s).",
-              unit: "s",
             },
-            prom(quantile(0.99, "ticktrace_alert_delivery_duration_seconds", "channel"), "{{channel}}"),
+            "ticktrace_alert_delivery_duration_seconds",
+            "channel",
+            [0.99],
           ),
         ],
       ],
