@@ -11,7 +11,8 @@ import {
   type SessionRecord,
 } from "../../src/decisions/index.js";
 import { TicktraceError } from "../../src/errors.js";
-import { freePort, startPgCluster, type PgCluster } from "./pg-cluster.js";
+import { freePort } from "../telemetry/helpers.js";
+import { startPgCluster, type PgCluster } from "./pg-cluster.js";
 
 const T0 = Date.UTC(2026, 0, 10, 12, 0, 0);
 
