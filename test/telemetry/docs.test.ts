@@ -38,7 +38,7 @@ describe("metrics README", () => {
   });
 
   it("examples only use names from the catalogue", () => {
-    const names = new Set(Object.values(METRICS).map((m) => m.name));
+    const names = new Set<string>(Object.values(METRICS).map((m) => m.name));
     const used = new Set(
       examples().flatMap((expr) => expr.match(/\b(?:trading|ticktrace)_[a-z0-9_]+/g) ?? []),
     );
