@@ -268,6 +268,14 @@ export async function startFakeTelegram(token = "123456:TEST-token_abc"): Promis
   });
   const ok = (result: unknown) => ({ status: 200, body: { ok: true, result } });
 
+  const asMessage = (stored: StoredMessage) => ({
+    message_id: stored.message_id,
+    from: BOT_USER,
+    chat: stored.chat,
+    date: stored.date,
+    text: stored.text,
+  });
+
   const checkText = (
     body: Record<string, unknown>,
   ): { error?: ReturnType<typeof badRequest>; text?: string } => {
@@ -345,13 +353,7 @@ export async function startFakeTelegram(token = "123456:TEST-token_abc"): Promis
           ...(body.reply_markup ? { reply_markup: body.reply_markup } : {}),
         };
         messages.set(`${chatId}:${stored.message_id}`, stored);
-        return ok({
-          message_id: stored.message_id,
-          from: BOT_USER,
-          chat: stored.chat,
-          date: stored.date,
-          text: stored.text,
-        });
+        return ok(asMessage(stored));
       }
       case "editMessageText": {
         const key = `${Number(body.chat_id)}:${Number(body.message_id)}`;
@@ -373,13 +375,7 @@ export async function startFakeTelegram(token = "123456:TEST-token_abc"): Promis
         stored.text = checked.text!;
         if (body.reply_markup) stored.reply_markup = body.reply_markup;
         else delete stored.reply_markup;
-        return ok({
-          message_id: stored.message_id,
-          from: BOT_USER,
-          chat: stored.chat,
-          date: stored.date,
-          text: stored.text,
-        });
+        return ok(asMessage(stored));
       }
       case "answerCallbackQuery": {
         const id = String(body.callback_query_id);
