@@ -69,12 +69,12 @@ describe("daily loss rule", () => {
         context(clock, makeSnapshot(clock.now(), { risk: { daily_loss_pct: pct } })),
         rules.daily_loss,
       );
-    expect(at(-2.99)).toEqual([]);
+    expect(at(-0.99)).toEqual([]);
     expect(at(5)).toEqual([]);
-    expect(at(-3)).toHaveLength(1);
+    expect(at(-1)).toHaveLength(1);
     const [finding] = at(-4.5);
     expect(finding).toMatchObject({ rule: "daily_loss_near_limit", level: "WARNING" });
-    expect(finding!.message).toBe("Daily loss -4.5% is beyond the -3% threshold (PnL 120.5)");
+    expect(finding!.message).toBe("Daily loss -4.5% is beyond the -1% threshold (PnL 120.5)");
   });
 });
 

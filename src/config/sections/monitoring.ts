@@ -36,8 +36,11 @@ export const monitoringSection = section({
     /** Daily loss beyond a threshold (`daily_loss_near_limit`). */
     daily_loss: section({
       enabled: z.boolean().default(true),
-      /** Percent of starting equity, e.g. 3 means alert at -3%. */
-      threshold_pct: z.number().positive().default(3),
+      /**
+       * Percent of starting equity, e.g. 1 means alert at -1%. Keep it below the breaker's limit
+       * (`trading.risk.daily_loss_limit`: 1500 of 100000 is 1.5%) so it warns before the trip.
+       */
+      threshold_pct: z.number().positive().default(1),
     }),
     /** A symbol beyond its position limit (`risk_limit_breached` with `limit=position`). */
     position_limits: section({ enabled: z.boolean().default(true) }),
