@@ -5,29 +5,19 @@
  *  - `/metrics` serving 10,000 series, requested back to back, against the idle process's `/metrics`.
  * Latencies are taken per response (autocannon's own histogram has 1 ms resolution).
  */
-import { existsSync, mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import autocannon from "autocannon";
 import {
-  REPO_ROOT,
   compareFigure,
-  freePort,
-  launch,
   notMeasured,
   percentile,
   preloadPath,
   summarize,
-  tempConfig,
-  waitForHttp,
   type Benchmark,
   type Figure,
-  type Launched,
 } from "./lib.js";
-import { startOtlpSink, type OtlpSink } from "./otlp-sink.js";
+import { startOtlpSink } from "./otlp-sink.js";
+import { startPreloaded, type Preloaded } from "./preloaded.js";
 
-const APP = join(REPO_ROOT, "bench", "fixtures", "app.js");
-const MAIN = join(REPO_ROOT, "dist", "main.js");
 const SERIES = 10_000;
 
 interface Burst {
@@ -63,56 +53,6 @@ async function burst(
   };
 }
 
-function configYaml(port: number, sink: OtlpSink, extra: string[] = []): string {
-  const dir = mkdtempSync(join(tmpdir(), "ticktrace-bench-data-"));
-  return [
-    `health: { host: 127.0.0.1, port: ${port} }`,
-    `telemetry: { otlp: { endpoint: "${sink.url}" }, cardinality_limit: ${SERIES * 2} }`,
-    "logging: { level: warn }",
-    `alerts: { jsonl: { dir: "${join(dir, "alerts")}" } }`,
-    `monitoring: { snapshot_dir: "${join(dir, "monitoring")}" }`,
-    ...extra,
-    "",
-  ].join("\n");
-}
-
-interface Proc {
-  base: string;
-  proc: Launched;
-  note?: string;
-}
-
-async function startProcess(
-  preload: string,
-  sink: OtlpSink,
-  kind: "idle" | "series" | "trading",
-): Promise<Proc> {
-  const port = await freePort();
-  const config = tempConfig(configYaml(port, sink));
-  const env: NodeJS.ProcessEnv = { ...process.env, TICKTRACE_CONFIG: config, BENCH_SERIES: String(SERIES) };
-  delete env.NODE_OPTIONS;
-  let args: string[];
-  let note: string | undefined;
-  if (kind === "trading" && existsSync(MAIN)) {
-    args = ["--require", preload, MAIN, "--scenario", "calm", "--config", config];
-  } else {
-    if (kind === "trading")
-      note = "dist/main.js not built: a synthetic trading loop (bench/fixtures/app.js load) stood in";
-    env.BENCH_MODE = kind === "trading" ? "load" : kind;
-    args = ["--require", preload, APP];
-  }
-  const proc = launch({ command: process.execPath, args, env });
-  const base = `http://127.0.0.1:${port}`;
-  try {
-    await waitForHttp(`${base}/health`, 30_000);
-    if (kind !== "trading" || note !== undefined) await proc.waitFor(/^started/m, 30_000);
-  } catch (error) {
-    await proc.stop();
-    throw error;
-  }
-  return note === undefined ? { base, proc } : { base, proc, note };
-}
-
 async function countSeries(url: string): Promise<number> {
   const text = await (await fetch(url)).text();
   return text.split("\n").filter((line) => line.startsWith("bench_series_value")).length;
@@ -135,14 +75,22 @@ async function endpoints(quick: boolean): Promise<Figure[]> {
     ];
   }
   const sink = await startOtlpSink();
-  const procs: Proc[] = [];
+  const procs: Preloaded[] = [];
+  const start = async (mode: "idle" | "trading" | "series") => {
+    const started = await startPreloaded({
+      preload,
+      endpoint: sink.url,
+      mode,
+      cardinalityLimit: SERIES * 2,
+      env: { BENCH_SERIES: String(SERIES) },
+    });
+    procs.push(started);
+    return started;
+  };
   try {
-    const idle = await startProcess(preload, sink, "idle");
-    procs.push(idle);
-    const trading = await startProcess(preload, sink, "trading");
-    procs.push(trading);
-    const series = await startProcess(preload, sink, "series");
-    procs.push(series);
+    const idle = await start("idle");
+    const trading = await start("trading");
+    const series = await start("series");
     const seriesCount = await countSeries(`${series.base}/metrics`);
 
     const rounds = quick ? 3 : 7;
@@ -169,7 +117,9 @@ async function endpoints(quick: boolean): Promise<Figure[]> {
     }
     const stat = (key: string, field: keyof Burst) => summarize(bursts[key]!.map((b) => b[field]));
     const errors = (key: string) => bursts[key]!.reduce((n, b) => n + b.errors, 0);
-    const tradingNote = trading.note ?? "reference process dist/main.js --scenario calm";
+    const tradingNote = trading.synthetic
+      ? "dist/main.js not built: a synthetic trading loop (bench/fixtures/app.js load) stood in"
+      : "reference process dist/main.js --scenario calm";
     const hTrading99 = stat("healthTrading", "p99");
     return [
       compareFigure({

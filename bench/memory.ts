@@ -6,69 +6,24 @@
  *  - a label flood: a million distinct `symbol` values on one counter; RSS must stay flat
  *    once the cardinality cap (`telemetry.cardinality_limit`) is reached.
  */
-import { existsSync, mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import {
   MiB,
-  REPO_ROOT,
   freePort,
-  launch,
   notMeasured,
   preloadPath,
   sampleRss,
   sleep,
   spreadText,
   summarize,
-  tempConfig,
-  waitForHttp,
   type Benchmark,
   type Figure,
   type Launched,
 } from "./lib.js";
 import { startOtlpSink } from "./otlp-sink.js";
+import { startPreloaded } from "./preloaded.js";
 
-const APP = join(REPO_ROOT, "bench", "fixtures", "app.js");
-const MAIN = join(REPO_ROOT, "dist", "main.js");
 const FLOOD = 1_000_000;
 const CARDINALITY_LIMIT = 2_000;
-
-function configYaml(options: { port: number; endpoint: string; cardinalityLimit?: number }): string {
-  const dir = mkdtempSync(join(tmpdir(), "ticktrace-bench-data-"));
-  return [
-    `health: { host: 127.0.0.1, port: ${options.port} }`,
-    "telemetry:",
-    `  otlp: { endpoint: "${options.endpoint}", timeout_ms: 2000 }`,
-    "  metrics_push: { enabled: true, interval_ms: 1000 }",
-    `  cardinality_limit: ${options.cardinalityLimit ?? CARDINALITY_LIMIT}`,
-    "logging: { level: info }",
-    `alerts: { jsonl: { dir: "${join(dir, "alerts")}" } }`,
-    `monitoring: { snapshot_dir: "${join(dir, "monitoring")}" }`,
-    "",
-  ].join("\n");
-}
-
-async function startTrader(
-  preload: string,
-  endpoint: string,
-): Promise<{ proc: Launched; synthetic: boolean }> {
-  const port = await freePort();
-  const config = tempConfig(configYaml({ port, endpoint }));
-  const env: NodeJS.ProcessEnv = { ...process.env, TICKTRACE_CONFIG: config, BENCH_MODE: "load" };
-  delete env.NODE_OPTIONS;
-  const synthetic = !existsSync(MAIN);
-  const args = synthetic
-    ? ["--require", preload, APP]
-    : ["--require", preload, MAIN, "--scenario", "calm", "--config", config];
-  const proc = launch({ command: process.execPath, args, env });
-  try {
-    await waitForHttp(`http://127.0.0.1:${port}/health`, 30_000);
-  } catch (error) {
-    await proc.stop();
-    throw error;
-  }
-  return { proc, synthetic };
-}
 
 /** RSS growth (MiB): median of the last 10% of samples minus median of the samples just after warm-up. */
 function growth(
@@ -94,11 +49,20 @@ async function collectorDown(quick: boolean): Promise<Figure[]> {
   const sink = await startOtlpSink();
   const closedPort = await freePort(); // nothing listens here: connection refused, like a collector that is down
   const procs: Launched[] = [];
+  const start = async (endpoint: string) => {
+    const started = await startPreloaded({
+      preload,
+      endpoint,
+      mode: "trading",
+      metricsPush: true,
+      logLevel: "info",
+    });
+    procs.push(started.proc);
+    return started;
+  };
   try {
-    const up = await startTrader(preload, sink.url);
-    procs.push(up.proc);
-    const down = await startTrader(preload, `http://127.0.0.1:${closedPort}`);
-    procs.push(down.proc);
+    const up = await start(sink.url);
+    const down = await start(`http://127.0.0.1:${closedPort}`);
     const upRss = sampleRss(up.proc.pid, 1_000);
     const downRss = sampleRss(down.proc.pid, 1_000);
     await sleep(durationMs);
@@ -136,17 +100,18 @@ async function labelFlood(quick: boolean): Promise<Figure[]> {
   const preload = preloadPath();
   if (!preload) return [notMeasured(name, "dist/tracing.js is not built", "bounded by the cardinality cap")];
   const sink = await startOtlpSink();
-  const port = await freePort();
-  const config = tempConfig(configYaml({ port, endpoint: sink.url }));
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    TICKTRACE_CONFIG: config,
-    BENCH_MODE: "flood",
-    BENCH_FLOOD: String(FLOOD),
-  };
-  delete env.NODE_OPTIONS;
-  const proc = launch({ command: process.execPath, args: ["--expose-gc", "--require", preload, APP], env });
+  let proc: Launched | undefined;
   try {
+    const flood = await startPreloaded({
+      preload,
+      endpoint: sink.url,
+      mode: "flood",
+      metricsPush: true,
+      cardinalityLimit: CARDINALITY_LIMIT,
+      env: { BENCH_FLOOD: String(FLOOD) },
+      nodeArgs: ["--expose-gc"],
+    });
+    proc = flood.proc;
     await proc.waitFor(/^flood done rss (\d+)$/m, quick ? 120_000 : 300_000);
     const checkpoints = [...proc.output().matchAll(/^flood (\d+) rss (\d+)$/gm)].map((m) => ({
       symbols: Number(m[1]),
@@ -154,7 +119,7 @@ async function labelFlood(quick: boolean): Promise<Figure[]> {
     }));
     const first = checkpoints[0]!;
     const last = checkpoints[checkpoints.length - 1]!;
-    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    const text = await (await fetch(`${flood.base}/metrics`)).text();
     const series = text.split("\n").filter((line) => line.startsWith("trading_orders_placed_total{")).length;
     const overflow = text
       .split("\n")
@@ -162,21 +127,32 @@ async function labelFlood(quick: boolean): Promise<Figure[]> {
         (line) => line.startsWith("trading_orders_placed_total{") && line.includes("otel_metric_overflow"),
       );
     const growthMiB = last.mib - first.mib;
+    const cap = CARDINALITY_LIMIT + 1; // the limit, plus the otel.metric.overflow series
     return [
+      {
+        name: "series on /metrics after a label flood (1M distinct symbols)",
+        value: series,
+        unit: "series",
+        baseline: cap,
+        ratio: series / cap,
+        target: `<= ${cap} (cardinality_limit + overflow)`,
+        met: series <= cap,
+        note: `trading_orders_placed_total, ${FLOOD} symbols in 10 chunks with a collection (OTLP push, 1 s) between chunks${overflow ? "; overflow series present" : ""}`,
+      },
       {
         name,
         value: growthMiB,
         unit: "MiB",
         baseline: null,
         ratio: null,
-        target: `bounded: <= 20 MB from ${first.symbols} to ${last.symbols} symbols`,
-        met: growthMiB <= 20 && series <= CARDINALITY_LIMIT + 1,
+        target: `<= 20 MB from ${first.symbols} to ${last.symbols} symbols`,
+        met: growthMiB <= 20,
         spread: `RSS at checkpoints ${checkpoints.map((c) => c.mib.toFixed(0)).join(", ")} MiB`,
-        note: `cardinality_limit ${CARDINALITY_LIMIT}; /metrics shows ${series} series${overflow ? " including the overflow series" : ""}`,
+        note: `cardinality_limit ${CARDINALITY_LIMIT}; grows with every collection while the flood lasts (see BENCHMARKS.md)`,
       },
     ];
   } finally {
-    await proc.stop();
+    await proc?.stop();
     await sink.shutdown();
   }
 }

@@ -14,7 +14,7 @@ import { evaluateRules, longestWindowMs, type ArtifactState } from "../src/monit
 import { MonitoringService } from "../src/monitoring/service.js";
 import type { MonitoringSnapshot } from "../src/monitoring/snapshot.js";
 import { createTradingMetrics } from "../src/telemetry/metrics.js";
-import { compareFigure, interleave, nsPerOp, summarize, type Benchmark, type Figure } from "./lib.js";
+import { compareFigure, interleave, nsPerOp, type Benchmark, type Figure, type Summary } from "./lib.js";
 
 /** An alerter that only counts: the bench measures monitoring, not delivery. */
 class CountingAlerter implements Alerter {
@@ -153,7 +153,7 @@ async function perTick(quick: boolean): Promise<Figure[]> {
 }
 
 /** A summary with every statistic multiplied by `factor` (ns -> us). */
-function scaleSummary(s: ReturnType<typeof summarize>, factor: number): ReturnType<typeof summarize> {
+function scaleSummary(s: Summary, factor: number): Summary {
   return {
     n: s.n,
     median: s.median * factor,
