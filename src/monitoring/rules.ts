@@ -2,7 +2,7 @@ import { ALERT_RULES } from "../alerting/rules.js";
 import type { AlertFieldValue, AlertLevel } from "../alerting/types.js";
 import type { Config } from "../config/schema.js";
 import { formatDuration } from "../health/registry.js";
-import type { CounterWindow } from "./history.js";
+import type { CounterField, CounterWindow } from "./history.js";
 import type { MonitoringSnapshot } from "./snapshot.js";
 
 /**
@@ -71,6 +71,23 @@ function finding(
   level: AlertLevel = definition.level,
 ): Finding[] {
   return [{ rule: definition.id, level, title: definition.summary, message, labels, fields }];
+}
+
+/** How much a cumulative counter grew over `windowMs` before now (a young process counts from zero). */
+function growth(
+  context: RuleContext,
+  snapshot: MonitoringSnapshot,
+  field: CounterField,
+  current: number,
+  windowMs: number,
+): number {
+  return context.window.growth(
+    field,
+    current,
+    context.nowMs,
+    windowMs,
+    snapshot.heartbeat.uptime_seconds * 1000,
+  );
 }
 
 const round = (value: number, digits = 2): number => Math.round(value * 10 ** digits) / 10 ** digits;
@@ -179,14 +196,15 @@ export const connectivityRule: MonitoringRule<"connectivity"> = {
 export const providerFailuresRule: MonitoringRule<"provider_failures"> = {
   key: "provider_failures",
   id: ALERT_RULES.providerFailuresHigh.id,
-  evaluate({ snapshot, window, nowMs }, config) {
+  evaluate(context, config) {
+    const { snapshot } = context;
     if (!snapshot?.sentiment) return NONE;
-    const failures = window.growth(
+    const failures = growth(
+      context,
+      snapshot,
       "provider_errors",
       snapshot.sentiment.provider_errors_total,
-      nowMs,
       config.window_ms,
-      snapshot.heartbeat.uptime_seconds * 1000,
     );
     if (failures <= config.max_failures) return NONE;
     return finding(
@@ -244,22 +262,16 @@ export const staleArtifactsRule: MonitoringRule<"stale_artifacts"> = {
 export const rejectionRateRule: MonitoringRule<"rejection_rate"> = {
   key: "rejection_rate",
   id: ALERT_RULES.orderRejectionRateHigh.id,
-  evaluate({ snapshot, window, nowMs }, config) {
+  evaluate(context, config) {
+    const { snapshot } = context;
     if (!snapshot) return NONE;
-    const uptimeMs = snapshot.heartbeat.uptime_seconds * 1000;
-    const placed = window.growth(
-      "orders_placed",
-      snapshot.orders.placed_total,
-      nowMs,
-      config.window_ms,
-      uptimeMs,
-    );
-    const rejected = window.growth(
+    const placed = growth(context, snapshot, "orders_placed", snapshot.orders.placed_total, config.window_ms);
+    const rejected = growth(
+      context,
+      snapshot,
       "orders_rejected",
       snapshot.orders.rejected_total,
-      nowMs,
       config.window_ms,
-      uptimeMs,
     );
     const total = placed + rejected;
     if (total < config.min_orders) return NONE;
@@ -295,15 +307,10 @@ export const openPositionsRule: MonitoringRule<"open_positions"> = {
 export const llmCostRule: MonitoringRule<"llm_cost"> = {
   key: "llm_cost",
   id: ALERT_RULES.llmCostSpike.id,
-  evaluate({ snapshot, window, nowMs }, config) {
+  evaluate(context, config) {
+    const { snapshot } = context;
     if (!snapshot?.llm) return NONE;
-    const spent = window.growth(
-      "llm_cost_usd",
-      snapshot.llm.cost_usd_total,
-      nowMs,
-      HOUR_MS,
-      snapshot.heartbeat.uptime_seconds * 1000,
-    );
+    const spent = growth(context, snapshot, "llm_cost_usd", snapshot.llm.cost_usd_total, HOUR_MS);
     if (spent <= config.max_usd_per_hour) return NONE;
     return finding(
       ALERT_RULES.llmCostSpike,
