@@ -6,11 +6,11 @@
  *     npx tsx scripts/config-reference.ts          # rewrite the file
  *     npx tsx scripts/config-reference.ts --check  # exit 1 when the file is out of date
  */
-import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import ts from "typescript";
 import type { z } from "zod";
 import { configSchema } from "../src/config/schema.js";
+import { writeGeneratedSection } from "./generated-section.js";
 
 const ROOT = join(__dirname, "..");
 const DOC = join(ROOT, "docs", "readme", "configuration.md");
@@ -194,21 +194,5 @@ export function renderReference(): string {
   return out.join("\n").trimEnd();
 }
 
-function main(): void {
-  const generated = `${START}\n\n${renderReference()}\n\n${END}`;
-  const current = readFileSync(DOC, "utf8");
-  const start = current.indexOf(START);
-  const end = current.indexOf(END);
-  if (start < 0 || end < 0) throw new Error(`${DOC}: markers not found (${START} ... ${END})`);
-  const next = `${current.slice(0, start)}${generated}${current.slice(end + END.length)}`;
-  if (process.argv.includes("--check")) {
-    if (next !== current) {
-      process.stderr.write(`${DOC} is out of date: run npx tsx scripts/config-reference.ts\n`);
-      process.exit(1);
-    }
-    return;
-  }
-  writeFileSync(DOC, next);
-}
-
-if (require.main === module) main();
+if (require.main === module)
+  writeGeneratedSection(DOC, { start: START, end: END }, renderReference(), "scripts/config-reference.ts");

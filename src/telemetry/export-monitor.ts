@@ -1,8 +1,8 @@
 import type { Attributes, Counter } from "@opentelemetry/api";
 import { ExportResultCode, type ExportResult } from "@opentelemetry/core";
-import type { LogRecordExporter, ReadableLogRecord } from "@opentelemetry/sdk-logs";
-import type { PushMetricExporter, ResourceMetrics } from "@opentelemetry/sdk-metrics";
-import type { ReadableSpan, SpanExporter } from "@opentelemetry/sdk-trace-base";
+import type { LogRecordExporter } from "@opentelemetry/sdk-logs";
+import type { PushMetricExporter } from "@opentelemetry/sdk-metrics";
+import type { SpanExporter } from "@opentelemetry/sdk-trace-base";
 import { describeError, redact } from "../errors.js";
 import type { HealthRegistry } from "../health/registry.js";
 import type { Logger } from "../logging/logger.js";
@@ -41,6 +41,13 @@ export interface ExportMonitor {
   wrapMetricExporter(exporter: PushMetricExporter): PushMetricExporter;
 }
 
+/** What the span, log and metric exporters have in common. */
+interface WatchedExporter<Batch> {
+  export(batch: Batch, done: (result: ExportResult) => void): void;
+  shutdown(): Promise<void>;
+  forceFlush?(): Promise<void>;
+}
+
 /** Removes user info and query from a URL so an endpoint can be logged and shown on `/health`. */
 export function displayEndpoint(endpoint: string): string {
   try {
@@ -76,6 +83,18 @@ export function createExportMonitor(options: { endpoint: string }): ExportMonito
   const reportUp = () => {
     targets.health?.report(TELEMETRY_COMPONENT, { state: "up", detail: `exporting to ${endpoint}` });
   };
+
+  /** The same exporter, with every result recorded before it is passed on. */
+  const watch = <Batch>(signal: Signal, exporter: WatchedExporter<Batch>) => ({
+    export(batch: Batch, done: (result: ExportResult) => void) {
+      exporter.export(batch, (result) => {
+        monitor.record(signal, result);
+        done(result);
+      });
+    },
+    shutdown: () => exporter.shutdown(),
+    forceFlush: () => exporter.forceFlush?.() ?? Promise.resolve(),
+  });
 
   const monitor: ExportMonitor = {
     endpoint,
@@ -124,41 +143,10 @@ export function createExportMonitor(options: { endpoint: string }): ExportMonito
         reportDown(failedSignal, firstError ?? "export failed");
       }
     },
-    wrapSpanExporter(exporter) {
-      return {
-        export(spans: ReadableSpan[], done: (result: ExportResult) => void) {
-          exporter.export(spans, (result) => {
-            monitor.record("traces", result);
-            done(result);
-          });
-        },
-        shutdown: () => exporter.shutdown(),
-        forceFlush: () => exporter.forceFlush?.() ?? Promise.resolve(),
-      };
-    },
-    wrapLogExporter(exporter) {
-      return {
-        export(records: ReadableLogRecord[], done: (result: ExportResult) => void) {
-          exporter.export(records, (result) => {
-            monitor.record("logs", result);
-            done(result);
-          });
-        },
-        shutdown: () => exporter.shutdown(),
-        forceFlush: () => exporter.forceFlush(),
-      };
-    },
+    wrapSpanExporter: (exporter) => watch("traces", exporter),
+    wrapLogExporter: (exporter) => watch("logs", exporter),
     wrapMetricExporter(exporter) {
-      const wrapped: PushMetricExporter = {
-        export(metrics: ResourceMetrics, done: (result: ExportResult) => void) {
-          exporter.export(metrics, (result) => {
-            monitor.record("metrics", result);
-            done(result);
-          });
-        },
-        shutdown: () => exporter.shutdown(),
-        forceFlush: () => exporter.forceFlush(),
-      };
+      const wrapped: PushMetricExporter = watch("metrics", exporter);
       if (exporter.selectAggregationTemporality) {
         wrapped.selectAggregationTemporality = exporter.selectAggregationTemporality.bind(exporter);
       }

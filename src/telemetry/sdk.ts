@@ -112,6 +112,16 @@ export function metricViews(config: Config): ViewOptions[] {
   return [{ instrumentName: "*", aggregationCardinalityLimit: config.telemetry.cardinality_limit }];
 }
 
+/** The OTLP/HTTP exporters for each `telemetry.otlp.protocol`. */
+const OTLP_EXPORTERS = {
+  "http/json": { traces: OTLPJsonTraceExporter, logs: OTLPJsonLogExporter, metrics: OTLPJsonMetricExporter },
+  "http/protobuf": {
+    traces: OTLPProtoTraceExporter,
+    logs: OTLPProtoLogExporter,
+    metrics: OTLPProtoMetricExporter,
+  },
+} as const;
+
 function otlpUrl(config: Config, path: string): string {
   return `${config.telemetry.otlp.endpoint.replace(/\/+$/, "")}/v1/${path}`;
 }
@@ -138,39 +148,28 @@ export function startTelemetrySdk(config: Config): TelemetrySdk {
       shutdown: () => Promise.resolve(),
     };
   }
-  const json = telemetry.otlp.protocol === "http/json";
-  const exporterOptions = (path: string) => ({
-    url: otlpUrl(config, path),
+  const otlp = OTLP_EXPORTERS[telemetry.otlp.protocol];
+  const exporterOptions = (signal: "traces" | "logs" | "metrics") => ({
+    url: otlpUrl(config, signal),
     headers: { ...telemetry.otlp.headers },
     timeoutMillis: telemetry.otlp.timeout_ms,
+  });
+  const batchOptions = (delayMs: number) => ({
+    maxQueueSize: MAX_EXPORT_QUEUE,
+    scheduledDelayMillis: delayMs,
+    exportTimeoutMillis: telemetry.otlp.timeout_ms,
   });
 
   const spanProcessors: SpanProcessor[] = [];
   if (telemetry.traces.enabled) {
-    const exporter = json
-      ? new OTLPJsonTraceExporter(exporterOptions("traces"))
-      : new OTLPProtoTraceExporter(exporterOptions("traces"));
-    spanProcessors.push(
-      new BatchSpanProcessor(exportMonitor.wrapSpanExporter(exporter), {
-        maxQueueSize: MAX_EXPORT_QUEUE,
-        scheduledDelayMillis: telemetry.traces.batch_delay_ms,
-        exportTimeoutMillis: telemetry.otlp.timeout_ms,
-      }),
-    );
+    const exporter = exportMonitor.wrapSpanExporter(new otlp.traces(exporterOptions("traces")));
+    spanProcessors.push(new BatchSpanProcessor(exporter, batchOptions(telemetry.traces.batch_delay_ms)));
   }
-
   const logRecordProcessors: LogRecordProcessor[] = [];
   if (telemetry.logs.enabled) {
-    const exporter = json
-      ? new OTLPJsonLogExporter(exporterOptions("logs"))
-      : new OTLPProtoLogExporter(exporterOptions("logs"));
+    const exporter = exportMonitor.wrapLogExporter(new otlp.logs(exporterOptions("logs")));
     logRecordProcessors.push(
-      new BatchLogRecordProcessor({
-        exporter: exportMonitor.wrapLogExporter(exporter),
-        maxQueueSize: MAX_EXPORT_QUEUE,
-        scheduledDelayMillis: telemetry.logs.batch_delay_ms,
-        exportTimeoutMillis: telemetry.otlp.timeout_ms,
-      }),
+      new BatchLogRecordProcessor({ exporter, ...batchOptions(telemetry.logs.batch_delay_ms) }),
     );
   }
 
@@ -181,12 +180,9 @@ export function startTelemetrySdk(config: Config): TelemetrySdk {
     metricReaders.push(prometheus);
   }
   if (telemetry.metrics_push.enabled) {
-    const exporter = json
-      ? new OTLPJsonMetricExporter(exporterOptions("metrics"))
-      : new OTLPProtoMetricExporter(exporterOptions("metrics"));
     metricReaders.push(
       new PeriodicExportingMetricReader({
-        exporter: exportMonitor.wrapMetricExporter(exporter),
+        exporter: exportMonitor.wrapMetricExporter(new otlp.metrics(exporterOptions("metrics"))),
         exportIntervalMillis: telemetry.metrics_push.interval_ms,
         exportTimeoutMillis: Math.min(telemetry.otlp.timeout_ms, telemetry.metrics_push.interval_ms),
       }),

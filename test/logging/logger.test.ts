@@ -1,30 +1,10 @@
-import { Writable } from "node:stream";
 import { context, trace } from "@opentelemetry/api";
 import { logs } from "@opentelemetry/api-logs";
 import { InMemoryLogRecordExporter, LoggerProvider, SimpleLogRecordProcessor } from "@opentelemetry/sdk-logs";
 import { NodeTracerProvider } from "@opentelemetry/sdk-trace-node";
-import winston from "winston";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  createLogger,
-  createSilentLogger,
-  hasOtelTransport,
-  type CreateLoggerOptions,
-} from "../../src/logging/logger.js";
-
-/** A logger writing into an array of lines, so tests read exactly what a terminal would. */
-function capture(options: CreateLoggerOptions = {}) {
-  const lines: string[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      lines.push(...chunk.toString("utf8").split("\n").filter(Boolean));
-      done();
-    },
-  });
-  const logger = createLogger({ ...options, transports: [new winston.transports.Stream({ stream })] });
-  const json = () => lines.map((line) => JSON.parse(line) as Record<string, unknown>);
-  return { logger, lines, json };
-}
+import { createSilentLogger, hasOtelTransport } from "../../src/logging/logger.js";
+import { captureLogger as capture } from "./capture.js";
 
 const tracerProvider = new NodeTracerProvider();
 beforeAll(() => tracerProvider.register());
@@ -36,7 +16,7 @@ afterAll(async () => {
 
 describe("logger", () => {
   it("every entry has component (default app), level, message, timestamp and the service", () => {
-    const { logger, json } = capture({ service: "mm-bot" });
+    const { logger, entries: json } = capture({ service: "mm-bot" });
     logger.info("started");
     const [entry] = json();
     expect(entry).toMatchObject({ component: "app", level: "info", message: "started", service: "mm-bot" });
@@ -44,7 +24,7 @@ describe("logger", () => {
   });
 
   it("a child's component wins over the default (regression: winston defaultMeta overrode it)", () => {
-    const { logger, json } = capture({ defaultMeta: { component: "orchestrator" } });
+    const { logger, entries: json } = capture({ defaultMeta: { component: "orchestrator" } });
     logger.child({ component: "risk" }).warn("limit near", { symbol: "BTC/USDT", strategy_id: "mm-1" });
     logger.info("plain");
     logger.info("explicit", { component: "exchange" });
@@ -53,7 +33,7 @@ describe("logger", () => {
   });
 
   it("carries trace_id and span_id inside a span, and none outside", () => {
-    const { logger, json } = capture();
+    const { logger, entries: json } = capture();
     const tracer = trace.getTracer("test");
     let traceId = "";
     let spanId = "";
@@ -72,7 +52,7 @@ describe("logger", () => {
   });
 
   it("drops undefined fields", () => {
-    const { logger, json } = capture();
+    const { logger, entries: json } = capture();
     logger.info("x", { exchange: undefined, symbol: "ETH/USDT" });
     expect(json()[0]).not.toHaveProperty("exchange");
   });

@@ -1,4 +1,3 @@
-import { Writable } from "node:stream";
 import { ExportResultCode, type ExportResult } from "@opentelemetry/core";
 import {
   AggregationTemporality,
@@ -7,10 +6,9 @@ import {
   PeriodicExportingMetricReader,
 } from "@opentelemetry/sdk-metrics";
 import type { ReadableSpan, SpanExporter } from "@opentelemetry/sdk-trace-base";
-import winston from "winston";
 import { describe, expect, it } from "vitest";
 import { HealthRegistry } from "../../src/health/registry.js";
-import { createLogger } from "../../src/logging/logger.js";
+import { captureLogger } from "../logging/capture.js";
 import { createExportMonitor, displayEndpoint } from "../../src/telemetry/export-monitor.js";
 import { createTradingMetrics } from "../../src/telemetry/metrics.js";
 
@@ -31,15 +29,7 @@ class SwitchableExporter implements SpanExporter {
 }
 
 function setup() {
-  const lines: Record<string, unknown>[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString("utf8").split("\n").filter(Boolean))
-        lines.push(JSON.parse(line) as Record<string, unknown>);
-      done();
-    },
-  });
-  const logger = createLogger({ transports: [new winston.transports.Stream({ stream })] });
+  const { logger, entries } = captureLogger();
   const health = new HealthRegistry();
   const metricExporter = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE);
   const reader = new PeriodicExportingMetricReader({
@@ -64,7 +54,7 @@ function setup() {
     );
   };
   const exportOnce = () => new Promise<ExportResult>((resolve) => exporter.export([], resolve));
-  return { lines, logger, health, metrics, monitor, inner, exportOnce, failuresBySignal, provider };
+  return { entries, logger, health, metrics, monitor, inner, exportOnce, failuresBySignal, provider };
 }
 
 describe("export monitor", () => {
@@ -76,7 +66,7 @@ describe("export monitor", () => {
   });
 
   it("reports an outage once, counts every failure, and reports the recovery once", async () => {
-    const { lines, logger, health, metrics, monitor, inner, exportOnce, failuresBySignal, provider } =
+    const { entries, logger, health, metrics, monitor, inner, exportOnce, failuresBySignal, provider } =
       setup();
     monitor.attach({ health, logger, failures: metrics.telemetryExportFailures });
     expect(health.snapshot().components.telemetry).toEqual({
@@ -89,8 +79,8 @@ describe("export monitor", () => {
     monitor.record("logs", { code: ExportResultCode.FAILED });
     expect(monitor.failing).toBe(true);
     expect(monitor.failureCount("traces")).toBe(50);
-    expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatchObject({
+    expect(entries()).toHaveLength(1);
+    expect(entries()[0]).toMatchObject({
       level: "warn",
       component: "telemetry",
       signal: "traces",
@@ -111,30 +101,30 @@ describe("export monitor", () => {
     expect((await exportOnce()).code).toBe(ExportResultCode.SUCCESS);
     // Logs still failing: not recovered yet.
     expect(monitor.failing).toBe(true);
-    expect(lines).toHaveLength(1);
+    expect(entries()).toHaveLength(1);
     monitor.record("logs", { code: ExportResultCode.SUCCESS });
     expect(monitor.failing).toBe(false);
-    expect(lines).toHaveLength(2);
-    expect(lines[1]).toMatchObject({
+    expect(entries()).toHaveLength(2);
+    expect(entries()[1]).toMatchObject({
       level: "info",
       message: "telemetry export to https://collector.example:4318 recovered",
     });
     expect(health.snapshot().status).toBe("healthy");
     for (let i = 0; i < 5; i++) await exportOnce();
-    expect(lines).toHaveLength(2);
-    expect(JSON.stringify(lines)).not.toContain("pass");
+    expect(entries()).toHaveLength(2);
+    expect(JSON.stringify(entries())).not.toContain("pass");
     await provider.shutdown();
   });
 
   it("a failure seen before attach is reported at attach", async () => {
-    const { lines, logger, health, metrics, monitor, inner, exportOnce, failuresBySignal, provider } =
+    const { entries, logger, health, metrics, monitor, inner, exportOnce, failuresBySignal, provider } =
       setup();
     inner.failing = true;
     await exportOnce();
     await exportOnce();
-    expect(lines).toHaveLength(0);
+    expect(entries()).toHaveLength(0);
     monitor.attach({ health, logger, failures: metrics.telemetryExportFailures });
-    expect(lines).toHaveLength(1);
+    expect(entries()).toHaveLength(1);
     expect(health.stateOf("telemetry")).toBe("degraded");
     expect(await failuresBySignal()).toEqual({ traces: 2 });
     await provider.shutdown();

@@ -1,13 +1,11 @@
-import { Writable } from "node:stream";
 import { metrics, trace } from "@opentelemetry/api";
-import winston from "winston";
 import { afterEach, describe, expect, it } from "vitest";
 import { parseConfigText } from "../../src/config/index.js";
 import { TicktraceError } from "../../src/errors.js";
-import { createLogger } from "../../src/logging/logger.js";
 import { loadInstrumentations } from "../../src/telemetry/instrumentations.js";
 import type { Runtime } from "../../src/telemetry/runtime.js";
 import { getRuntime, startRuntime } from "../../src/telemetry/start.js";
+import { captureLogger } from "../logging/capture.js";
 import { freePort } from "./helpers.js";
 
 const runtimes: Runtime[] = [];
@@ -19,23 +17,11 @@ function config(yaml: string) {
   return parseConfigText(yaml, { file: "test.yaml", env: {} });
 }
 
-function captureLogger() {
-  const lines: Record<string, unknown>[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString("utf8").split("\n").filter(Boolean))
-        lines.push(JSON.parse(line) as Record<string, unknown>);
-      done();
-    },
-  });
-  return { lines, logger: createLogger({ transports: [new winston.transports.Stream({ stream })] }) };
-}
-
 async function start(yaml: string, options: Parameters<typeof startRuntime>[1] = {}) {
-  const { lines, logger } = captureLogger();
+  const { entries, logger } = captureLogger();
   const runtime = await startRuntime(config(yaml), { logger, ...options });
   runtimes.push(runtime);
-  return { runtime, lines };
+  return { runtime, entries };
 }
 
 describe("startRuntime", () => {
@@ -63,7 +49,7 @@ describe("startRuntime", () => {
   });
 
   it("shutdown runs hooks newest first, is idempotent, and is bounded by shutdown_timeout_ms", async () => {
-    const { runtime, lines } = await start(
+    const { runtime, entries } = await start(
       "health:\n  port: 0\ntelemetry:\n  enabled: false\n  shutdown_timeout_ms: 300\n",
     );
     const order: string[] = [];
@@ -85,11 +71,11 @@ describe("startRuntime", () => {
     expect(Date.now() - startedAt).toBeLessThan(3_000);
     expect(order).toEqual(["last"]);
     await runtime.shutdown();
-    expect(lines.filter((line) => line.level === "error")).toEqual([]);
+    expect(entries().filter((line) => line.level === "error")).toEqual([]);
   });
 
   it("shutdown hook errors are logged and the others still run", async () => {
-    const { runtime, lines } = await start("health:\n  port: 0\ntelemetry:\n  enabled: false\n");
+    const { runtime, entries } = await start("health:\n  port: 0\ntelemetry:\n  enabled: false\n");
     const order: string[] = [];
     runtime.onShutdown(() => {
       order.push("first");
@@ -99,7 +85,7 @@ describe("startRuntime", () => {
     });
     await runtime.shutdown();
     expect(order).toEqual(["first"]);
-    expect(lines.find((line) => line.level === "error")).toMatchObject({
+    expect(entries().find((line) => line.level === "error")).toMatchObject({
       message: "shutdown hook failed: strategy would not stop",
     });
     await expect(fetch(`${runtime.healthUrl}/health/live`)).rejects.toThrow();
@@ -107,7 +93,7 @@ describe("startRuntime", () => {
 
   it("with telemetry on: the catalogue on a separate metrics_port, a telemetry component, real spans", async () => {
     const metricsPort = await freePort();
-    const { runtime, lines } = await start(
+    const { runtime, entries } = await start(
       `health:\n  port: 0\ntelemetry:\n  shutdown_timeout_ms: 1000\n  metrics_port: ${metricsPort}\n  otlp:\n    endpoint: http://127.0.0.1:9\n  instrumentations: [http]\n`,
     );
     runtime.metrics.ordersPlaced.add(2, { exchange: "sim", symbol: "BTC/USDT", side: "buy", type: "limit" });
@@ -130,7 +116,7 @@ describe("startRuntime", () => {
     const span = runtime.tracer.startSpan("tick");
     expect(trace.isSpanContextValid(span.spanContext())).toBe(true);
     span.end();
-    expect(lines.find((line) => line.message === "ticktrace runtime started")).toMatchObject({
+    expect(entries().find((line) => line.message === "ticktrace runtime started")).toMatchObject({
       component: "telemetry",
       health_url: runtime.healthUrl,
       instrumentations: "http",
