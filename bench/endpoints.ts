@@ -5,15 +5,20 @@
  *  - `/metrics` serving 10,000 series, requested back to back, against the idle process's `/metrics`.
  * Latencies are taken per response (autocannon's own histogram has 1 ms resolution).
  */
+import { join } from "node:path";
 import autocannon from "autocannon";
 import {
+  REPO_ROOT,
   compareFigure,
+  freePort,
+  launch,
   notMeasured,
   percentile,
   preloadPath,
   summarize,
   type Benchmark,
   type Figure,
+  type Launched,
 } from "./lib.js";
 import { startOtlpSink } from "./otlp-sink.js";
 import { startPreloaded, type Preloaded } from "./preloaded.js";
@@ -87,21 +92,31 @@ async function endpoints(quick: boolean): Promise<Figure[]> {
     procs.push(started);
     return started;
   };
+  let bare: Launched | undefined;
   try {
     const idle = await start("idle");
     const trading = await start("trading");
     const series = await start("series");
+    const barePort = await freePort();
+    bare = launch({
+      command: process.execPath,
+      args: [join(REPO_ROOT, "bench", "fixtures", "bare-server.js")],
+      env: { ...process.env, BENCH_PORT: String(barePort) },
+    });
+    await bare.waitFor(/^started bare$/m, 30_000);
     const seriesCount = await countSeries(`${series.base}/metrics`);
 
     const rounds = quick ? 3 : 7;
     const seconds = quick ? 2 : 5;
     const bursts: Record<string, Burst[]> = {
+      healthBare: [],
       healthIdle: [],
       healthTrading: [],
       metricsIdle: [],
       metricsSeries: [],
     };
     const plan: [string, string, { rate?: number; connections: number }][] = [
+      ["healthBare", `http://127.0.0.1:${barePort}/health`, { rate: 1_000, connections: 50 }],
       ["healthIdle", `${idle.base}/health`, { rate: 1_000, connections: 50 }],
       ["healthTrading", `${trading.base}/health`, { rate: 1_000, connections: 50 }],
       ["metricsIdle", `${idle.base}/metrics`, { connections: 1 }],
@@ -130,6 +145,14 @@ async function endpoints(quick: boolean): Promise<Figure[]> {
         target: "<= 5 ms",
         check: (value) => value <= 5 && stat("healthTrading", "rps").median >= 950,
         note: `${tradingNote}; median of per-burst p99 over ${rounds} x ${seconds} s bursts; non-2xx/errors: ${errors("healthTrading")}`,
+      }),
+      compareFigure({
+        name: "/health p99 at 1,000 req/s, idle process (vs bare node:http server)",
+        unit: "ms",
+        subject: stat("healthIdle", "p99"),
+        baseline: stat("healthBare", "p99"),
+        target: null,
+        note: "the floor: what the machine and the load generator cost without ticktrace",
       }),
       compareFigure({
         name: "/health p50 at 1,000 req/s while trading (vs idle)",
@@ -171,7 +194,7 @@ async function endpoints(quick: boolean): Promise<Figure[]> {
       }),
     ];
   } finally {
-    await Promise.all(procs.map((p) => p.proc.stop()));
+    await Promise.all([...procs.map((p) => p.proc.stop()), bare?.stop()]);
     await sink.shutdown();
   }
 }
