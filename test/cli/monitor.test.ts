@@ -36,7 +36,7 @@ function alertLog(cwd: string) {
   return { dir, clock, manager };
 }
 
-describe("ticktrace CLI", () => {
+describe.concurrent("ticktrace CLI", () => {
   it("--help and monitor --help print usage; a bad command is one line and exit 2", async () => {
     const cwd = await workdir("help");
     const top = await run(["--help"], { cwd });
@@ -233,7 +233,7 @@ describe("ticktrace CLI", () => {
     expect(await follow.exited).toBe(0);
   });
 
-  describe("health", () => {
+  describe.sequential("health", () => {
     let server: Server;
     let url: string;
     let answer: { status: number; body: string } = { status: 200, body: "" };

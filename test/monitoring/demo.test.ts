@@ -94,7 +94,7 @@ function runDemo(
 const byFingerprint = (alerts: Alert[], fingerprint: string) =>
   alerts.filter((a) => a.fingerprint === fingerprint);
 
-describe("reference process with monitoring on", () => {
+describe.concurrent("reference process with monitoring on", () => {
   it("flash-crash: breaker (one alert with the hook's), daily loss and a missing artifact are raised; snapshots written; CLI reads them", async () => {
     let healthCheck: ReturnType<typeof run> | undefined;
     const result = await runDemo("flash-crash", 12, (stdout, dir) => {
