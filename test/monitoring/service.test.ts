@@ -2,6 +2,8 @@ import { mkdtemp, readdir, readFile, rm, utimes, writeFile } from "node:fs/promi
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { createJsonlChannel, readAlertLog } from "../../src/alerting/channels/jsonl.js";
+import { AlertManager } from "../../src/alerting/manager.js";
 import { createManualClock, type ManualClock } from "../../src/clock.js";
 import { HealthRegistry } from "../../src/health/registry.js";
 import { snapshotFileName } from "../../src/monitoring/files.js";
@@ -96,6 +98,43 @@ describe("MonitoringService", () => {
     expect(alerter.firingFingerprints()).toEqual([]);
     expect(service.findings()).toEqual([]);
     expect(service.evaluationCounts()).toEqual({ ok: 6, invalid: 0, error: 0 });
+  });
+
+  it("through the real AlertManager: the JSONL log shows the rules firing and resolving", async () => {
+    const root = await tempDir();
+    const alertsDir = join(root, "alerts");
+    const clock = createManualClock(Date.now());
+    const manager = new AlertManager({ channels: [createJsonlChannel({ dir: alertsDir, clock })], clock });
+    const deferred: (() => void)[] = [];
+    const service = new MonitoringService({
+      alerter: manager,
+      clock,
+      config: makeConfig({ snapshot_dir: join(root, "snapshots") }).monitoring,
+      defer: (fn) => deferred.push(fn),
+    });
+    const tick = (patch: DeepPartial<MonitoringSnapshot>) => {
+      service.recordTick(makeSnapshot(clock.now(), patch));
+      for (const fn of deferred.splice(0)) fn();
+    };
+    tick({ risk: { circuit_breaker_active: true, daily_loss_pct: -1.6 }, positions: { count: 55 } });
+    clock.advance(1_000);
+    tick({ risk: { circuit_breaker_active: true, daily_loss_pct: -1.6 } });
+    clock.advance(1_000);
+    tick({});
+    await manager.idle();
+    const alerts = readAlertLog(alertsDir);
+    expect(alerts.map((a) => [a.fingerprint, a.level, a.status]).sort()).toEqual([
+      ["circuit_breaker_tripped{breaker=daily_loss}", "CRITICAL", "resolved"],
+      ["daily_loss_near_limit", "WARNING", "resolved"],
+      ["open_positions_high", "WARNING", "resolved"],
+    ]);
+    expect(alerts.find((a) => a.rule === "open_positions_high")).toMatchObject({
+      message: "55 open positions (max 50)",
+      fields: { open_positions: 55, max: 50, source: "monitoring" },
+    });
+    expect(manager.active()).toEqual([]);
+    await service.shutdown();
+    await manager.shutdown();
   });
 
   it("recordTick does no work on the caller's stack and coalesces a burst into one evaluation", async () => {
