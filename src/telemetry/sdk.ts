@@ -61,14 +61,22 @@ export interface TelemetrySdk {
   shutdown(timeoutMs?: number): Promise<void>;
 }
 
-/** The package version, for `service.version` when the config does not set one. */
-export function packageVersion(): string {
-  try {
-    const text = readFileSync(join(__dirname, "..", "..", "package.json"), "utf8");
-    return (JSON.parse(text) as { version?: string }).version ?? "0.0.0";
-  } catch {
-    return "0.0.0";
+/**
+ * The version for `service.version` when the config sets none: the application's (`npm start`
+ * sets `npm_package_version`; else `./package.json`), else ticktrace's own.
+ */
+export function applicationVersion(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): string {
+  if (env.npm_package_version) return env.npm_package_version;
+  for (const dir of [cwd, join(__dirname, "..", "..")]) {
+    try {
+      const version = (JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { version?: unknown })
+        .version;
+      if (typeof version === "string" && version !== "") return version;
+    } catch {
+      // No readable package.json here: try the next place.
+    }
   }
+  return "0.0.0";
 }
 
 /**
@@ -79,7 +87,7 @@ export function packageVersion(): string {
 export function buildResource(config: Config, env: NodeJS.ProcessEnv = process.env): Resource {
   const ours = resourceFromAttributes({
     [ATTR_SERVICE_NAME]: config.service.name,
-    [ATTR_SERVICE_VERSION]: config.service.version ?? packageVersion(),
+    [ATTR_SERVICE_VERSION]: config.service.version ?? applicationVersion(env),
     [ATTR_SERVICE_INSTANCE_ID]: config.service.instance_id ?? `${hostname()}-${process.pid}`,
     [ATTR_DEPLOYMENT_ENVIRONMENT_NAME]: config.service.environment,
     "host.name": hostname(),

@@ -1,5 +1,6 @@
 import { execFile } from "node:child_process";
 import { rmSync } from "node:fs";
+import { createServer, type AddressInfo } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { configDir, ensureBuilt, PRELOAD } from "../telemetry/helpers.js";
@@ -14,13 +15,14 @@ afterAll(() => {
 function runWithConfig(
   yaml: string,
   extraArgs: string[] = [],
+  app = "console.log('app ran')",
 ): Promise<{ status: number | null; stdout: string; stderr: string; dir: string }> {
   const dir = configDir("preload-exit", yaml);
   dirs.push(dir);
   return new Promise((resolve) => {
     const child = execFile(
       process.execPath,
-      ["--require", PRELOAD, "-e", "console.log('app ran')", ...extraArgs],
+      ["--require", PRELOAD, "-e", app, ...extraArgs],
       { cwd: dir, env: { PATH: process.env.PATH }, encoding: "utf8", timeout: 20_000 },
       (_error, stdout, stderr) => resolve({ status: child.exitCode, stdout, stderr, dir }),
     );
@@ -74,6 +76,25 @@ describe.concurrent("preload with a bad config", () => {
     expect(result.stderr).toBe(
       `ticktrace: config error: ${join(result.dir, "missing.yaml")}: file not found (check --config or TICKTRACE_CONFIG)\n`,
     );
+  });
+
+  it("a health port in use exits 1 with one line naming the address and the fix", async () => {
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, "127.0.0.1", resolve));
+    const port = (blocker.address() as AddressInfo).port;
+    try {
+      const result = await runWithConfig(
+        `health:\n  port: ${port}\ntelemetry:\n  enabled: false\n`,
+        [],
+        "setInterval(() => {}, 1000)",
+      );
+      expect(result.status).toBe(1);
+      expect(result.stderr).toBe(
+        `ticktrace: health server cannot listen on 127.0.0.1:${port}: EADDRINUSE (another process uses it: set health.port, or 0 for a free port)\n`,
+      );
+    } finally {
+      blocker.close();
+    }
   });
 
   it("a good config lets the application run and exit normally", async () => {

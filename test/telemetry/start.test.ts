@@ -1,12 +1,15 @@
+import { rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { metrics, trace } from "@opentelemetry/api";
 import { afterEach, describe, expect, it } from "vitest";
 import { parseConfigText } from "../../src/config/index.js";
 import { TicktraceError } from "../../src/errors.js";
 import { loadInstrumentations } from "../../src/telemetry/instrumentations.js";
+import { applicationVersion, buildResource } from "../../src/telemetry/sdk.js";
 import type { Runtime } from "../../src/telemetry/runtime.js";
 import { getRuntime, startRuntime } from "../../src/telemetry/start.js";
 import { captureLogger } from "../logging/capture.js";
-import { freePort } from "./helpers.js";
+import { freePort, tempDir } from "./helpers.js";
 
 const runtimes: Runtime[] = [];
 afterEach(async () => {
@@ -184,5 +187,32 @@ describe("instrumentation allow-list", () => {
       'instrumentation "pg" skipped: @opentelemetry/instrumentation-pg failed to load (native binding missing)',
       'instrumentation "dns" skipped: @opentelemetry/instrumentation-dns does not export DnsInstrumentation',
     ]);
+  });
+});
+
+describe("resource", () => {
+  it("service.version: config, else the application's version, else ticktrace's", () => {
+    const dir = tempDir("version");
+    try {
+      expect(applicationVersion({ npm_package_version: "2.3.4" }, dir)).toBe("2.3.4");
+      expect(applicationVersion({}, dir)).toBe("0.1.0");
+      writeFileSync(join(dir, "package.json"), JSON.stringify({ name: "my-bot", version: "1.0.0" }));
+      expect(applicationVersion({}, dir)).toBe("1.0.0");
+      const resource = buildResource(
+        config("service:\n  version: 9.9.9\n  instance_id: bot-a\n  environment: prod\n"),
+        {
+          OTEL_RESOURCE_ATTRIBUTES: "team=quant,deployment.environment.name=canary",
+        },
+      );
+      expect(resource.attributes).toMatchObject({
+        "service.name": "ticktrace-demo",
+        "service.version": "9.9.9",
+        "service.instance.id": "bot-a",
+        "deployment.environment.name": "canary",
+        team: "quant",
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

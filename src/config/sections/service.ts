@@ -6,7 +6,7 @@ export const serviceSection = section({
   name: z.string().min(1).default("ticktrace-demo"),
   /** `deployment.environment.name` resource attribute. */
   environment: z.string().min(1).default("development"),
-  /** `service.version`; defaults to the package version. */
+  /** `service.version`; defaults to the application's version (`npm_package_version`, else `./package.json`). */
   version: z.string().min(1).optional(),
   /** `service.instance.id`; defaults to `<hostname>-<pid>`. */
   instance_id: z.string().min(1).optional(),
