@@ -151,3 +151,73 @@ describe("preload exports traces, metrics and logs by OTLP", () => {
     expect(exit.code).toBe(143);
   });
 });
+
+describe("shutdown flushes what is still queued", () => {
+  /** Batches wait a minute, so only the shutdown flush can deliver them. */
+  const SLOW_BATCHES = [
+    "health:",
+    "  port: 0",
+    "telemetry:",
+    "  otlp:",
+    "    protocol: http/json",
+    "  traces:",
+    "    batch_delay_ms: 60000",
+    "  logs:",
+    "    batch_delay_ms: 60000",
+    "",
+  ].join("\n");
+  const emit = (name: string) => `
+const { getRuntime } = require(${JSON.stringify(join(ROOT, "dist", "telemetry", "start.js"))});
+const runtime = getRuntime();
+runtime.tracer.startActiveSpan(${JSON.stringify(name)}, (span) => {
+  runtime.logger.info(${JSON.stringify(`${name} log`)});
+  span.end();
+});
+console.log("EMITTED");
+`;
+
+  async function runAndCollect(script: string, stop: (child: Child) => void) {
+    const receiver = new OtlpReceiver();
+    const endpoint = await receiver.start();
+    const dir = configDir("flush", SLOW_BATCHES);
+    const child = startPreloaded(script, { cwd: dir, env: { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint } });
+    try {
+      await child.waitFor(/EMITTED/);
+      stop(child);
+      const exit = await child.exited;
+      return {
+        exit,
+        spans: receiver.spans.map((s) => s.item.name),
+        logs: receiver.logs.map((l) => l.item.body?.stringValue),
+      };
+    } finally {
+      child.kill();
+      await receiver.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  it("on SIGTERM", async () => {
+    const result = await runAndCollect(`${emit("on-sigterm")}\nsetInterval(() => {}, 1000);`, (child) =>
+      child.process.kill("SIGTERM"),
+    );
+    expect(result.exit.code).toBe(143);
+    expect(result.spans).toEqual(["on-sigterm"]);
+    expect(result.logs).toContain("on-sigterm log");
+  });
+
+  it("on SIGINT", async () => {
+    const result = await runAndCollect(`${emit("on-sigint")}\nsetInterval(() => {}, 1000);`, (child) =>
+      child.process.kill("SIGINT"),
+    );
+    expect(result.exit.code).toBe(130);
+    expect(result.spans).toEqual(["on-sigint"]);
+  });
+
+  it("when the application ends on its own, keeping its exit code", async () => {
+    const result = await runAndCollect(`${emit("natural-end")}\nprocess.exitCode = 3;`, () => undefined);
+    expect(result.exit.code).toBe(3);
+    expect(result.spans).toEqual(["natural-end"]);
+    expect(result.logs).toContain("natural-end log");
+  });
+});
