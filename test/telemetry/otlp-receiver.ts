@@ -68,6 +68,8 @@ export class OtlpReceiver {
   readonly logs: Received<OtlpLogRecord>[] = [];
   readonly metrics: Received<OtlpMetric>[] = [];
   readonly requests: { path: string; contentType: string | undefined }[] = [];
+  /** Raw bodies of `application/x-protobuf` requests (not decoded: no official .proto files here). */
+  readonly protobufBodies: { path: string; body: Buffer }[] = [];
   /** Answer 503 to everything (a collector that is up but refusing). */
   failing = false;
   private server: Server | undefined;
@@ -80,6 +82,11 @@ export class OtlpReceiver {
         this.requests.push({ path: request.url ?? "", contentType: request.headers["content-type"] });
         if (this.failing) {
           response.writeHead(503).end();
+          return;
+        }
+        if (request.method === "POST" && request.headers["content-type"] === "application/x-protobuf") {
+          this.protobufBodies.push({ path: request.url ?? "", body: Buffer.concat(chunks) });
+          response.writeHead(200, { "content-type": "application/x-protobuf" }).end();
           return;
         }
         if (request.method !== "POST" || request.headers["content-type"] !== "application/json") {

@@ -221,3 +221,34 @@ console.log("EMITTED");
     expect(result.logs).toContain("natural-end log");
   });
 });
+
+describe("default protocol", () => {
+  it("sends http/protobuf to the same paths", async () => {
+    const receiver = new OtlpReceiver();
+    const endpoint = await receiver.start();
+    const dir = configDir("protobuf", "service:\n  name: proto-bot\nhealth:\n  port: 0\n");
+    const app = `
+const runtime = require(${JSON.stringify(join(ROOT, "dist", "telemetry", "start.js"))}).getRuntime();
+runtime.tracer.startActiveSpan("proto-tick", (span) => { runtime.logger.info("proto log"); span.end(); });
+setInterval(() => {}, 1000);
+console.log("EMITTED");
+`;
+    const child = startPreloaded(app, { cwd: dir, env: { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint } });
+    try {
+      await child.waitFor(/EMITTED/);
+      child.process.kill("SIGTERM");
+      await child.exited;
+      const byPath = (path: string) =>
+        Buffer.concat(receiver.protobufBodies.filter((b) => b.path === path).map((b) => b.body));
+      // Protobuf keeps strings as UTF-8 bytes: the resource and the payload are findable without a decoder.
+      expect(byPath("/v1/traces").includes("proto-bot")).toBe(true);
+      expect(byPath("/v1/traces").includes("proto-tick")).toBe(true);
+      expect(byPath("/v1/logs").includes("proto log")).toBe(true);
+      expect(receiver.requests.every((r) => r.contentType === "application/x-protobuf")).toBe(true);
+    } finally {
+      child.kill();
+      await receiver.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
