@@ -161,7 +161,9 @@ async function tail(values: Values, context: MonitorContext): Promise<number> {
     values["interval-ms"] !== undefined ? parsePositiveInt(values["interval-ms"], "--interval-ms") : 500;
   const c = colorsFor(context.io);
   const levels = new Map<string, AlertLevel>();
-  const follower = new AlertLogFollower({ dir: alertsDir });
+  // The backlog: from the day of --since, else the last two days (enough for the last 10 events).
+  const fromDay = new Date(sinceMs ?? now() - 86_400_000).toISOString().slice(0, 10);
+  const follower = new AlertLogFollower({ dir: alertsDir, fromDay });
 
   const show = (lines: string[], backlog: boolean) => {
     let shown = lines.flatMap((text) => {

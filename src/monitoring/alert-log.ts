@@ -16,6 +16,8 @@ export interface AlertLogFollowerOptions {
   dir: string;
   /** Start at the end of the newest file (only new lines) instead of the start of the oldest. Default false. */
   fromEnd?: boolean;
+  /** Skip the daily files before this UTC day (`YYYY-MM-DD`) on the first poll. */
+  fromDay?: string;
 }
 
 /**
@@ -27,6 +29,7 @@ export interface AlertLogFollowerOptions {
 export class AlertLogFollower {
   private readonly dir: string;
   private readonly fromEnd: boolean;
+  private readonly fromDay: string | undefined;
   private file: string | undefined;
   private offset = 0;
   private primed = false;
@@ -34,13 +37,15 @@ export class AlertLogFollower {
   constructor(options: AlertLogFollowerOptions) {
     this.dir = options.dir;
     this.fromEnd = options.fromEnd ?? false;
+    this.fromDay = options.fromDay;
   }
 
   /** New complete lines, oldest first. Throws only for an unreadable directory. */
   async poll(): Promise<string[]> {
-    const files = listAlertLogFiles(this.dir);
+    let files = listAlertLogFiles(this.dir);
     if (!this.primed) {
       this.primed = true;
+      if (this.fromDay !== undefined) files = files.filter((f) => basename(f, ".jsonl") >= this.fromDay!);
       if (this.fromEnd && files.length > 0) {
         this.file = files[files.length - 1]!;
         this.offset = (await readFrom(this.file, 0, false)).bytes;

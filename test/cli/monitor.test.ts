@@ -149,6 +149,9 @@ describe.concurrent("ticktrace CLI", () => {
     const cwd = await workdir("tail");
     const dir = join(cwd, "logs/alerts");
     await mkdir(dir, { recursive: true });
+    // Today and tomorrow (UTC): without --since, tail's backlog starts yesterday.
+    const day0 = new Date().toISOString().slice(0, 10);
+    const day1 = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10);
     const line = (id: string, severity: string, rule: string, at: string) =>
       JSON.stringify({
         timestamp: at,
@@ -166,19 +169,25 @@ describe.concurrent("ticktrace CLI", () => {
         event_time: at,
       }) + "\n";
     await writeFile(
-      join(dir, "2026-01-10.jsonl"),
-      line("a-1", "INFO", "large_fill", "2026-01-10T23:50:00.000Z") +
-        line("a-2", "WARNING", "open_positions_high", "2026-01-10T23:55:00.000Z"),
+      join(dir, `${day0}.jsonl`),
+      line("a-1", "INFO", "large_fill", `${day0}T23:50:00.000Z`) +
+        line("a-2", "WARNING", "open_positions_high", `${day0}T23:55:00.000Z`),
     );
 
+    // An old day: not in the default backlog, found with --since.
+    await writeFile(
+      join(dir, "2020-01-01.jsonl"),
+      line("a-0", "ERROR", "worker_stalled", "2020-01-01T10:00:00.000Z"),
+    );
+    const old = await run(["monitor", "tail", "--no-follow", "--json", "--since", "2020-01-01"], { cwd });
+    expect(old.stdout.split("\n")[0]).toContain('"id":"a-0"');
     const backlog = await run(["monitor", "tail", "--no-follow", "--level", "warning"], { cwd });
     expect(backlog).toEqual({
       code: 0,
       stderr: "",
-      stdout:
-        "2026-01-10 23:55:00Z  WARNING   firing        a-2  open_positions_high  open_positions_high happened\n",
+      stdout: `${day0} 23:55:00Z  WARNING   firing        a-2  open_positions_high  open_positions_high happened\n`,
     });
-    const since = await run(["monitor", "tail", "--no-follow", "--json", "--since", "2026-01-10T23:52:00Z"], {
+    const since = await run(["monitor", "tail", "--no-follow", "--json", "--since", `${day0}T23:52:00Z`], {
       cwd,
     });
     expect(
@@ -197,21 +206,21 @@ describe.concurrent("ticktrace CLI", () => {
     const follow = start(["monitor", "tail", "--interval-ms", "50"], { cwd });
     await follow.waitFor(/a-2/);
     await appendFile(
-      join(dir, "2026-01-10.jsonl"),
-      line("a-3", "ERROR", "worker_stalled", "2026-01-10T23:59:59.000Z"),
+      join(dir, `${day0}.jsonl`),
+      line("a-3", "ERROR", "worker_stalled", `${day0}T23:59:59.000Z`),
     );
     await follow.waitFor(/a-3/);
     // Midnight: the writer moves to the next day's file.
     await writeFile(
-      join(dir, "2026-01-11.jsonl"),
-      line("a-4", "CRITICAL", "circuit_breaker_tripped", "2026-01-11T00:00:01.000Z"),
+      join(dir, `${day1}.jsonl`),
+      line("a-4", "CRITICAL", "circuit_breaker_tripped", `${day1}T00:00:01.000Z`),
     );
     await appendFile(
-      join(dir, "2026-01-11.jsonl"),
+      join(dir, `${day1}.jsonl`),
       JSON.stringify({
         id: "a-4",
         event: "acknowledged",
-        event_time: "2026-01-11T00:00:05.000Z",
+        event_time: `${day1}T00:00:05.000Z`,
         acknowledged: true,
         acknowledged_by: "cli:ops",
       }) + "\n",
