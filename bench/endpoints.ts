@@ -53,7 +53,7 @@ async function burst(
   return {
     p50: percentile(latencies, 50),
     p99: percentile(latencies, 99),
-    rps: result.requests.total / options.seconds,
+    rps: result.requests.total / (result.duration > 0 ? result.duration : options.seconds),
     errors: errors + result.errors + result.timeouts,
   };
 }
