@@ -63,6 +63,14 @@ export function createHealthApp(options: HealthAppOptions): Express {
   return app;
 }
 
+/** An app serving only `/metrics`, for `telemetry.metrics_port`. */
+export function createMetricsApp(metrics: MetricsHandler): Express {
+  const app = express();
+  app.disable("x-powered-by");
+  app.get("/metrics", (request, response) => metrics(request, response));
+  return app;
+}
+
 export interface ListeningServer {
   /** Resolves once the port is bound; rejects with a {@link TicktraceError} (`IO`) naming the address. */
   readonly ready: Promise<void>;
@@ -77,7 +85,7 @@ export interface ListeningServer {
  * Starts listening at once (binding completes asynchronously, see `ready`). The server never
  * keeps the process alive on its own: it is `unref()`'d, so a bot that finished exits.
  */
-export function listen(app: Express, host: string, port: number): ListeningServer {
+export function startHttpServer(app: Express, host: string, port: number): ListeningServer {
   let server: Server | undefined;
   let boundPort = port;
   const ready = new Promise<void>((resolve, reject) => {

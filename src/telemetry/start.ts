@@ -1,12 +1,16 @@
 import type { Config } from "../config/schema.js";
 import { describeError } from "../errors.js";
 import { HealthRegistry } from "../health/registry.js";
-import { createHealthApp, listen, type ListeningServer } from "../health/server.js";
+import {
+  createHealthApp,
+  createMetricsApp,
+  startHttpServer,
+  type ListeningServer,
+} from "../health/server.js";
 import { createLogger, type Logger } from "../logging/logger.js";
 import { createTradingMetrics } from "./metrics.js";
 import type { Runtime } from "./runtime.js";
 import { settleWithin, startTelemetrySdk, type TelemetrySdk } from "./sdk.js";
-import express from "express";
 
 /** Where the preload leaves its runtime; a `Symbol.for` key so two copies of the package agree. */
 const RUNTIME_KEY = Symbol.for("ticktrace.runtime");
@@ -79,7 +83,7 @@ export function createRuntime(config: Config, options: StartRuntimeOptions = {})
   const separateMetricsPort =
     config.telemetry.metrics_port !== undefined && config.telemetry.metrics_port !== config.health.port;
   const servers: ListeningServer[] = [];
-  const healthServer = listen(
+  const healthServer = startHttpServer(
     createHealthApp({
       registry: health,
       ...(metricsHandler && !separateMetricsPort ? { metrics: metricsHandler } : {}),
@@ -92,9 +96,9 @@ export function createRuntime(config: Config, options: StartRuntimeOptions = {})
   );
   servers.push(healthServer);
   if (metricsHandler && separateMetricsPort) {
-    const app = express();
-    app.get("/metrics", (request, response) => metricsHandler(request, response));
-    servers.push(listen(app, config.health.host, config.telemetry.metrics_port!));
+    servers.push(
+      startHttpServer(createMetricsApp(metricsHandler), config.health.host, config.telemetry.metrics_port!),
+    );
   }
   const ready = Promise.all(servers.map((server) => server.ready)).then(() => {
     log.info("ticktrace runtime started", {

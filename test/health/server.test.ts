@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { createManualClock } from "../../src/clock.js";
 import { HealthRegistry } from "../../src/health/registry.js";
-import { createHealthApp, listen, type ListeningServer } from "../../src/health/server.js";
+import { createHealthApp, startHttpServer, type ListeningServer } from "../../src/health/server.js";
 
 const servers: ListeningServer[] = [];
 afterEach(async () => {
@@ -9,7 +9,11 @@ afterEach(async () => {
 });
 
 async function serve(registry: HealthRegistry, metrics?: Parameters<typeof createHealthApp>[0]["metrics"]) {
-  const server = listen(createHealthApp({ registry, ...(metrics ? { metrics } : {}) }), "127.0.0.1", 0);
+  const server = startHttpServer(
+    createHealthApp({ registry, ...(metrics ? { metrics } : {}) }),
+    "127.0.0.1",
+    0,
+  );
   servers.push(server);
   await server.ready;
   const get = async (path: string) => {
@@ -165,7 +169,11 @@ describe("health server", () => {
     const { server } = await serve(new HealthRegistry());
     expect(server.port).toBeGreaterThan(0);
     expect(server.url).toBe(`http://127.0.0.1:${server.port}`);
-    const clash = listen(createHealthApp({ registry: new HealthRegistry() }), "127.0.0.1", server.port);
+    const clash = startHttpServer(
+      createHealthApp({ registry: new HealthRegistry() }),
+      "127.0.0.1",
+      server.port,
+    );
     servers.push(clash);
     await expect(clash.ready).rejects.toThrow(
       `health server cannot listen on 127.0.0.1:${server.port}: EADDRINUSE (another process uses it: set health.port, or 0 for a free port)`,
