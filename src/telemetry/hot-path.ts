@@ -1,4 +1,4 @@
-import type { Attributes, Histogram } from "@opentelemetry/api";
+import type { Attributes, Counter, Histogram, UpDownCounter } from "@opentelemetry/api";
 
 export interface HotPathRecorderOptions {
   /** Slots in the ring buffer (rounded up to a power of two). Default 8192. */
@@ -7,14 +7,14 @@ export interface HotPathRecorderOptions {
   flushIntervalMillis?: number;
 }
 
-/** A handle for one histogram series (a histogram plus fixed attributes). */
+/** A handle for one series: an instrument plus fixed attributes. */
 export type HotPathSeries = number;
 
 /**
  * Timing for the trading hot path at next to no cost: the tick writes a series index and a
- * duration into preallocated typed arrays (no allocation, no OpenTelemetry call, no lock), and
- * the durations are folded into their histograms off the tick path, on an unref'd timer and at
- * shutdown. When the buffer is full (the folder fell behind by `capacity` samples), new samples
+ * value into preallocated typed arrays (no allocation, no OpenTelemetry call, no lock), and
+ * the values are folded into their instruments off the tick path, on an unref'd timer and at
+ * shutdown: durations (milliseconds) into histograms (as seconds), increments into counters. When the buffer is full (the folder fell behind by `capacity` samples), new samples
  * are dropped and counted in {@link dropped}, rather than slowing the tick.
  *
  * ```ts
@@ -28,9 +28,10 @@ export type HotPathSeries = number;
 export class HotPathRecorder {
   private readonly mask: number;
   private readonly seriesIndex: Uint16Array;
-  private readonly durationsMs: Float64Array;
-  private readonly histograms: Histogram[] = [];
-  private readonly attributes: Attributes[] = [];
+  private readonly values: Float64Array;
+  private readonly sinks: ((value: number) => void)[] = [];
+  private readonly summed: boolean[] = [];
+  private readonly sums: number[] = [];
   private readonly flushIntervalMillis: number;
   private writeAt = 0;
   private readAt = 0;
@@ -46,27 +47,40 @@ export class HotPathRecorder {
     const capacity = 2 ** Math.ceil(Math.log2(wanted));
     this.mask = capacity - 1;
     this.seriesIndex = new Uint16Array(capacity);
-    this.durationsMs = new Float64Array(capacity);
+    this.values = new Float64Array(capacity);
     this.flushIntervalMillis = flushIntervalMillis;
   }
 
-  /** Registers a histogram series; call at setup, not on the hot path. */
+  /** Registers a histogram series fed with durations in milliseconds; call at setup, not on the hot path. */
   series(histogram: Histogram, attributes: Attributes): HotPathSeries {
-    if (this.histograms.length >= 65_535) throw new RangeError("too many hot-path series (at most 65535)");
-    this.histograms.push(histogram);
-    this.attributes.push(attributes);
-    return this.histograms.length - 1;
+    return this.addSink((ms) => histogram.record(ms / 1000, attributes), false);
   }
 
-  /** Hot path: stores one duration (milliseconds) for `series`. Constant time, no allocation. */
-  record(series: HotPathSeries, durationMs: number): void {
+  /**
+   * Registers a counter series fed with increments (an up-down counter takes negative ones).
+   * Increments are summed per fold, so the counter sees one `add` per series per fold.
+   */
+  counterSeries(counter: Counter | UpDownCounter, attributes: Attributes): HotPathSeries {
+    return this.addSink((sum) => counter.add(sum, attributes), true);
+  }
+
+  private addSink(sink: (value: number) => void, summed: boolean): HotPathSeries {
+    if (this.sinks.length >= 65_535) throw new RangeError("too many hot-path series (at most 65535)");
+    this.sinks.push(sink);
+    this.summed.push(summed);
+    this.sums.push(0);
+    return this.sinks.length - 1;
+  }
+
+  /** Hot path: stores one value (a duration in ms, or an increment) for `series`. Constant time, no allocation. */
+  record(series: HotPathSeries, value: number): void {
     if (this.writeAt - this.readAt > this.mask) {
       this.droppedCount++;
       return;
     }
     const slot = this.writeAt & this.mask;
     this.seriesIndex[slot] = series;
-    this.durationsMs[slot] = durationMs;
+    this.values[slot] = value;
     this.writeAt++;
   }
 
@@ -80,15 +94,28 @@ export class HotPathRecorder {
     return this.writeAt - this.readAt;
   }
 
-  /** Folds every pending sample into its histogram (in seconds). Off the hot path. */
+  /** Folds every pending sample into its instrument. Off the hot path. */
   flush(): void {
     const end = this.writeAt;
+    let anySum = false;
     for (let i = this.readAt; i < end; i++) {
       const slot = i & this.mask;
       const series = this.seriesIndex[slot]!;
-      this.histograms[series]!.record(this.durationsMs[slot]! / 1000, this.attributes[series]);
+      if (this.summed[series]) {
+        this.sums[series]! += this.values[slot]!;
+        anySum = true;
+      } else {
+        this.sinks[series]!(this.values[slot]!);
+      }
     }
     this.readAt = end;
+    if (!anySum) return;
+    for (let series = 0; series < this.sums.length; series++) {
+      const sum = this.sums[series]!;
+      if (sum === 0 && !this.summed[series]) continue;
+      this.sums[series] = 0;
+      if (this.summed[series] && sum !== 0) this.sinks[series]!(sum);
+    }
   }
 
   /** Starts folding on an unref'd timer. */

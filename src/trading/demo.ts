@@ -145,9 +145,9 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
     ...(options.decisionRecorder ? { decisionRecorder: options.decisionRecorder } : {}),
     clock,
   });
-  // The executor and the client refer to each other through callbacks; the client exists first.
-  let executor: OrderExecutor | undefined;
-  let orchestrator: Orchestrator | undefined;
+  const hotPath = new HotPathRecorder({ flushIntervalMillis: 1_000 });
+  // The client is created first; its callbacks reach the executor and orchestrator created after it.
+  const late: { executor?: OrderExecutor; orchestrator?: Orchestrator } = {};
   const client = new ExchangeClient({
     exchange,
     baseUrl: simulator.url,
@@ -161,10 +161,10 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
     events,
     logger: runtime.logger,
     clock,
-    onMarketData: (tickers, receivedAtMs) => orchestrator?.onMarketData(tickers, receivedAtMs),
-    onFill: (fill, order) => executor?.onFill(fill, order),
+    onMarketData: (tickers, receivedAtMs) => late.orchestrator?.onMarketData(tickers, receivedAtMs),
+    onFill: (fill, order) => late.executor?.onFill(fill, order),
   });
-  executor = new OrderExecutor({
+  const executor = new OrderExecutor({
     exchange,
     venue: client,
     positions,
@@ -172,9 +172,9 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
     events,
     logger: runtime.logger,
     clock,
+    hotPath,
     onFillApplied: () => risk.evaluate(positions.totals(), positions.all()),
   });
-  const hotPath = new HotPathRecorder({ flushIntervalMillis: 1_000 });
   const snapshotSource = createSnapshotSource({
     exchange,
     positions,
@@ -182,12 +182,12 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
     placedTotal: () => executor.placedTotal,
     connected: () => client.isConnected,
     lastApiCallAt: () => client.lastApiCallAt,
-    lastTickAt: () => orchestrator?.lastTickAt,
+    lastTickAt: () => late.orchestrator?.lastTickAt,
     startedAtMs,
     now: () => clock.now(),
   });
   const onTick = options.onTick;
-  orchestrator = new Orchestrator({
+  const orchestrator = new Orchestrator({
     exchange,
     symbols: trading.symbols,
     strategy,
@@ -224,6 +224,8 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
       });
     }
   });
+  late.executor = executor;
+  late.orchestrator = orchestrator;
   hotPath.start();
   client.start();
 

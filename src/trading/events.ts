@@ -8,7 +8,13 @@
  */
 
 export interface TradingEventMap {
-  circuitBreakerTripped: { breaker: string; reason: string; dailyPnl: number; limit: number; traceId?: string };
+  circuitBreakerTripped: {
+    breaker: string;
+    reason: string;
+    dailyPnl: number;
+    limit: number;
+    traceId?: string;
+  };
   circuitBreakerReset: { breaker: string };
   riskLimitBreached: {
     limit: "position" | "exposure" | "order_rate" | "daily_loss";
@@ -58,8 +64,8 @@ export function createTradingEvents(options: CreateTradingEventsOptions = {}): T
     on(event, listener) {
       let set = listeners.get(event);
       if (!set) listeners.set(event, (set = new Set()));
-      set.add(listener as (payload: never) => void);
-      return () => set.delete(listener as (payload: never) => void);
+      set.add(listener);
+      return () => set.delete(listener);
     },
     emit(event, payload) {
       const set = listeners.get(event);

@@ -162,21 +162,30 @@ export class ExchangeClient {
     call: CallOptions = {},
   ): Promise<T> {
     const { metrics, exchange } = this.options;
-    const waitMs = this.limiter.reserve();
-    metrics.exchangeRateLimitWait.record(waitMs / 1000, this.attrs(operation));
-    if (waitMs > this.options.requestTimeoutMs) {
-      throw new TicktraceError(
-        "RATE_LIMITED",
-        `${exchange} ${operation} not sent: the rate limiter asks for a ${Math.ceil(waitMs)} ms wait, longer than request_timeout_ms`,
-        { retryAfterSeconds: waitMs / 1000 },
-      );
+    // Wait for our slot; a 429 that arrives meanwhile extends the wait (re-checked after each sleep).
+    let waitedMs = 0;
+    for (let wait = this.limiter.reserve(); wait > 0; wait = this.limiter.pausedForMs()) {
+      if (waitedMs + wait > this.options.requestTimeoutMs) {
+        metrics.exchangeRateLimitWait.record(waitedMs / 1000, this.attrs(operation));
+        throw new TicktraceError(
+          "RATE_LIMITED",
+          `${exchange} ${operation} not sent: the rate limiter asks for a ${Math.ceil(waitedMs + wait)} ms wait, longer than request_timeout_ms`,
+          { retryAfterSeconds: wait / 1000 },
+        );
+      }
+      await this.sleep(wait);
+      waitedMs += wait;
     }
-    if (waitMs > 0) await this.sleep(waitMs);
+    metrics.exchangeRateLimitWait.record(waitedMs / 1000, this.attrs(operation));
     call.onSent?.();
     const started = this.clock.monotonicMs();
     let outcome = "ok";
     try {
-      const response = await this.http.request<T>(config);
+      // Like the `timestamp` of signed exchange APIs: when we sent it (the simulator checks retry-after with it).
+      const response = await this.http.request<T>({
+        ...config,
+        headers: { "x-sent-at": String(this.clock.now()) },
+      });
       this.lastApiCallMs = this.clock.now();
       return response.data;
     } catch (error) {

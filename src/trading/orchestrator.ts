@@ -19,7 +19,7 @@ import type { MarketMaker, Quote, QuoteDecision } from "./market-maker.js";
 import type { OrderExecutor } from "./order-executor.js";
 import type { PositionManager } from "./position-manager.js";
 import type { RiskMonitor } from "./risk-monitor.js";
-import type { Ticker } from "./wire.js";
+import type { Order, Ticker } from "./wire.js";
 
 /** Lifecycle of the strategy as the orchestrator sees it. */
 export type StrategyState = "running" | "faulted" | "stopped";
@@ -64,6 +64,15 @@ export interface TickInfo {
   traceId: string;
 }
 
+interface PlaceStamps {
+  side: Quote["side"];
+  start: number;
+  ack: number;
+  end: number;
+  order?: Order;
+  error?: unknown;
+}
+
 interface SymbolSeries {
   sent: HotPathSeries;
   ack: HotPathSeries;
@@ -86,6 +95,7 @@ export class Orchestrator {
   private readonly logger: Logger;
   private readonly series = new Map<string, SymbolSeries>();
   private readonly tickSeries: HotPathSeries | undefined;
+  private readonly tickCountSeries: Partial<Record<TickInfo["outcome"], HotPathSeries>> = {};
   private readonly tickAttrs: Record<TickInfo["outcome"], Attributes>;
   private readonly heartbeatAttrs: Attributes = {};
   private busy = false;
@@ -122,6 +132,9 @@ export class Orchestrator {
         });
       }
       this.tickSeries = hot.series(options.metrics.tickDuration, { strategy });
+      for (const outcome of ["ok", "skipped", "error"] as const) {
+        this.tickCountSeries[outcome] = hot.counterSeries(options.metrics.ticks, this.tickAttrs[outcome]);
+      }
     }
     options.health?.register(strategy, { group: "strategies" }, { state: "up", detail: "quoting" });
   }
@@ -180,18 +193,21 @@ export class Orchestrator {
   /** One tick; never throws. */
   private async tick(tickers: readonly Ticker[], receivedAtMs: number): Promise<void> {
     const { tracer, metrics, positions, risk, strategy } = this.options;
+    // Only the root span is started live (the exchange calls' HTTP spans need it as parent);
+    // the stage spans are created after the orders are out, from timestamps taken on the way.
     const root = tracer.startSpan("tick", { attributes: { "strategy.id": strategy.id } }, ROOT_CONTEXT);
     const ctx = trace.setSpan(ROOT_CONTEXT, root);
     const traceId = root.spanContext().traceId;
     let outcome: TickInfo["outcome"] = "ok";
     try {
-      const md = tracer.startSpan("market_data", undefined, ctx);
+      const mdStart = this.clock.monotonicMs();
       for (const ticker of tickers) {
         this.latest.set(ticker.symbol, ticker);
         positions.mark(ticker.symbol, (ticker.bid + ticker.ask) / 2);
       }
-      md.end();
+      const mdEnd = this.clock.monotonicMs();
       outcome = await this.trade(ctx, receivedAtMs, traceId);
+      if (root.isRecording()) tracer.startSpan("market_data", { startTime: mdStart }, ctx).end(mdEnd);
       risk.evaluate(positions.totals(), positions.all(), traceId);
     } catch (error) {
       outcome = "error";
@@ -203,10 +219,15 @@ export class Orchestrator {
       root.end();
     }
     const durationMs = this.clock.monotonicMs() - receivedAtMs;
-    if (this.tickSeries !== undefined) this.options.hotPath!.record(this.tickSeries, durationMs);
+    const hot = this.options.hotPath;
+    if (hot && this.tickSeries !== undefined) {
+      hot.record(this.tickSeries, durationMs);
+      hot.record(this.tickCountSeries[outcome]!, 1);
+    } else {
+      metrics.ticks.add(1, this.tickAttrs[outcome]);
+    }
     this.seq++;
     this.counts[outcome]++;
-    metrics.ticks.add(1, this.tickAttrs[outcome]);
     const now = this.clock.now();
     this.lastTickAtMs = now;
     metrics.heartbeat.record(now / 1000, this.heartbeatAttrs);
@@ -259,19 +280,19 @@ export class Orchestrator {
     const ticker = this.latest.get(symbol);
     if (!ticker) return "ok";
     const position = positions.position(symbol);
-    const decide = tracer.startSpan("decide", { attributes: { symbol } }, ctx);
+    const decideStart = this.clock.monotonicMs();
     let decision: QuoteDecision;
     try {
       decision = strategy.quote(symbol, ticker.bid, ticker.ask, position.quantity);
     } catch (error) {
+      const decide = tracer.startSpan("decide", { startTime: decideStart, attributes: { symbol } }, ctx);
       decide.recordException(error as Error);
       decide.setStatus({ code: SpanStatusCode.ERROR, message: describeError(error) });
       decide.end();
       await this.panic(error, traceId);
       return "panic";
     }
-    decide.end();
-    const check = tracer.startSpan("risk_check", { attributes: { symbol } }, ctx);
+    const checkStart = this.clock.monotonicMs();
     const toPlace: Quote[] = [];
     let rejectedReason: string | undefined;
     const totals = positions.totals();
@@ -281,12 +302,20 @@ export class Orchestrator {
       if (verdict.approved) toPlace.push(quote);
       else rejectedReason ??= verdict.reason;
     }
-    if (rejectedReason) check.setAttribute("risk.rejected", rejectedReason);
-    check.end();
+    const checkEnd = this.clock.monotonicMs();
+    const placed = await Promise.all(toPlace.map((quote) => this.place(ctx, symbol, quote, receivedAtMs)));
+    // Off the tick-to-trade path from here: the stage spans, from the timestamps taken above
+    // (none for a tick the sampler dropped).
+    if (trace.getSpan(ctx)?.isRecording()) {
+      tracer.startSpan("decide", { startTime: decideStart, attributes: { symbol } }, ctx).end(checkStart);
+      const check = tracer.startSpan("risk_check", { startTime: checkStart, attributes: { symbol } }, ctx);
+      if (rejectedReason) check.setAttribute("risk.rejected", rejectedReason);
+      check.end(checkEnd);
+      for (const stamps of placed) this.placeSpans(ctx, symbol, stamps);
+    }
     if (toPlace.length > 0 || rejectedReason) {
       strategy.recordOutcome(decision, position.quantity, rejectedReason === undefined, rejectedReason);
     }
-    await Promise.all(toPlace.map((quote) => this.place(ctx, symbol, quote, receivedAtMs)));
     return "ok";
   }
 
@@ -299,36 +328,60 @@ export class Orchestrator {
     );
   }
 
-  private async place(ctx: Context, symbol: string, quote: Quote, receivedAtMs: number): Promise<void> {
-    const { tracer, executor, exchange } = this.options;
+  /** Places one quote; never throws. Returns what the spans need. */
+  private async place(
+    ctx: Context,
+    symbol: string,
+    quote: Quote,
+    receivedAtMs: number,
+  ): Promise<PlaceStamps> {
+    const { executor } = this.options;
     const series = this.series.get(symbol);
     const hot = this.options.hotPath;
-    const span: Span = tracer.startSpan(
-      "place_order",
-      { attributes: { symbol, side: quote.side, "exchange.name": exchange } },
-      ctx,
-    );
-    const spanCtx = trace.setSpan(ctx, span);
+    const stamps: PlaceStamps = { side: quote.side, start: this.clock.monotonicMs(), ack: 0, end: 0 };
     try {
       const onSent =
         series && hot ? () => hot.record(series.sent, this.clock.monotonicMs() - receivedAtMs) : undefined;
-      // The span's context is active during the call, so the HTTP client spans become its children.
-      const order = await contextApi.with(spanCtx, () =>
+      // The tick's context is active during the call, so the HTTP client spans join the tick's trace.
+      const order = await contextApi.with(ctx, () =>
         executor.replace(
           { symbol, side: quote.side, type: "limit", price: quote.price, quantity: quote.quantity },
           onSent,
         ),
       );
-      if (series && hot) hot.record(series.ack, this.clock.monotonicMs() - receivedAtMs);
-      span.setAttribute("order.id", order.orderId);
-      span.end();
-      const ack = tracer.startSpan("ack", { attributes: { symbol, "order.status": order.status } }, ctx);
-      ack.end();
+      stamps.ack = this.clock.monotonicMs();
+      if (series && hot) hot.record(series.ack, stamps.ack - receivedAtMs);
+      stamps.order = order;
     } catch (error) {
-      span.recordException(error as Error);
-      span.setStatus({ code: SpanStatusCode.ERROR, message: describeError(error) });
-      span.end();
+      stamps.ack = this.clock.monotonicMs();
+      stamps.error = error;
       this.logger.warn("order not placed", { symbol, side: quote.side, error: describeError(error) });
+    }
+    stamps.end = this.clock.monotonicMs();
+    return stamps;
+  }
+
+  private placeSpans(ctx: Context, symbol: string, stamps: PlaceStamps): void {
+    const { tracer, exchange } = this.options;
+    const span: Span = tracer.startSpan(
+      "place_order",
+      { startTime: stamps.start, attributes: { symbol, side: stamps.side, "exchange.name": exchange } },
+      ctx,
+    );
+    if (stamps.order) span.setAttribute("order.id", stamps.order.orderId);
+    if (stamps.error !== undefined) {
+      span.recordException(stamps.error as Error);
+      span.setStatus({ code: SpanStatusCode.ERROR, message: describeError(stamps.error) });
+    }
+    span.end(stamps.ack);
+    if (stamps.order) {
+      tracer
+        .startSpan(
+          "ack",
+          { startTime: stamps.ack, attributes: { symbol, "order.status": stamps.order.status } },
+          ctx,
+        )
+        .end(stamps.end);
     }
   }
 

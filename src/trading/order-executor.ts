@@ -1,7 +1,8 @@
-import type { Attributes } from "@opentelemetry/api";
+import type { Attributes, Counter, Histogram, UpDownCounter } from "@opentelemetry/api";
 import { systemClock, type Clock } from "../clock.js";
 import { describeError, TicktraceError } from "../errors.js";
 import { createSilentLogger, type Logger } from "../logging/logger.js";
+import type { HotPathRecorder, HotPathSeries } from "../telemetry/hot-path.js";
 import type { TradingMetrics } from "../telemetry/metrics.js";
 import type { TradingEvents } from "./events.js";
 import type { PositionManager } from "./position-manager.js";
@@ -34,6 +35,11 @@ export interface OrderExecutorOptions {
   events: TradingEvents;
   logger?: Logger;
   clock?: Clock;
+  /**
+   * When given, the per-order metrics on the tick path (placed, active, cancelled, execution
+   * duration) are written to it and folded off the path instead of recorded inline.
+   */
+  hotPath?: HotPathRecorder;
   /** Called after every applied fill (the orchestrator re-checks risk). */
   onFillApplied?: (fill: Fill, traceId?: string) => void;
 }
@@ -55,6 +61,7 @@ export class OrderExecutor {
   private readonly byId = new Map<string, RestingOrder>();
   private readonly seenFills = new Set<string>();
   private readonly attrCache = new Map<string, Attributes>();
+  private readonly hotSeries = new WeakMap<Attributes, Map<object, HotPathSeries>>();
   placedTotal = 0;
   failedTotal = 0;
   filledTotal = 0;
@@ -108,7 +115,7 @@ export class OrderExecutor {
   onAck(order: Order): void {
     const { metrics, events, exchange } = this.options;
     this.placedTotal++;
-    metrics.ordersPlaced.add(1, this.attrs("placed", order.symbol, order.side));
+    this.add(metrics.ordersPlaced, this.attrs("placed", order.symbol, order.side), 1);
     events.emit("orderPlaced", { exchange, symbol: order.symbol, side: order.side });
     const resting: RestingOrder = {
       orderId: order.orderId,
@@ -121,7 +128,7 @@ export class OrderExecutor {
     };
     this.resting.set(key(order.symbol, order.side), resting);
     this.byId.set(order.orderId, resting);
-    metrics.ordersActive.add(1, this.attrs("active", order.symbol, order.side));
+    this.add(metrics.ordersActive, this.attrs("active", order.symbol, order.side), 1);
     this.sync(order);
   }
 
@@ -129,7 +136,7 @@ export class OrderExecutor {
   async cancel(order: RestingOrder): Promise<void> {
     try {
       const answer = await this.options.venue.cancelOrder(order.orderId);
-      this.options.metrics.ordersCancelled.add(1, this.attrs("cancelled", order.symbol));
+      this.add(this.options.metrics.ordersCancelled, this.attrs("cancelled", order.symbol), 1);
       this.sync(answer);
     } catch (error) {
       if (
@@ -202,10 +209,11 @@ export class OrderExecutor {
     if (order.closed) return;
     order.closed = true;
     const { metrics } = this.options;
-    metrics.ordersActive.add(-1, this.attrs("active", order.symbol, order.side));
-    metrics.orderExecutionDuration.record(
-      (this.clock.now() - order.sentAtMs) / 1000,
+    this.add(metrics.ordersActive, this.attrs("active", order.symbol, order.side), -1);
+    this.time(
+      metrics.orderExecutionDuration,
       this.attrs("exec", order.symbol),
+      this.clock.now() - order.sentAtMs,
     );
     this.byId.delete(order.orderId);
     const k = key(order.symbol, order.side);
@@ -244,6 +252,36 @@ export class OrderExecutor {
       ...(traceId ? { traceId } : {}),
     });
     this.options.onFillApplied?.(fill, traceId);
+  }
+
+  /** Counter increment, deferred through the hot path when there is one. */
+  private add(counter: Counter | UpDownCounter, attrs: Attributes, value: number): void {
+    const hot = this.options.hotPath;
+    if (!hot) counter.add(value, attrs);
+    else
+      hot.record(
+        this.seriesFor(counter, attrs, () => hot.counterSeries(counter, attrs)),
+        value,
+      );
+  }
+
+  /** Histogram duration in milliseconds, deferred through the hot path when there is one. */
+  private time(histogram: Histogram, attrs: Attributes, ms: number): void {
+    const hot = this.options.hotPath;
+    if (!hot) histogram.record(ms / 1000, attrs);
+    else
+      hot.record(
+        this.seriesFor(histogram, attrs, () => hot.series(histogram, attrs)),
+        ms,
+      );
+  }
+
+  private seriesFor(instrument: object, attrs: Attributes, create: () => HotPathSeries): HotPathSeries {
+    let byInstrument = this.hotSeries.get(attrs);
+    if (!byInstrument) this.hotSeries.set(attrs, (byInstrument = new Map<object, HotPathSeries>()));
+    let series = byInstrument.get(instrument);
+    if (series === undefined) byInstrument.set(instrument, (series = create()));
+    return series;
   }
 
   /** Attribute sets are built once per label combination (no allocation per order). */

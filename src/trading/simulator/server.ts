@@ -54,8 +54,11 @@ interface StormSettings {
   startedMs: number;
 }
 
-/** Grace for requests already on the wire when a 429 was sent. */
-const RETRY_AFTER_GRACE_MS = 50;
+/**
+ * Requests sent this soon after a 429 was issued are not counted as retry-after violations: the
+ * client had most likely not read the 429 yet (the answer was still on its way).
+ */
+const RETRY_AFTER_GRACE_MS = 100;
 /** Closed orders are forgotten after this long. */
 const ORDER_RETENTION_MS = 10 * 60_000;
 
@@ -289,7 +292,8 @@ export class ExchangeSimulator {
       return;
     }
     const now = this.clock.now();
-    const retryAfter = this.rateLimit(now);
+    const sentAt = Number(req.header("x-sent-at"));
+    const retryAfter = this.rateLimit(now, Number.isFinite(sentAt) && sentAt > 0 ? sentAt : now);
     if (retryAfter !== undefined) {
       this.counters.rateLimited++;
       res.setHeader("retry-after", String(retryAfter));
@@ -312,10 +316,14 @@ export class ExchangeSimulator {
     else proceed();
   };
 
-  /** Seconds to wait when this request must be refused with 429, else undefined. */
-  private rateLimit(now: number): number | undefined {
+  /**
+   * Seconds to wait when this request must be refused with 429, else undefined. `sentAtMs` is
+   * the client's own send time (header `x-sent-at`, like a signed API's timestamp), so a slow
+   * server loop does not count a request sent before the 429 as a violation.
+   */
+  private rateLimit(now: number, sentAtMs: number): number | undefined {
     if (now < this.blockedUntilMs) {
-      if (now > this.blockIssuedMs + RETRY_AFTER_GRACE_MS) this.counters.retryAfterViolations++;
+      if (sentAtMs > this.blockIssuedMs + RETRY_AFTER_GRACE_MS) this.counters.retryAfterViolations++;
       return Math.max(1, Math.ceil((this.blockedUntilMs - now) / 1000));
     }
     const storm = this.storm;
