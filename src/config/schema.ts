@@ -38,13 +38,31 @@ export const configSchema = z
       }
     };
     const { slack, telegram } = config.alerts;
-    requireWhen(slack.enabled, slack.webhook_url, ["alerts", "slack", "webhook_url"], "a Slack incoming-webhook URL");
-    requireWhen(telegram.enabled, telegram.bot_token, ["alerts", "telegram", "bot_token"], "a Telegram bot token");
+    requireWhen(
+      slack.enabled,
+      slack.webhook_url,
+      ["alerts", "slack", "webhook_url"],
+      "a Slack incoming-webhook URL",
+    );
+    requireWhen(
+      telegram.enabled,
+      telegram.bot_token,
+      ["alerts", "telegram", "bot_token"],
+      "a Telegram bot token",
+    );
     requireWhen(telegram.enabled, telegram.chat_id, ["alerts", "telegram", "chat_id"], "a Telegram chat id");
     if (slack.enabled && slack.webhook_url !== "" && !/^https?:\/\//.test(slack.webhook_url)) {
-      ctx.addIssue({ code: "custom", path: ["alerts", "slack", "webhook_url"], message: "expected an http(s) URL" });
+      ctx.addIssue({
+        code: "custom",
+        path: ["alerts", "slack", "webhook_url"],
+        message: "expected an http(s) URL",
+      });
     }
-    if (config.decisions.enabled && config.decisions.store === "postgres" && config.decisions.postgres_url === "") {
+    if (
+      config.decisions.enabled &&
+      config.decisions.store === "postgres" &&
+      config.decisions.postgres_url === ""
+    ) {
       ctx.addIssue({
         code: "custom",
         path: ["decisions", "postgres_url"],
