@@ -10,7 +10,7 @@
 import { exitOnConfigError, loadConfig } from "./config/index.js";
 import type { Config } from "./config/schema.js";
 import { describeError } from "./errors.js";
-import { startTelemetrySdk } from "./telemetry/sdk.js";
+import { startTelemetrySdk, type TelemetrySdk } from "./telemetry/sdk.js";
 import type * as StartModule from "./telemetry/start.js";
 
 let config: Config;
@@ -22,7 +22,16 @@ try {
 
 // Instrumentations patch modules as they are first required, so the SDK starts before the
 // logger (winston) and the health server (express) are loaded: `start.js` is required only now.
-const sdk = startTelemetrySdk(config);
+let sdk: TelemetrySdk;
+try {
+  sdk = startTelemetrySdk(config);
+} catch (error) {
+  // Telemetry must never take the bot down: report it in one line and run without it.
+  process.stderr.write(
+    `ticktrace: telemetry could not start (${describeError(error)}); running without it\n`,
+  );
+  sdk = startTelemetrySdk({ ...config, telemetry: { ...config.telemetry, enabled: false } });
+}
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { createRuntime } = require("./telemetry/start.js") as typeof StartModule;
 const runtime = createRuntime(config, { sdk, registerGlobal: true });

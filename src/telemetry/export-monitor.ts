@@ -62,6 +62,10 @@ export function displayEndpoint(endpoint: string): string {
   }
 }
 
+/**
+ * Creates the monitor for one collector `endpoint`. Wrap each OTLP exporter with it before
+ * handing the exporter to its batch processor or reader, then `attach()` the logger and registry.
+ */
 export function createExportMonitor(options: { endpoint: string }): ExportMonitor {
   const endpoint = displayEndpoint(options.endpoint);
   const counts: Record<Signal, number> = { traces: 0, metrics: 0, logs: 0 };
