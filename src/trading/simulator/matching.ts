@@ -24,8 +24,9 @@ export interface MatchingEngineOptions {
 }
 
 /**
- * Resting limit orders of the simulated exchange. An order fills at its own price when the
- * market crosses it (the ask falls to a bid, or the bid rises to an ask), sometimes in parts;
+ * Resting limit orders of the simulated exchange. An order fills at its own price, completely
+ * when the market moves through it (the ask falls to a bid, or the bid rises to an ask), and
+ * sometimes in parts when only the taker flow reaches it;
  * an order that is marketable on arrival fills at once at the touch. Balances follow every fill
  * (they may go negative: the simulator acts as a margin account so a market maker can go short).
  */
@@ -140,13 +141,13 @@ export class MatchingEngine {
       const r = reach.get(order.symbol);
       if (!r) continue;
       // A resting buy fills when sellers reach down to it; a resting sell when buyers reach up.
-      const crossed =
-        order.side === "buy"
-          ? r.sellDownTo <= order.price || r.ticker.ask <= order.price
-          : r.buyUpTo >= order.price || r.ticker.bid >= order.price;
-      if (!crossed) continue;
+      // The market itself moved through the order: it fills completely.
+      const swept = order.side === "buy" ? r.ticker.ask <= order.price : r.ticker.bid >= order.price;
+      // Only the taker flow reached it: it may fill in part.
+      const reached = order.side === "buy" ? r.sellDownTo <= order.price : r.buyUpTo >= order.price;
+      if (!swept && !reached) continue;
       const remaining = order.quantity - order.filled;
-      const partial = this.random.next() < this.partialFillProbability;
+      const partial = !swept && this.random.next() < this.partialFillProbability;
       const quantity = partial ? remaining * (0.3 + 0.4 * this.random.next()) : remaining;
       fills.push(this.fill(order, quantity, order.price, nowMs));
     }

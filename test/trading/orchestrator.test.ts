@@ -1,0 +1,223 @@
+import {
+  BasicTracerProvider,
+  InMemorySpanExporter,
+  SimpleSpanProcessor,
+} from "@opentelemetry/sdk-trace-base";
+import { describe, expect, it } from "vitest";
+import { createManualClock } from "../../src/clock.js";
+import { HealthRegistry } from "../../src/health/registry.js";
+import { HotPathRecorder } from "../../src/telemetry/hot-path.js";
+import { createTradingEvents, type TradingEventMap } from "../../src/trading/events.js";
+import { MarketMaker } from "../../src/trading/market-maker.js";
+import { Orchestrator, type TickInfo } from "../../src/trading/orchestrator.js";
+import { OrderExecutor, type Venue } from "../../src/trading/order-executor.js";
+import { PositionManager } from "../../src/trading/position-manager.js";
+import { RiskMonitor } from "../../src/trading/risk-monitor.js";
+import type { Order, PlaceOrderRequest } from "../../src/trading/wire.js";
+import { createMetricsProbe } from "./helpers.js";
+
+/** An in-memory venue with switches: `failNext` rejects the next placement. */
+class FakeVenue implements Venue {
+  placed: PlaceOrderRequest[] = [];
+  cancelled: string[] = [];
+  failNext: Error | undefined;
+  private n = 1;
+  placeOrder(request: PlaceOrderRequest, call?: { onSent?: () => void }): Promise<Order> {
+    call?.onSent?.();
+    if (this.failNext) {
+      const error = this.failNext;
+      this.failNext = undefined;
+      return Promise.reject(error);
+    }
+    this.placed.push(request);
+    return Promise.resolve({
+      ...request,
+      orderId: `o-${this.n++}`,
+      filled: 0,
+      status: "open",
+      createdAt: 0,
+      fills: [],
+    });
+  }
+  cancelOrder(orderId: string): Promise<Order> {
+    this.cancelled.push(orderId);
+    return Promise.resolve({
+      orderId,
+      symbol: "BTC/USDT",
+      side: "buy",
+      type: "limit",
+      price: 1,
+      quantity: 1,
+      filled: 0,
+      status: "cancelled",
+      createdAt: 0,
+      fills: [],
+    });
+  }
+  getOrder(orderId: string): Promise<Order> {
+    return this.cancelOrder(orderId);
+  }
+  openOrders(): Promise<Order[]> {
+    return Promise.resolve([]);
+  }
+}
+
+function setup() {
+  const clock = createManualClock();
+  const exporter = new InMemorySpanExporter();
+  const tracer = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }).getTracer(
+    "test",
+  );
+  const probe = createMetricsProbe();
+  const events = createTradingEvents();
+  const seen: { name: keyof TradingEventMap; payload: unknown }[] = [];
+  for (const name of ["strategyPanic", "strategyRecovered", "orderPlaced"] as const)
+    events.on(name, (p) => seen.push({ name, payload: p }));
+  const health = new HealthRegistry({ clock });
+  const venue = new FakeVenue();
+  const positions = new PositionManager({ symbols: ["BTC/USDT"], startingEquity: 100_000, clock });
+  const risk = new RiskMonitor({
+    limits: {
+      startingEquity: 100_000,
+      dailyLossLimit: 1_500,
+      maxPositionNotional: 20_000,
+      maxExposureRatio: 0.5,
+      maxOrdersPerSecond: 100,
+    },
+    strategy: "mm-1",
+    metrics: probe.metrics,
+    events,
+    clock,
+  });
+  const strategy = new MarketMaker({
+    id: "mm-1",
+    halfSpreadBps: 8,
+    quoteNotional: 500,
+    inventorySkewBps: 15,
+    maxPositionNotional: 20_000,
+    clock,
+  });
+  const hotPath = new HotPathRecorder();
+  const executor = new OrderExecutor({
+    exchange: "simex",
+    venue,
+    positions,
+    metrics: probe.metrics,
+    events,
+    clock,
+    hotPath,
+  });
+  const ticks: TickInfo[] = [];
+  const orchestrator = new Orchestrator({
+    exchange: "simex",
+    symbols: ["BTC/USDT"],
+    strategy,
+    executor,
+    positions,
+    risk,
+    metrics: probe.metrics,
+    events,
+    tracer,
+    hotPath,
+    health,
+    clock,
+    requoteThresholdBps: 4,
+    panicCooldownMs: 1_000,
+    onTick: (t) => ticks.push(t),
+  });
+  const tick = async (mid: number) => {
+    const before = ticks.length;
+    orchestrator.onMarketData(
+      [{ symbol: "BTC/USDT", bid: mid - 1, ask: mid + 1, last: mid, ts: 0 }],
+      clock.monotonicMs(),
+    );
+    for (let i = 0; i < 100 && ticks.length === before; i++) await new Promise((r) => setImmediate(r));
+    return ticks.at(-1)!;
+  };
+  return { clock, exporter, probe, seen, health, venue, strategy, hotPath, orchestrator, tick };
+}
+
+describe("Orchestrator", () => {
+  it("one trace per tick: root `tick` with market_data, decide, risk_check, place_order and ack children", async () => {
+    const { exporter, tick, venue } = setup();
+    const info = await tick(60_000);
+    expect(info.outcome).toBe("ok");
+    expect(venue.placed.map((p) => p.side)).toEqual(["buy", "sell"]);
+    const spans = exporter.getFinishedSpans();
+    const root = spans.find((s) => s.name === "tick")!;
+    expect(root.spanContext().traceId).toBe(info.traceId);
+    const children = spans
+      .filter((s) => s.parentSpanContext?.spanId === root.spanContext().spanId)
+      .map((s) => s.name)
+      .sort();
+    expect(children).toEqual([
+      "ack",
+      "ack",
+      "decide",
+      "market_data",
+      "place_order",
+      "place_order",
+      "risk_check",
+    ]);
+    expect(spans.every((s) => s.spanContext().traceId === info.traceId)).toBe(true);
+  });
+
+  it("records tick-to-trade (sent, ack) and per-order metrics through the hot path, folded later", async () => {
+    const { tick, probe, hotPath } = setup();
+    await tick(60_000);
+    expect(await probe.points("trading_orders_placed_total")).toEqual([]);
+    hotPath.flush();
+    const stages = (await probe.points("trading_tick_to_trade_duration_seconds")).map(
+      (p) => `${String(p.attributes.stage)}:${p.value}`,
+    );
+    expect(stages.sort()).toEqual(["ack:2", "sent:2"]);
+    expect((await probe.points("trading_orders_placed_total")).reduce((n, p) => n + p.value, 0)).toBe(2);
+    expect(await probe.points("trading_ticks_total")).toEqual([
+      { attributes: { strategy: "mm-1", outcome: "ok" }, value: 1 },
+    ]);
+  });
+
+  it("keeps a quote that has not moved beyond the threshold, replaces one that has", async () => {
+    const { tick, venue } = setup();
+    await tick(60_000);
+    await tick(60_006); // 1 bps
+    expect(venue.placed).toHaveLength(2);
+    await tick(60_120); // 20 bps
+    expect(venue.placed).toHaveLength(4);
+    expect(venue.cancelled).toEqual(["o-1", "o-2"]);
+  });
+
+  it("contains a strategy panic: faulted (health down, event, orders cancelled), retried after the cooldown, recovered", async () => {
+    const { tick, strategy, seen, health, venue, clock, exporter } = setup();
+    await tick(60_000);
+    strategy.panicOnNextQuote("boom");
+    const panicked = await tick(60_000);
+    expect(panicked.outcome).toBe("error");
+    expect(seen.find((e) => e.name === "strategyPanic")!.payload).toEqual({
+      strategy: "mm-1",
+      error: "boom",
+      traceId: panicked.traceId,
+    });
+    expect(health.stateOf("mm-1")).toBe("down");
+    expect(venue.cancelled).toEqual(["o-1", "o-2"]);
+    const decide = exporter
+      .getFinishedSpans()
+      .find((s) => s.name === "decide" && s.status.message === "boom");
+    expect(decide?.events[0]?.name).toBe("exception");
+    expect((await tick(60_000)).outcome).toBe("skipped");
+    clock.advance(1_000);
+    expect((await tick(60_000)).outcome).toBe("ok");
+    expect(seen.at(-1)).toEqual({ name: "strategyRecovered", payload: { strategy: "mm-1" } });
+    expect(health.stateOf("mm-1")).toBe("up");
+  });
+
+  it("an order the exchange refuses is logged and counted, and the tick goes on", async () => {
+    const { tick, venue, probe } = setup();
+    venue.failNext = new Error("socket hang up");
+    expect((await tick(60_000)).outcome).toBe("ok");
+    expect(venue.placed).toHaveLength(1);
+    expect(await probe.points("trading_orders_failed_total")).toEqual([
+      { attributes: { exchange: "simex", reason: "unknown" }, value: 1 },
+    ]);
+  });
+});
