@@ -75,6 +75,11 @@ function quantile(q: number, metric: string, by: string, extra = "", symbol = fa
   return `histogram_quantile(${q}, sum by (${labels}) (rate(${sel(`${metric}_bucket`, extra, symbol)}[${RATE}])))`;
 }
 
+/** `sum by (labels) (rate(<counter>{...}[rate])) * 60`: events per minute. */
+function perMinute(counter: string, by: string, extra = "", symbol = false): string {
+  return `sum by (${by}) (rate(${sel(counter, extra, symbol)}[${RATE}])) * 60`;
+}
+
 function legend(show = true): common.VizLegendOptionsBuilder {
   return new common.VizLegendOptionsBuilder()
     .showLegend(show)
@@ -244,10 +249,7 @@ function tradingOverview(): Dashboard {
               description: "Orders acknowledged by the exchange, per minute, by symbol and side.",
               unit: "short",
             },
-            prom(
-              `sum by (symbol, side) (rate(${sel("trading_orders_placed_total", "", true)}[${RATE}])) * 60`,
-              "{{symbol}} {{side}}",
-            ),
+            prom(perMinute("trading_orders_placed_total", "symbol, side", "", true), "{{symbol}} {{side}}"),
           ),
           timeseries(
             {
@@ -255,10 +257,7 @@ function tradingOverview(): Dashboard {
               description: "Fills received (partial fills included), per minute.",
               unit: "short",
             },
-            prom(
-              `sum by (symbol, side) (rate(${sel("trading_orders_filled_total", "", true)}[${RATE}])) * 60`,
-              "{{symbol}} {{side}}",
-            ),
+            prom(perMinute("trading_orders_filled_total", "symbol, side", "", true), "{{symbol}} {{side}}"),
           ),
           new GaugePanel()
             .title("Order success rate")
@@ -285,14 +284,8 @@ function tradingOverview(): Dashboard {
               unit: "short",
               width: 18,
             },
-            prom(
-              `sum by (reason) (rate(${sel("trading_orders_failed_total")}[${RATE}])) * 60`,
-              "failed: {{reason}}",
-            ),
-            prom(
-              `sum by (reason) (rate(${sel("trading_orders_rejected_total")}[${RATE}])) * 60`,
-              "rejected: {{reason}}",
-            ),
+            prom(perMinute("trading_orders_failed_total", "reason"), "failed: {{reason}}"),
+            prom(perMinute("trading_orders_rejected_total", "reason"), "rejected: {{reason}}"),
           ),
           timeseries(
             { title: "Resting orders", description: "Orders resting on the exchange now.", unit: "short" },
@@ -304,10 +297,7 @@ function tradingOverview(): Dashboard {
               description: "Notional traded per minute, in the quote asset.",
               unit: "short",
             },
-            prom(
-              `sum by (symbol) (rate(${sel("trading_volume_quote_total", "", true)}[${RATE}])) * 60`,
-              "{{symbol}}",
-            ),
+            prom(perMinute("trading_volume_quote_total", "symbol", "", true), "{{symbol}}"),
           ),
         ],
       ],
@@ -452,10 +442,7 @@ function systemHealth(): Dashboard {
             .span(12)
             .height(8)
             .withTarget(
-              prom(
-                `sum by (worker, status) (rate(${sel("trading_worker_runs_total")}[${RATE}])) * 60`,
-                "{{worker}} {{status}}",
-              ),
+              prom(perMinute("trading_worker_runs_total", "worker, status"), "{{worker}} {{status}}"),
             ),
           timeseries(
             {
@@ -463,10 +450,7 @@ function systemHealth(): Dashboard {
               description: "Worker errors per minute by worker and error type.",
               unit: "short",
             },
-            prom(
-              `sum by (worker, error_type) (rate(${sel("trading_worker_errors_total")}[${RATE}])) * 60`,
-              "{{worker}} {{error_type}}",
-            ),
+            prom(perMinute("trading_worker_errors_total", "worker, error_type"), "{{worker}} {{error_type}}"),
           ),
           quantiles(
             {
@@ -499,14 +483,8 @@ function systemHealth(): Dashboard {
               unit: "short",
               height: 6,
             },
-            prom(
-              `sum by (exchange) (rate(${sel("trading_exchange_reconnects_total")}[${RATE}])) * 60`,
-              "reconnects {{exchange}}",
-            ),
-            prom(
-              `sum by (exchange) (rate(${sel("trading_exchange_rate_limit_hits_total")}[${RATE}])) * 60`,
-              "429 {{exchange}}",
-            ),
+            prom(perMinute("trading_exchange_reconnects_total", "exchange"), "reconnects {{exchange}}"),
+            prom(perMinute("trading_exchange_rate_limit_hits_total", "exchange"), "429 {{exchange}}"),
           ),
           heatmap(
             {
@@ -633,10 +611,7 @@ function riskAndLimits(): Dashboard {
               unit: "short",
               width: 16,
             },
-            prom(
-              `sum by (limit) (rate(${sel("trading_risk_limit_breaches_total")}[${RATE}])) * 60`,
-              "{{limit}}",
-            ),
+            prom(perMinute("trading_risk_limit_breaches_total", "limit"), "{{limit}}"),
           ),
           new HistogramPanel()
             .title("Exposure distribution")
@@ -825,10 +800,7 @@ function alerts(): Dashboard {
               description: "Alerts raised per minute by rule and level.",
               unit: "short",
             },
-            prom(
-              `sum by (rule, level) (rate(${sel("ticktrace_alerts_raised_total")}[${RATE}])) * 60`,
-              "{{rule}} {{level}}",
-            ),
+            prom(perMinute("ticktrace_alerts_raised_total", "rule, level"), "{{rule}} {{level}}"),
           ),
           new TablePanel()
             .title("Firing in Prometheus")
@@ -850,7 +822,7 @@ function alerts(): Dashboard {
               unit: "short",
             },
             prom(
-              `sum by (channel, outcome) (rate(${sel("ticktrace_alert_notifications_total")}[${RATE}])) * 60`,
+              perMinute("ticktrace_alert_notifications_total", "channel, outcome"),
               "{{channel}} {{outcome}}",
             ),
           ),
