@@ -8,10 +8,12 @@
  * side (`trading/demo.ts`), and the wiring sections for alerts, monitoring, decisions and bot.
  */
 import { parseArgs } from "node:util";
+import { attachTradingAlerts, createAlerting } from "./alerting/index.js";
 import { exitOnConfigError, loadConfig } from "./config/index.js";
 import { demoBotProviders, startTelegramBotFromConfig } from "./bot/index.js";
 import { createDecisionRecorderFromConfig, createQuoteDecisionAdapter } from "./decisions/index.js";
 import { describeError } from "./errors.js";
+import { startMonitoring } from "./monitoring/index.js";
 import { getRuntime, startRuntime } from "./telemetry/start.js";
 import type { Runtime } from "./telemetry/runtime.js";
 import { createTradingEvents } from "./trading/events.js";
@@ -79,15 +81,31 @@ async function main(): Promise<void> {
   });
 
   // --- alerts ---
-  // The alert manager subscribes to `events` here and provides the open-alert count below.
-  const openAlerts: (() => number) | undefined = undefined;
+  // Registered first, so it shuts down last: alerts raised while stopping are still delivered.
+  const alerting = createAlerting(rt.config, { logger: rt.logger, health: rt.health, metrics: rt.metrics });
+  const tradingAlerts = attachTradingAlerts({
+    events,
+    alerter: alerting.manager,
+    config: rt.config,
+    health: rt.health,
+  });
+  rt.onShutdown(async () => {
+    tradingAlerts.stop();
+    await alerting.shutdown();
+  });
 
   // --- monitoring ---
-  // The monitoring service hooks `onTick` (snapshot getter per tick) here.
-  const onTick = undefined;
+  // Rules on every tick (off the tick path), snapshots, retention, and acks from `ticktrace monitor ack`.
+  const monitoring = startMonitoring(rt.config, {
+    alerter: alerting.manager,
+    logger: rt.logger,
+    metrics: rt.metrics,
+    health: rt.health,
+  });
+  if (monitoring) rt.onShutdown(() => monitoring.shutdown());
+  const onTick = monitoring?.recordTick;
 
   // --- decisions & bot ---
-  // The decision recorder (strategy hook) and the Telegram bot are created here.
   const recorder = createDecisionRecorderFromConfig(rt.config.decisions, {
     tracer: rt.tracer,
     metrics: rt.metrics,
@@ -121,7 +139,7 @@ async function main(): Promise<void> {
         breakerActive: demo.risk.breakerActive,
         connected: demo.client.isConnected,
         strategyState: demo.orchestrator.strategyState,
-        openAlerts: openAlerts ? (openAlerts as () => number)() : undefined,
+        openAlerts: alerting.manager.active().length,
       };
     },
     ...(process.stdout.isTTY ? { tty: process.stdout } : {}),
@@ -140,6 +158,7 @@ async function main(): Promise<void> {
   const bot = startTelegramBotFromConfig(rt.config, {
     ...demoBotProviders(demo, { strategyId: rt.config.trading.strategy.id }),
     ...(recorder ? { decisions: recorder.reader } : {}),
+    alerter: alerting.manager,
     health: rt.health,
     logger: rt.logger,
   });

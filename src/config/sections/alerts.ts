@@ -56,8 +56,12 @@ export const alertsSection = section({
     /** An exchange disconnect lasting longer than this escalates from WARNING to ERROR. */
     exchange_disconnect_ms: positiveMsSchema.default(30_000),
   }),
-  /** A single fill with a notional (quote currency) above this raises a large-execution alert. */
-  large_fill_notional: z.number().positive().default(50_000),
+  /**
+   * A single fill with a notional (quote currency) at or above this raises a large-execution
+   * alert (INFO). The default suits the demo, whose usual fill is 500 USDT; set it to about ten
+   * times your usual fill.
+   */
+  large_fill_notional: z.number().positive().default(5_000),
   /** Raise an alert when more than this many positions are open. */
   max_open_positions: z.int().min(1).default(50),
   /** Raise an alert when the order rejection rate over the last minute exceeds this ratio. */
