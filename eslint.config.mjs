@@ -3,7 +3,9 @@ import eslint from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["dist/", "build-check/", "node_modules/", "coverage/", "bench/results/", "**/*.js", "**/*.mjs"] },
+  {
+    ignores: ["dist/", "build-check/", "node_modules/", "coverage/", "bench/results/", "**/*.js", "**/*.mjs"],
+  },
   eslint.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
