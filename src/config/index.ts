@@ -9,4 +9,3 @@ export {
   type LoadConfigOptions,
   type LoadedConfig,
 } from "./load.js";
-export { ALERT_LEVELS } from "./sections/common.js";

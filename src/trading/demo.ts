@@ -8,7 +8,7 @@ import { HotPathRecorder } from "../telemetry/hot-path.js";
 import type { TradingMetrics } from "../telemetry/metrics.js";
 import { createTradingEvents, type TradingEvents } from "./events.js";
 import { ExchangeClient } from "./exchange-client.js";
-import { MarketMaker, type DecisionRecorder } from "./market-maker.js";
+import { MarketMaker, type QuoteDecisionSink } from "./market-maker.js";
 import { Orchestrator, type TickInfo } from "./orchestrator.js";
 import { OrderExecutor } from "./order-executor.js";
 import { PositionManager, type PortfolioTotals } from "./position-manager.js";
@@ -37,8 +37,8 @@ export interface DemoOptions {
   seed: number;
   /** The process's one event hub; created when not given. */
   events?: TradingEvents;
-  /** The decisions module's hook (see {@link DecisionRecorder}). */
-  decisionRecorder?: DecisionRecorder;
+  /** The decisions module's hook (see {@link QuoteDecisionSink}). */
+  decisionRecorder?: QuoteDecisionSink;
   /**
    * After every tick. `snapshot` builds the seed-003 monitoring snapshot on demand (memoized for
    * the tick), so a listener that does not need it pays nothing.

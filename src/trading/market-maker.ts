@@ -21,7 +21,7 @@ export interface QuoteDecision {
   ask: Quote;
 }
 
-/** Input to {@link DecisionRecorder.recordQuoteDecision}. */
+/** Input to {@link QuoteDecisionSink.recordQuoteDecision}. */
 export interface QuoteDecisionRecord {
   symbol: string;
   mid: number;
@@ -40,7 +40,7 @@ export interface QuoteDecisionRecord {
  * once per `recordIntervalMs` per symbol. Must not throw (exceptions are swallowed) and should
  * return quickly (it runs on the tick, after the order was sent).
  */
-export interface DecisionRecorder {
+export interface QuoteDecisionSink {
   recordQuoteDecision(input: QuoteDecisionRecord): void;
 }
 
@@ -54,7 +54,7 @@ export interface MarketMakerOptions {
   maxPositionNotional: number;
   /** Realized volatility (bps per update) at which the spread starts to widen. */
   referenceVolatilityBps?: number;
-  decisionRecorder?: DecisionRecorder;
+  decisionRecorder?: QuoteDecisionSink;
   /** Minimum time between two recorded decisions of one symbol. */
   recordIntervalMs?: number;
   clock?: Clock;

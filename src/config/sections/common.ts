@@ -1,7 +1,7 @@
 import { z } from "zod";
+import { ALERT_LEVELS } from "../../alerting/types.js";
 
-/** Alert levels, lowest first. Shared by the alert channels' `min_level` settings. */
-export const ALERT_LEVELS = ["INFO", "WARNING", "ERROR", "CRITICAL"] as const;
+/** An alert level (see {@link ALERT_LEVELS}); the alert channels' `min_level` settings. */
 export const alertLevelSchema = z.enum(ALERT_LEVELS);
 
 export const portSchema = z.int().min(1).max(65_535);
