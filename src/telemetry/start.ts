@@ -9,6 +9,7 @@ import {
 } from "../health/server.js";
 import { createLogger, type Logger } from "../logging/logger.js";
 import { createTradingMetrics } from "./metrics.js";
+import { createMetricsHandler } from "./prometheus-text.js";
 import type { Runtime } from "./runtime.js";
 import { settleWithin, startTelemetrySdk, type TelemetrySdk } from "./sdk.js";
 
@@ -79,7 +80,8 @@ export function createRuntime(config: Config, options: StartRuntimeOptions = {})
     sdk.exportMonitor.attach({ health, logger, failures: metrics.telemetryExportFailures });
   }
 
-  const metricsHandler = sdk.prometheus?.getMetricsRequestHandler.bind(sdk.prometheus);
+  // Our serializer instead of the exporter's handler: it caches each series' rendered labels.
+  const metricsHandler = sdk.prometheus && createMetricsHandler(sdk.prometheus);
   const separateMetricsPort =
     config.telemetry.metrics_port !== undefined && config.telemetry.metrics_port !== config.health.port;
   const servers: ListeningServer[] = [];
