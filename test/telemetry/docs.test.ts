@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { METRICS } from "../../src/telemetry/catalogue.js";
 import { ROOT, tempDir } from "./helpers.js";
 
-const doc = readFileSync(join(ROOT, "docs", "readme", "metrics.md"), "utf8");
+const doc = readFileSync(join(ROOT, "README.md"), "utf8");
 
 /** Every expression in the ```promql blocks of the metrics README, comments stripped. */
 function examples(): string[] {
@@ -17,6 +17,17 @@ function examples(): string[] {
       .filter(Boolean),
   );
 }
+
+describe("README generated sections", () => {
+  it.each(["scripts/config-reference.ts", "scripts/metrics-table.ts"])(
+    "%s --check: the section equals what the script generates from the code",
+    (script) => {
+      const run = spawnSync("npx", ["tsx", script, "--check"], { cwd: ROOT, encoding: "utf8" });
+      expect(run.stderr.replace(/^npm warn .*\n/gm, "")).toBe("");
+      expect(run.status).toBe(0);
+    },
+  );
+});
 
 describe("metrics README", () => {
   it("every example PromQL expression parses (promtool check rules)", () => {

@@ -5,38 +5,55 @@ export const alertsSection = section({
   /** Master switch; the log channel stays on as the fallback either way. */
   enabled: z.boolean().default(true),
   log: section({
+    /** Lowest level the log channel writes (one structured line, `component="alert"`). */
     min_level: alertLevelSchema.default("INFO"),
   }),
   jsonl: section({
+    /** Append every alert to a daily JSONL file (what `ticktrace monitor tail` and `status` read). */
     enabled: z.boolean().default(true),
     /** Daily files `<dir>/<YYYY-MM-DD>.jsonl`. */
     dir: z.string().min(1).default("logs/alerts"),
+    /** Daily files older than this are deleted in the background. */
     retention_days: z.int().min(1).default(90),
+    /** Lowest level written to the JSONL log. */
     min_level: alertLevelSchema.default("INFO"),
   }),
   slack: section({
+    /** Send alerts to Slack; needs `webhook_url`. */
     enabled: z.boolean().default(false),
+    /** Incoming-webhook URL (a secret: use `${SLACK_WEBHOOK_URL}`); never logged. */
     webhook_url: z.string().default(""),
+    /** Channel override (`#trading-alerts`); empty uses the webhook's own channel. */
     channel: z.string().default(""),
+    /** Lowest level sent to Slack. */
     min_level: alertLevelSchema.default("WARNING"),
+    /** Per-attempt timeout; a failed attempt is retried with backoff. */
     timeout_ms: positiveMsSchema.default(5_000),
   }),
   telegram: section({
+    /** Send alerts to Telegram; needs `bot_token` and `chat_id`. */
     enabled: z.boolean().default(false),
+    /** Bot token from @BotFather (a secret: use `${TELEGRAM_BOT_TOKEN}`); never logged. */
     bot_token: z.string().default(""),
+    /** Chat (user, group or channel id) that receives alerts; also the bot's default admin chat. */
     chat_id: z.string().default(""),
     /** Bot API base URL; point it at a proxy or a local test server. */
     api_url: httpUrlSchema.default("https://api.telegram.org"),
+    /** Lowest level sent to Telegram. */
     min_level: alertLevelSchema.default("WARNING"),
+    /** Per-attempt timeout; a failed attempt is retried with backoff (429s wait `retry_after`). */
     timeout_ms: positiveMsSchema.default(5_000),
   }),
   alertmanager: section({
+    /** Post alerts to a Prometheus Alertmanager (dedup, grouping and routing across bot instances). */
     enabled: z.boolean().default(false),
     /** Alertmanager base URL; alerts are posted to `<url>/api/v2/alerts`. */
     url: httpUrlSchema.default("http://localhost:9093"),
+    /** Lowest level posted to Alertmanager. */
     min_level: alertLevelSchema.default("WARNING"),
     /** Firing alerts are re-sent at this interval so Alertmanager keeps them active. */
     resend_interval_ms: positiveMsSchema.default(60_000),
+    /** Per-attempt timeout. */
     timeout_ms: positiveMsSchema.default(5_000),
   }),
   outbox: section({
@@ -49,7 +66,9 @@ export const alertsSection = section({
   repeat_interval_ms: positiveMsSchema.default(3_600_000),
   /** Storm control: more than `max_per_window` alerts in `window_ms` collapse into one summary. */
   storm: section({
+    /** Sliding window for storm control. */
     window_ms: positiveMsSchema.default(60_000),
+    /** Alerts per window sent individually; beyond this they are folded into one summary. */
     max_per_window: z.int().min(1).default(10),
   }),
   escalation: section({

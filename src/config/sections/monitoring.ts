@@ -57,11 +57,13 @@ export const monitoringSection = section({
       enabled: z.boolean().default(true),
       /** Alert when more failures than this happen within `window_ms`. */
       max_failures: z.int().min(1).default(5),
+      /** The window failures are counted over. */
       window_ms: positiveMsSchema.default(3_600_000),
     }),
     /** Model artifacts older than allowed or missing (`artifact_stale`). */
     stale_artifacts: section({
       enabled: z.boolean().default(true),
+      /** Alert when an artifact file's modification time is older than this; a missing file alerts on its own. */
       max_age_hours: z.number().positive().default(24),
     }),
     /** Order rejection rate (`order_rejection_rate_high`). */
@@ -83,6 +85,7 @@ export const monitoringSection = section({
     /** LLM spend over the trailing hour (`llm_cost_spike`). */
     llm_cost: section({
       enabled: z.boolean().default(true),
+      /** Alert when LLM cost over the trailing hour exceeds this (USD). */
       max_usd_per_hour: z.number().positive().default(10),
     }),
   }),
