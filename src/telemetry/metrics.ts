@@ -20,6 +20,12 @@ type Instrument<D extends MetricDefinition> = D["kind"] extends "counter"
       ? Gauge<Attributes>
       : Histogram<Attributes>;
 
+/** Options for {@link createTradingMetrics}. */
+export interface TradingMetricsOptions {
+  /** Most series per instrument, the `otel.metric.overflow` series included. Default 2000. */
+  cardinalityLimit?: number;
+}
+
 /** One instrument per catalogue entry, keyed as in {@link METRICS}. */
 export type TradingMetrics = { readonly [K in keyof typeof METRICS]: Instrument<(typeof METRICS)[K]> };
 
@@ -32,7 +38,11 @@ export type TradingMetrics = { readonly [K in keyof typeof METRICS]: Instrument<
  * m.ordersPlaced.add(1, { exchange: "binance", symbol: "BTC/USDT", side: "buy", type: "limit" });
  * ```
  */
-export function createTradingMetrics(meter: Meter = metricsApi.getMeter(METER_NAME)): TradingMetrics {
+export function createTradingMetrics(
+  meter: Meter = metricsApi.getMeter(METER_NAME),
+  // Accepted now so callers can pass `telemetry.cardinality_limit`; the series storage that applies it follows.
+  _options: TradingMetricsOptions = {},
+): TradingMetrics {
   const out: Record<string, unknown> = {};
   for (const [key, definition] of Object.entries(METRICS) as [string, MetricDefinition][]) {
     out[key] = createInstrument(meter, definition);

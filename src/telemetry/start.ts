@@ -75,7 +75,7 @@ export function createRuntime(config: Config, options: StartRuntimeOptions = {})
   for (const warning of sdk.instrumentations.warnings) log.warn(warning);
 
   const health = new HealthRegistry();
-  const metrics = createTradingMetrics(sdk.meter);
+  const metrics = createTradingMetrics(sdk.meter, { cardinalityLimit: config.telemetry.cardinality_limit });
   if (config.telemetry.enabled) {
     sdk.exportMonitor.attach({ health, logger, failures: metrics.telemetryExportFailures });
   }
