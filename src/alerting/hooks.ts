@@ -38,6 +38,13 @@ export interface TradingAlerts {
 
 const R = ALERT_RULES;
 
+/**
+ * The rejection-rate alert resolves only once the rate falls below this share of the threshold:
+ * a rate hovering at the threshold would otherwise fire and resolve on alternate orders and page
+ * the operator each time it fires again.
+ */
+export const REJECTION_RESOLVE_RATIO = 0.8;
+
 function money(value: number): string {
   return value.toLocaleString("en-US", { maximumFractionDigits: 2 });
 }
@@ -231,7 +238,7 @@ export function attachTradingAlerts(options: TradingAlertsOptions): TradingAlert
         message: `${rejected} of ${decided.length} orders were rejected (threshold ${(threshold * 100).toFixed(0)}%).`,
         fields: { rejected, orders: decided.length, rate: Math.round(rate * 1000) / 1000, threshold },
       });
-    } else if (rejectionFiring && rate <= threshold) {
+    } else if (rejectionFiring && rate <= threshold * REJECTION_RESOLVE_RATIO) {
       rejectionFiring = false;
       alerter.resolve(R.orderRejectionRateHigh.id);
     }

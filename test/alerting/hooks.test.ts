@@ -155,6 +155,25 @@ describe("attachTradingAlerts", () => {
     expect(levels(manager)).toEqual([]);
   });
 
+  it("a rejection rate hovering at the threshold does not flap: it resolves only below 80% of it", () => {
+    const { events, manager } = setup();
+    const place = (n: number) => {
+      for (let i = 0; i < n; i++)
+        events.emit("orderPlaced", { exchange: "sim", symbol: "BTC/USDT", side: "buy" });
+    };
+    const reject = () =>
+      events.emit("orderRejected", { reason: "order_rate", symbol: "BTC/USDT", source: "risk" });
+    place(9);
+    reject();
+    reject(); // 2 of 11: 18%, fires
+    expect(levels(manager)).toEqual(["order_rejection_rate_high:WARNING"]);
+    const firstId = manager.active()[0]!.id;
+    place(9); // 2 of 20: 10%, at the threshold: still firing, same alert
+    expect(manager.active().map((a) => a.id)).toEqual([firstId]);
+    place(6); // 2 of 26: 7.7%, below 8%: resolved
+    expect(levels(manager)).toEqual([]);
+  });
+
   it("open positions above alerts.max_open_positions raise on the poll and resolve below it", () => {
     const { clock, manager, setOpen } = setup("alerts:\n  max_open_positions: 3\n");
     setOpen(4);
