@@ -39,6 +39,8 @@ export interface MonitoringServiceOptions {
 interface ActiveFinding {
   finding: Finding;
   raisedAtMs: number;
+  /** When the finding was first missing from an evaluation; undefined while it holds. */
+  clearSinceMs?: number;
 }
 
 /** Firing findings are raised again this often, so an alert resolved elsewhere comes back while the condition holds. */
@@ -309,6 +311,7 @@ export class MonitoringService {
       const current = this.active.get(key);
       if (current && current.finding.level === finding.level && nowMs - current.raisedAtMs < REFRESH_MS) {
         current.finding = finding;
+        current.clearSinceMs = undefined;
         continue;
       }
       this.alerter.raise({
@@ -324,8 +327,11 @@ export class MonitoringService {
       this.active.set(key, { finding, raisedAtMs: nowMs });
     }
     if (this.active.size === (seen?.size ?? 0)) return;
-    for (const [key, { finding }] of this.active) {
+    for (const [key, entry] of this.active) {
       if (seen?.has(key)) continue;
+      entry.clearSinceMs ??= nowMs;
+      if (nowMs - entry.clearSinceMs < this.config.resolve_after_ms) continue;
+      const { finding } = entry;
       this.active.delete(key);
       this.alerter.resolve(finding.rule, { ...finding.labels });
       this.logger.info("monitoring rule resolved", { rule: finding.rule, labels: finding.labels });

@@ -34,7 +34,12 @@ async function setup(
   const { metrics, points } = createTestMetrics();
   const { logger, lines } = createCapturingLogger();
   const deferred: (() => void)[] = [];
-  const config = makeConfig({ snapshot_dir: join(root, "snapshots"), ...monitoring }).monitoring;
+  // Resolution at the first clear evaluation unless a test sets the hold-off itself.
+  const config = makeConfig({
+    snapshot_dir: join(root, "snapshots"),
+    resolve_after_ms: 0,
+    ...monitoring,
+  }).monitoring;
   const service = new MonitoringService({
     alerter,
     config,
@@ -56,6 +61,26 @@ async function setup(
 }
 
 describe("MonitoringService", () => {
+  it("resolves only after the condition has been clear for resolve_after_ms, so a value at the threshold does not flap", async () => {
+    const { clock, alerter, tick } = await setup({ resolve_after_ms: 5_000 });
+    const open = (count: number) => tick({ positions: { count } });
+    open(60); // above the default max of 50
+    expect(alerter.raised.map((a) => a.rule)).toEqual(["open_positions_high"]);
+    clock.advance(1_000);
+    open(50); // clear
+    clock.advance(1_000);
+    open(51); // back within the hold-off: still the same firing alert, nothing resolved or re-raised
+    clock.advance(1_000);
+    open(40);
+    clock.advance(4_999);
+    open(40);
+    expect(alerter.resolved).toEqual([]);
+    expect(alerter.raised).toHaveLength(1);
+    clock.advance(1);
+    open(40); // clear for 5 s: resolved once
+    expect(alerter.resolved).toEqual([{ rule: "open_positions_high", labels: {} }]);
+  });
+
   it("over a sequence of snapshots raises and resolves the right rules", async () => {
     const { alerter, tick, service } = await setup();
     tick();
@@ -109,7 +134,7 @@ describe("MonitoringService", () => {
     const service = new MonitoringService({
       alerter: manager,
       clock,
-      config: makeConfig({ snapshot_dir: join(root, "snapshots") }).monitoring,
+      config: makeConfig({ snapshot_dir: join(root, "snapshots"), resolve_after_ms: 0 }).monitoring,
       defer: (fn) => deferred.push(fn),
     });
     const tick = (patch: DeepPartial<MonitoringSnapshot>) => {
@@ -287,6 +312,7 @@ describe("MonitoringService", () => {
       config: makeConfig({
         snapshot_dir: join(root, "s"),
         artifacts: { student: fresh, teacher: old, ghost: join(root, "ghost.bin") },
+        resolve_after_ms: 0,
       }).monitoring,
       defer: (fn) => fn(),
     });

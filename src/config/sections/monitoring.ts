@@ -13,6 +13,12 @@ export const monitoringSection = section({
    * (heartbeat) and stale artifacts are noticed without a tick to trigger them.
    */
   evaluation_interval_ms: positiveMsSchema.default(1_000),
+  /**
+   * A rule's alert resolves only after its condition has been clear this long, so a value
+   * hovering at a threshold does not fire, resolve and page again on alternate ticks. 0 resolves
+   * at the first clear evaluation.
+   */
+  resolve_after_ms: z.int().min(0).default(5_000),
   /** How often the artifact files in `artifacts` are stat'ed for their modification time. */
   artifact_check_interval_ms: positiveMsSchema.default(60_000),
   /**
