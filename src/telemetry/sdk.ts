@@ -1,16 +1,37 @@
 import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
-import { context, metrics, propagation, trace, type Meter, type Tracer } from "@opentelemetry/api";
+import {
+  context,
+  diag,
+  DiagConsoleLogger,
+  metrics,
+  propagation,
+  trace,
+  type Meter,
+  type TextMapPropagator,
+  type Tracer,
+} from "@opentelemetry/api";
 import { logs } from "@opentelemetry/api-logs";
-import { OTLPLogExporter as OTLPJsonLogExporter } from "@opentelemetry/exporter-logs-otlp-http";
-import { OTLPLogExporter as OTLPProtoLogExporter } from "@opentelemetry/exporter-logs-otlp-proto";
-import { OTLPMetricExporter as OTLPJsonMetricExporter } from "@opentelemetry/exporter-metrics-otlp-http";
-import { OTLPMetricExporter as OTLPProtoMetricExporter } from "@opentelemetry/exporter-metrics-otlp-proto";
-import { PrometheusExporter } from "@opentelemetry/exporter-prometheus";
-import { OTLPTraceExporter as OTLPJsonTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
-import { OTLPTraceExporter as OTLPProtoTraceExporter } from "@opentelemetry/exporter-trace-otlp-proto";
-import type { Instrumentation } from "@opentelemetry/instrumentation";
+import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
+import {
+  CompositePropagator,
+  diagLogLevelFromString,
+  getNumberFromEnv,
+  getStringFromEnv,
+  getStringListFromEnv,
+  W3CBaggagePropagator,
+  W3CTraceContextPropagator,
+} from "@opentelemetry/core";
+import type * as LogsJson from "@opentelemetry/exporter-logs-otlp-http";
+import type * as LogsProto from "@opentelemetry/exporter-logs-otlp-proto";
+import type * as MetricsJson from "@opentelemetry/exporter-metrics-otlp-http";
+import type * as MetricsProto from "@opentelemetry/exporter-metrics-otlp-proto";
+import type * as Prometheus from "@opentelemetry/exporter-prometheus";
+import type { PrometheusExporter } from "@opentelemetry/exporter-prometheus";
+import type * as TracesJson from "@opentelemetry/exporter-trace-otlp-http";
+import type * as TracesProto from "@opentelemetry/exporter-trace-otlp-proto";
+import { registerInstrumentations, type Instrumentation } from "@opentelemetry/instrumentation";
 import {
   defaultResource,
   detectResources,
@@ -18,23 +39,26 @@ import {
   resourceFromAttributes,
   type Resource,
 } from "@opentelemetry/resources";
-import { BatchLogRecordProcessor, type LogRecordProcessor } from "@opentelemetry/sdk-logs";
+import { BatchLogRecordProcessor, LoggerProvider, type ReadableLogRecord } from "@opentelemetry/sdk-logs";
 import {
+  MeterProvider,
   PeriodicExportingMetricReader,
   type IMetricReader,
   type ViewOptions,
 } from "@opentelemetry/sdk-metrics";
-import { NodeSDK } from "@opentelemetry/sdk-node";
 import {
   BatchSpanProcessor,
   ParentBasedSampler,
   TraceIdRatioBasedSampler,
+  type ReadableSpan,
   type SpanProcessor,
 } from "@opentelemetry/sdk-trace-base";
+import { NodeTracerProvider } from "@opentelemetry/sdk-trace-node";
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from "@opentelemetry/semantic-conventions";
 import type { Config } from "../config/schema.js";
 import { createExportMonitor, type ExportMonitor } from "./export-monitor.js";
 import { loadInstrumentations } from "./instrumentations.js";
+import { createLazyExporter } from "./lazy-exporter.js";
 import { METER_NAME } from "./metrics.js";
 
 /** Resource attribute keys we set that are still "incubating" in the semantic conventions. */
@@ -120,25 +144,61 @@ export function metricViews(config: Config): ViewOptions[] {
   return [{ instrumentName: "*", aggregationCardinalityLimit: config.telemetry.cardinality_limit }];
 }
 
-/** The OTLP/HTTP exporters for each `telemetry.otlp.protocol`. */
-const OTLP_EXPORTERS = {
-  "http/json": { traces: OTLPJsonTraceExporter, logs: OTLPJsonLogExporter, metrics: OTLPJsonMetricExporter },
-  "http/protobuf": {
-    traces: OTLPProtoTraceExporter,
-    logs: OTLPProtoLogExporter,
-    metrics: OTLPProtoMetricExporter,
-  },
-} as const;
+type OtlpProtocol = Config["telemetry"]["otlp"]["protocol"];
+type OtlpExporterOptions = { url: string; headers: Record<string, string>; timeoutMillis: number };
+
+/*
+ * The OTLP/HTTP exporter of each signal for each `telemetry.otlp.protocol`. Each is required only
+ * when its signal is on and only for the configured protocol: together the six packages and
+ * their transformers are a large share of the preload's start-up, and a process uses at most
+ * three. Traces and logs create theirs on the first export (createLazyExporter); the metric push
+ * reader asks its exporter for the aggregation temporality up front, so it gets its own at once.
+ */
+/* eslint-disable @typescript-eslint/no-require-imports */
+function createTraceExporter(protocol: OtlpProtocol, options: OtlpExporterOptions) {
+  return protocol === "http/json"
+    ? new (require("@opentelemetry/exporter-trace-otlp-http") as typeof TracesJson).OTLPTraceExporter(options)
+    : new (require("@opentelemetry/exporter-trace-otlp-proto") as typeof TracesProto).OTLPTraceExporter(
+        options,
+      );
+}
+
+function createLogExporter(protocol: OtlpProtocol, options: OtlpExporterOptions) {
+  return protocol === "http/json"
+    ? new (require("@opentelemetry/exporter-logs-otlp-http") as typeof LogsJson).OTLPLogExporter(options)
+    : new (require("@opentelemetry/exporter-logs-otlp-proto") as typeof LogsProto).OTLPLogExporter(options);
+}
+
+function createMetricExporter(protocol: OtlpProtocol, options: OtlpExporterOptions) {
+  return protocol === "http/json"
+    ? new (require("@opentelemetry/exporter-metrics-otlp-http") as typeof MetricsJson).OTLPMetricExporter(
+        options,
+      )
+    : new (require("@opentelemetry/exporter-metrics-otlp-proto") as typeof MetricsProto).OTLPMetricExporter(
+        options,
+      );
+}
+
+function createPrometheusReader(): PrometheusExporter {
+  // The pull reader only; `/metrics` is served by the health server (see prometheus-text.ts).
+  return new (require("@opentelemetry/exporter-prometheus") as typeof Prometheus).PrometheusExporter({
+    preventServerStart: true,
+  });
+}
+/* eslint-enable @typescript-eslint/no-require-imports */
 
 function otlpUrl(config: Config, path: string): string {
   return `${config.telemetry.otlp.endpoint.replace(/\/+$/, "")}/v1/${path}`;
 }
 
 /**
- * Assembles and starts the OpenTelemetry Node SDK from the config: resource, allow-listed
- * instrumentations, OTLP traces (ParentBased(TraceIdRatio) sampler) and logs with bounded
- * queues, the Prometheus pull reader and optional OTLP metric push. Registers the OpenTelemetry
- * globals; call once per process. With `telemetry.enabled: false` nothing is started and the
+ * Assembles and starts OpenTelemetry from the config: resource, allow-listed instrumentations,
+ * OTLP traces (ParentBased(TraceIdRatio) sampler) and logs with bounded queues, the Prometheus
+ * pull reader and optional OTLP metric push, the AsyncLocalStorage context manager and the W3C
+ * propagators. The providers are put together here rather than by `@opentelemetry/sdk-node`,
+ * which loads every exporter and propagator it could configure (gRPC, Zipkin, B3, Jaeger and
+ * its configuration-file support) and so added most of the preload's start-up time. Registers
+ * the OpenTelemetry globals; call once per process. With `telemetry.enabled: false` nothing is started and the
  * meter and tracer are the API's no-ops.
  */
 export function startTelemetrySdk(config: Config): TelemetrySdk {
@@ -156,8 +216,8 @@ export function startTelemetrySdk(config: Config): TelemetrySdk {
       shutdown: () => Promise.resolve(),
     };
   }
-  const otlp = OTLP_EXPORTERS[telemetry.otlp.protocol];
-  const exporterOptions = (signal: "traces" | "logs" | "metrics") => ({
+  const protocol = telemetry.otlp.protocol;
+  const exporterOptions = (signal: "traces" | "logs" | "metrics"): OtlpExporterOptions => ({
     url: otlpUrl(config, signal),
     headers: { ...telemetry.otlp.headers },
     timeoutMillis: telemetry.otlp.timeout_ms,
@@ -167,49 +227,84 @@ export function startTelemetrySdk(config: Config): TelemetrySdk {
     scheduledDelayMillis: delayMs,
     exportTimeoutMillis: telemetry.otlp.timeout_ms,
   });
+  setDiagLoggerFromEnv();
+
+  // Instrumentations patch on construction, before anything they instrument is loaded.
+  const { instrumentations, loaded, warnings } = loadInstrumentations(config);
 
   const spanProcessors: SpanProcessor[] = [];
   if (telemetry.traces.enabled) {
-    const exporter = exportMonitor.wrapSpanExporter(new otlp.traces(exporterOptions("traces")));
+    const exporter = exportMonitor.wrapSpanExporter(
+      createLazyExporter<ReadableSpan[]>(() => createTraceExporter(protocol, exporterOptions("traces"))),
+    );
     spanProcessors.push(new BatchSpanProcessor(exporter, batchOptions(telemetry.traces.batch_delay_ms)));
   }
-  const logRecordProcessors: LogRecordProcessor[] = [];
-  if (telemetry.logs.enabled) {
-    const exporter = exportMonitor.wrapLogExporter(new otlp.logs(exporterOptions("logs")));
-    logRecordProcessors.push(
-      new BatchLogRecordProcessor({ exporter, ...batchOptions(telemetry.logs.batch_delay_ms) }),
-    );
-  }
-
   const metricReaders: IMetricReader[] = [];
   let prometheus: PrometheusExporter | undefined;
   if (telemetry.metrics_enabled) {
-    prometheus = new PrometheusExporter({ preventServerStart: true });
+    prometheus = createPrometheusReader();
     metricReaders.push(prometheus);
   }
   if (telemetry.metrics_push.enabled) {
+    const exporter = createMetricExporter(protocol, exporterOptions("metrics"));
     metricReaders.push(
       new PeriodicExportingMetricReader({
-        exporter: exportMonitor.wrapMetricExporter(new otlp.metrics(exporterOptions("metrics"))),
+        exporter: exportMonitor.wrapMetricExporter(exporter),
         exportIntervalMillis: telemetry.metrics_push.interval_ms,
         exportTimeoutMillis: Math.min(telemetry.otlp.timeout_ms, telemetry.metrics_push.interval_ms),
       }),
     );
   }
 
-  const { instrumentations, loaded, warnings } = loadInstrumentations(config);
-  const sdk = new NodeSDK({
-    resource,
-    autoDetectResources: false,
-    instrumentations,
-    sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(telemetry.traces.sampling_ratio) }),
-    spanProcessors,
-    logRecordProcessors,
-    metricReaders,
-    views: metricViews(config),
-  });
-  sdk.start();
+  // The context manager and propagators are registered even without traces: incoming trace
+  // context and baggage still flow through to outgoing requests and log records.
+  const contextManager = new AsyncLocalStorageContextManager();
+  contextManager.enable();
+  context.setGlobalContextManager(contextManager);
+  const propagator = propagatorFromEnv();
+  if (propagator) propagation.setGlobalPropagator(propagator);
 
+  // A provider is registered only for a signal that exports somewhere; the others stay the API's no-ops.
+  let tracerProvider: NodeTracerProvider | undefined;
+  if (spanProcessors.length > 0) {
+    tracerProvider = new NodeTracerProvider({
+      resource,
+      sampler: new ParentBasedSampler({
+        root: new TraceIdRatioBasedSampler(telemetry.traces.sampling_ratio),
+      }),
+      spanProcessors,
+    });
+    trace.setGlobalTracerProvider(tracerProvider);
+  }
+  let meterProvider: MeterProvider | undefined;
+  if (metricReaders.length > 0) {
+    meterProvider = new MeterProvider({ resource, readers: metricReaders, views: metricViews(config) });
+    metrics.setGlobalMeterProvider(meterProvider);
+  }
+  let loggerProvider: LoggerProvider | undefined;
+  if (telemetry.logs.enabled) {
+    const exporter = exportMonitor.wrapLogExporter(
+      createLazyExporter<ReadableLogRecord[]>(() => createLogExporter(protocol, exporterOptions("logs"))),
+    );
+    loggerProvider = new LoggerProvider({
+      resource,
+      logRecordLimits: logRecordLimitsFromEnv(),
+      processors: [new BatchLogRecordProcessor({ exporter, ...batchOptions(telemetry.logs.batch_delay_ms) })],
+    });
+    logs.setGlobalLoggerProvider(loggerProvider);
+  }
+  // After the globals: an instrumentation takes its meter when given a provider, and the metrics
+  // API has no proxy that would pick up a provider registered later.
+  registerInstrumentations({
+    instrumentations,
+    tracerProvider: trace.getTracerProvider(),
+    meterProvider: metrics.getMeterProvider(),
+    loggerProvider: logs.getLoggerProvider(),
+  });
+
+  const providers = [tracerProvider, meterProvider, loggerProvider].filter(
+    (provider) => provider !== undefined,
+  );
   let stopped: Promise<void> | undefined;
   return {
     meter: metrics.getMeter(METER_NAME),
@@ -219,10 +314,59 @@ export function startTelemetrySdk(config: Config): TelemetrySdk {
     exportMonitor,
     instrumentations: { loaded, warnings },
     shutdown(timeoutMs = telemetry.shutdown_timeout_ms) {
-      stopped ??= settleWithin(sdk.shutdown(), timeoutMs).then(() => releaseGlobals(instrumentations));
+      // Each provider flushes what it holds, all at once, within the one budget.
+      stopped ??= settleWithin(Promise.all(providers.map((provider) => provider.shutdown())), timeoutMs).then(
+        () => releaseGlobals(instrumentations),
+      );
       return stopped;
     },
   };
+}
+
+/** `OTEL_LOG_LEVEL` turns on the SDK's own diagnostics on the console, as the Node SDK did. */
+function setDiagLoggerFromEnv(): void {
+  const level = getStringFromEnv("OTEL_LOG_LEVEL");
+  if (level !== undefined)
+    diag.setLogger(new DiagConsoleLogger(), { logLevel: diagLogLevelFromString(level) });
+}
+
+/**
+ * The propagator named by `OTEL_PROPAGATORS` (`tracecontext`, `baggage`, `none`); by default W3C
+ * trace context and baggage. `b3` and `jaeger` are not bundled: naming them logs a diagnostic
+ * and they are skipped. Undefined means register none.
+ */
+function propagatorFromEnv(): TextMapPropagator | undefined {
+  const factories: Record<string, () => TextMapPropagator> = {
+    tracecontext: () => new W3CTraceContextPropagator(),
+    baggage: () => new W3CBaggagePropagator(),
+  };
+  const names = [...new Set(getStringListFromEnv("OTEL_PROPAGATORS") ?? ["tracecontext", "baggage"])];
+  if (names.includes("none")) return undefined;
+  const propagators: TextMapPropagator[] = [];
+  for (const name of names) {
+    const factory = factories[name];
+    if (factory) propagators.push(factory());
+    else diag.warn(`Propagator "${name}" requested through environment variable is unavailable.`);
+  }
+  if (propagators.length <= 1) return propagators[0];
+  return new CompositePropagator({ propagators });
+}
+
+/** `OTEL_LOGRECORD_ATTRIBUTE_*` (else `OTEL_ATTRIBUTE_*`) limits; span limits the tracer provider reads itself. */
+function logRecordLimitsFromEnv(): { attributeCountLimit?: number; attributeValueLengthLimit?: number } {
+  const nonNegative = (name: string) => {
+    const value = getNumberFromEnv(name);
+    return value !== undefined && value >= 0 ? value : undefined;
+  };
+  const limits: { attributeCountLimit?: number; attributeValueLengthLimit?: number } = {};
+  const count =
+    nonNegative("OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT") ?? nonNegative("OTEL_ATTRIBUTE_COUNT_LIMIT");
+  const length =
+    nonNegative("OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT") ??
+    nonNegative("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT");
+  if (count !== undefined) limits.attributeCountLimit = count;
+  if (length !== undefined) limits.attributeValueLengthLimit = length;
+  return limits;
 }
 
 /** Resolves when `work` settles or after `ms`, whichever is first; never rejects. */
