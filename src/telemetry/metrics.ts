@@ -1,32 +1,47 @@
-import {
-  metrics as metricsApi,
-  type Attributes,
-  type Counter,
-  type Gauge,
-  type Histogram,
-  type Meter,
-  type UpDownCounter,
-} from "@opentelemetry/api";
+import { metrics as metricsApi, type Meter } from "@opentelemetry/api";
+import { TicktraceError } from "../errors.js";
 import { METRICS, type MetricDefinition } from "./catalogue.js";
+import {
+  FoldGroup,
+  type FoldedCounter,
+  type FoldedGauge,
+  type FoldedHistogram,
+  type FoldedUpDownCounter,
+} from "./folded-instruments.js";
 
 /** The meter name every ticktrace instrument is created under. */
 export const METER_NAME = "ticktrace";
 
+/** The SDK's default cardinality limit, so an unconfigured caller gets the same cap as the SDK. */
+export const DEFAULT_CARDINALITY_LIMIT = 2000;
+
 type Instrument<D extends MetricDefinition> = D["kind"] extends "counter"
-  ? Counter<Attributes>
+  ? FoldedCounter
   : D["kind"] extends "updowncounter"
-    ? UpDownCounter<Attributes>
+    ? FoldedUpDownCounter
     : D["kind"] extends "gauge"
-      ? Gauge<Attributes>
-      : Histogram<Attributes>;
+      ? FoldedGauge
+      : FoldedHistogram;
 
 /** Options for {@link createTradingMetrics}. */
 export interface TradingMetricsOptions {
-  /** Most series per instrument, the `otel.metric.overflow` series included. Default 2000. */
+  /**
+   * Most series per instrument for the life of the process, the `otel.metric.overflow` series
+   * included (as the SDK counts it). Pass `telemetry.cardinality_limit`, which also sets the SDK
+   * views' limit. Default 2000.
+   */
   cardinalityLimit?: number;
+  /** Histogram values held between folds, per histogram; more are dropped and counted. Default 8192. */
+  histogramBufferSize?: number;
+  /** Longest a histogram value waits for a fold when no reader collects. Default 1000 ms. */
+  histogramFoldIntervalMillis?: number;
 }
 
-/** One instrument per catalogue entry, keyed as in {@link METRICS}. */
+/**
+ * One instrument per catalogue entry, keyed as in {@link METRICS}. Each is the OpenTelemetry API
+ * instrument (`add(value, attributes)` / `record(value, attributes)`) plus `bind(attributes)`,
+ * a handle to one series for the hottest paths (like prom-client's `labels()`).
+ */
 export type TradingMetrics = { readonly [K in keyof typeof METRICS]: Instrument<(typeof METRICS)[K]> };
 
 /**
@@ -36,31 +51,70 @@ export type TradingMetrics = { readonly [K in keyof typeof METRICS]: Instrument<
  * ```ts
  * const m = createTradingMetrics();
  * m.ordersPlaced.add(1, { exchange: "binance", symbol: "BTC/USDT", side: "buy", type: "limit" });
+ * const btcBuys = m.ordersPlaced.bind({ exchange: "binance", symbol: "BTC/USDT", side: "buy", type: "limit" });
+ * btcBuys.add(1); // no lookup at all
  * ```
+ *
+ * Recordings are kept per series in ticktrace's own storage and folded into the SDK instruments
+ * at the start of every collection (a `/metrics` scrape, an OTLP push), so a read never sees
+ * stale values and each value is counted once however many readers there are. A recording costs
+ * a lookup by object identity when the attributes object is reused (build label objects once and
+ * keep them), else the SDK's own hashing. At most `cardinalityLimit` series exist per instrument
+ * for the life of the process; later attribute sets share the `otel.metric.overflow` series.
+ *
+ * Trade-offs: the trace context of a recording is not kept, so folded values carry no
+ * exemplars (the collector's spanmetrics connector provides exemplars for latency); histogram
+ * values wait in a bounded buffer (see {@link TradingMetricsOptions.histogramBufferSize}).
+ *
+ * @throws TicktraceError `INVALID_ARGUMENT` when an option is out of range.
  */
 export function createTradingMetrics(
   meter: Meter = metricsApi.getMeter(METER_NAME),
-  // Accepted now so callers can pass `telemetry.cardinality_limit`; the series storage that applies it follows.
-  _options: TradingMetricsOptions = {},
+  options: TradingMetricsOptions = {},
 ): TradingMetrics {
+  const group = new FoldGroup(meter, {
+    cardinalityLimit: integerOption(
+      "cardinalityLimit",
+      options.cardinalityLimit,
+      DEFAULT_CARDINALITY_LIMIT,
+      1,
+    ),
+    histogramBufferSize: integerOption("histogramBufferSize", options.histogramBufferSize, 8192, 2),
+    histogramFoldIntervalMillis: integerOption(
+      "histogramFoldIntervalMillis",
+      options.histogramFoldIntervalMillis,
+      1000,
+      1,
+    ),
+  });
   const out: Record<string, unknown> = {};
   for (const [key, definition] of Object.entries(METRICS) as [string, MetricDefinition][]) {
-    out[key] = createInstrument(meter, definition);
+    out[key] = createInstrument(group, definition);
   }
   return out as TradingMetrics;
 }
 
-function createInstrument(meter: Meter, definition: MetricDefinition) {
+function integerOption(name: string, value: number | undefined, fallback: number, min: number): number {
+  if (value === undefined) return fallback;
+  if (Number.isInteger(value) && value >= min) return value;
+  throw new TicktraceError(
+    "INVALID_ARGUMENT",
+    `createTradingMetrics: ${name} must be an integer of at least ${min} (got ${String(value)}); ` +
+      `pass a valid value or leave it unset for the default`,
+  );
+}
+
+function createInstrument(group: FoldGroup, definition: MetricDefinition) {
   const options = { description: definition.description, unit: definition.unit };
   switch (definition.kind) {
     case "counter":
-      return meter.createCounter(definition.name, options);
+      return group.counter(definition.name, options);
     case "updowncounter":
-      return meter.createUpDownCounter(definition.name, options);
+      return group.upDownCounter(definition.name, options);
     case "gauge":
-      return meter.createGauge(definition.name, options);
+      return group.gauge(definition.name, options);
     case "histogram":
-      return meter.createHistogram(definition.name, {
+      return group.histogram(definition.name, {
         ...options,
         advice: { explicitBucketBoundaries: [...(definition.buckets ?? [])] },
       });
