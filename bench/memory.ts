@@ -3,8 +3,10 @@
  *  - collector unreachable vs reachable: two identical trading processes side by side, one
  *    exporting to a local OTLP sink, one to a closed port; RSS growth over 10 minutes
  *    (`--quick`: 30 seconds);
- *  - a label flood: a million distinct `symbol` values on one counter; RSS must stay flat
- *    once the cardinality cap (`telemetry.cardinality_limit`) is reached.
+ *  - a label flood: a million distinct `symbol` values on one catalogue counter, with
+ *    collections between chunks; the series on `/metrics` must stay within
+ *    `telemetry.cardinality_limit` (the overflow series counted in it) with no increment lost,
+ *    and RSS must stay flat once the cap is reached.
  */
 import {
   MiB,
@@ -120,24 +122,24 @@ async function labelFlood(quick: boolean): Promise<Figure[]> {
     const first = checkpoints[0]!;
     const last = checkpoints[checkpoints.length - 1]!;
     const text = await (await fetch(`${flood.base}/metrics`)).text();
-    const series = text.split("\n").filter((line) => line.startsWith("trading_orders_placed_total{")).length;
-    const overflow = text
-      .split("\n")
-      .some(
-        (line) => line.startsWith("trading_orders_placed_total{") && line.includes("otel_metric_overflow"),
-      );
+    const series = text.split("\n").filter((line) => line.startsWith("trading_orders_placed_total{"));
+    const overflow = series.some((line) => line.includes('otel_metric_overflow="true"'));
+    const counted = series.reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(" ") + 1)), 0);
     const growthMiB = last.mib - first.mib;
-    const cap = CARDINALITY_LIMIT + 1; // the limit, plus the otel.metric.overflow series
+    // The SDK counts the otel.metric.overflow series within the limit, and so does ticktrace.
+    const cap = CARDINALITY_LIMIT;
     return [
       {
         name: "series on /metrics after a label flood (1M distinct symbols)",
-        value: series,
+        value: series.length,
         unit: "series",
         baseline: cap,
-        ratio: series / cap,
-        target: `<= ${cap} (cardinality_limit + overflow)`,
-        met: series <= cap,
-        note: `trading_orders_placed_total, ${FLOOD} symbols in 10 chunks with a collection (OTLP push, 1 s) between chunks${overflow ? "; overflow series present" : ""}`,
+        ratio: series.length / cap,
+        target: `<= ${cap} (telemetry.cardinality_limit, overflow series included), no increment lost`,
+        met: series.length <= cap && counted === FLOOD,
+        note:
+          `trading_orders_placed_total, ${FLOOD} symbols in 10 chunks with a collection (OTLP push, 1 s) between chunks; ` +
+          `${overflow ? "overflow series present" : "no overflow series"}; ${counted} of ${FLOOD} increments on /metrics`,
       },
       {
         name,
@@ -148,7 +150,7 @@ async function labelFlood(quick: boolean): Promise<Figure[]> {
         target: `<= 20 MB from ${first.symbols} to ${last.symbols} symbols`,
         met: growthMiB <= 20,
         spread: `RSS at checkpoints ${checkpoints.map((c) => c.mib.toFixed(0)).join(", ")} MiB`,
-        note: `cardinality_limit ${CARDINALITY_LIMIT}; grows with every collection while the flood lasts (see BENCHMARKS.md)`,
+        note: `cardinality_limit ${CARDINALITY_LIMIT}; the cap holds for the life of the process, so later chunks only add to the overflow series`,
       },
     ];
   } finally {
