@@ -5,7 +5,7 @@ import {
   trace,
   type Attributes,
   type Context,
-  type Span,
+  type HrTime,
   type Tracer,
 } from "@opentelemetry/api";
 import { systemClock, type Clock } from "../clock.js";
@@ -17,9 +17,9 @@ import type { TradingMetrics } from "../telemetry/metrics.js";
 import type { TradingEvents } from "./events.js";
 import type { MarketMaker, Quote, QuoteDecision } from "./market-maker.js";
 import type { OrderExecutor } from "./order-executor.js";
-import type { PositionManager } from "./position-manager.js";
+import type { PortfolioTotals, Position, PositionManager } from "./position-manager.js";
 import type { RiskMonitor } from "./risk-monitor.js";
-import type { Order, Ticker } from "./wire.js";
+import type { Order, OrderStatus, PlaceOrderRequest, Side, Ticker } from "./wire.js";
 
 /** Lifecycle of the strategy as the orchestrator sees it. */
 export type StrategyState = "running" | "faulted" | "stopped";
@@ -64,27 +64,56 @@ export interface TickInfo {
   traceId: string;
 }
 
-interface PlaceStamps {
-  side: Quote["side"];
+/**
+ * One quote's placement within a tick: the timestamps the `place_order` and `ack` spans are
+ * built from. One per symbol and side, reused every tick (ticks never overlap).
+ */
+interface PlaceSlot {
+  /** `{ symbol, side, exchange.name }`, built once. */
+  readonly attrs: Attributes;
+  placed: boolean;
   start: number;
   ack: number;
   end: number;
-  order?: Order;
-  error?: unknown;
+  order: Order | undefined;
+  error: unknown;
 }
 
-interface SymbolSeries {
-  sent: HotPathSeries;
-  ack: HotPathSeries;
+/** Per symbol, built once: span attributes, hot-path series and this tick's stage timestamps. */
+interface SymbolState {
+  readonly symbol: string;
+  /** `{ symbol }`: the attributes of `decide` and `risk_check`. */
+  readonly attrs: Attributes;
+  /** `{ symbol, order.status }` per status seen, for `ack`. */
+  readonly ackAttrs: Partial<Record<OrderStatus, Attributes>>;
+  readonly ackSeries: HotPathSeries | undefined;
+  /** Records tick-to-trade (sent) when the placement goes on the wire; undefined without a hot path. */
+  readonly onSent: (() => void) | undefined;
+  readonly bid: PlaceSlot;
+  readonly ask: PlaceSlot;
+  /** Whether this tick got as far as a decision (and so has decide/risk_check spans). */
+  decided: boolean;
+  decideStart: number;
+  checkStart: number;
+  checkEnd: number;
+  rejected: string | undefined;
 }
+
+/** How long one wall-clock offset of the monotonic clock is used for span timestamps. */
+const EPOCH_BASE_REFRESH_MS = 1_000;
 
 /**
  * The tick loop: one tick per market-data update (updates that arrive during a tick are
  * coalesced into the next). Each tick is a trace: root span `tick` with stage spans
  * `market_data` -> `decide` -> `risk_check` -> `place_order` -> `ack` (the exchange client's
- * HTTP spans sit under `place_order`). Tick-to-trade (market data received to order sent, and
- * to the exchange's ack) goes through the hot-path recorder into
- * `trading_tick_to_trade_duration_seconds{symbol,stage}`.
+ * HTTP spans sit under `tick`, whose context is active while orders are sent). Tick-to-trade
+ * (market data received to order sent, and to the exchange's ack) goes through the hot-path
+ * recorder into `trading_tick_to_trade_duration_seconds{symbol,stage}`.
+ *
+ * The tick path pays as little as possible for its telemetry: only the root span is started
+ * live; the stage spans are built after the orders are out, from monotonic timestamps taken on
+ * the way, with attributes built once per symbol; a tick the sampler dropped builds no stage
+ * span and no attribute at all.
  *
  * A strategy that throws is contained: the strategy is marked faulted (health `down`, event
  * `strategyPanic`), its orders are cancelled, and it is tried again after `panicCooldownMs`.
@@ -93,10 +122,11 @@ export class Orchestrator {
   private readonly options: OrchestratorOptions;
   private readonly clock: Clock;
   private readonly logger: Logger;
-  private readonly series = new Map<string, SymbolSeries>();
+  private readonly symbolStates: SymbolState[] = [];
   private readonly tickSeries: HotPathSeries | undefined;
   private readonly tickCountSeries: Partial<Record<TickInfo["outcome"], HotPathSeries>> = {};
   private readonly tickAttrs: Record<TickInfo["outcome"], Attributes>;
+  private readonly rootAttrs: Attributes;
   private readonly heartbeatAttrs: Attributes = {};
   private busy = false;
   private pending: { tickers: readonly Ticker[]; receivedAtMs: number } | undefined;
@@ -106,6 +136,12 @@ export class Orchestrator {
   private current: Promise<void> | undefined;
   private seq = 0;
   private lastTickAtMs: number | undefined;
+  /** Market data received (monotonic) of the tick in flight, for the prebuilt `onSent` callbacks. */
+  private receivedAtMs = 0;
+  /** Wall clock at monotonic 0, split as [s, ns] so span timestamps keep sub-microsecond steps. */
+  private epochBaseS = 0;
+  private epochBaseNs = 0;
+  private epochBaseAtMs = Number.NEGATIVE_INFINITY;
   private readonly latest = new Map<string, Ticker>();
   /** Ticks by outcome since start. */
   readonly counts = { ok: 0, skipped: 0, error: 0 };
@@ -118,19 +154,43 @@ export class Orchestrator {
       strategy_id: options.strategy.id,
     });
     const strategy = options.strategy.id;
+    this.rootAttrs = { "strategy.id": strategy };
     this.tickAttrs = {
       ok: { strategy, outcome: "ok" },
       skipped: { strategy, outcome: "skipped" },
       error: { strategy, outcome: "error" },
     };
     const hot = options.hotPath;
+    for (const symbol of options.symbols) {
+      const sent = hot?.series(options.metrics.tickToTrade, { symbol, stage: "sent" });
+      const slot = (side: Side): PlaceSlot => ({
+        attrs: { symbol, side, "exchange.name": options.exchange },
+        placed: false,
+        start: 0,
+        ack: 0,
+        end: 0,
+        order: undefined,
+        error: undefined,
+      });
+      this.symbolStates.push({
+        symbol,
+        attrs: { symbol },
+        ackAttrs: {},
+        ackSeries: hot?.series(options.metrics.tickToTrade, { symbol, stage: "ack" }),
+        onSent:
+          hot && sent !== undefined
+            ? () => hot.record(sent, this.clock.monotonicMs() - this.receivedAtMs)
+            : undefined,
+        bid: slot("buy"),
+        ask: slot("sell"),
+        decided: false,
+        decideStart: 0,
+        checkStart: 0,
+        checkEnd: 0,
+        rejected: undefined,
+      });
+    }
     if (hot) {
-      for (const symbol of options.symbols) {
-        this.series.set(symbol, {
-          sent: hot.series(options.metrics.tickToTrade, { symbol, stage: "sent" }),
-          ack: hot.series(options.metrics.tickToTrade, { symbol, stage: "ack" }),
-        });
-      }
       this.tickSeries = hot.series(options.metrics.tickDuration, { strategy });
       for (const outcome of ["ok", "skipped", "error"] as const) {
         this.tickCountSeries[outcome] = hot.counterSeries(options.metrics.ticks, this.tickAttrs[outcome]);
@@ -192,10 +252,18 @@ export class Orchestrator {
 
   /** One tick; never throws. */
   private async tick(tickers: readonly Ticker[], receivedAtMs: number): Promise<void> {
-    const { tracer, metrics, positions, risk, strategy } = this.options;
+    const { tracer, metrics, positions, risk } = this.options;
+    const tickStart = this.clock.monotonicMs();
+    this.receivedAtMs = receivedAtMs;
+    this.refreshEpochBase(tickStart);
     // Only the root span is started live (the exchange calls' HTTP spans need it as parent);
     // the stage spans are created after the orders are out, from timestamps taken on the way.
-    const root = tracer.startSpan("tick", { attributes: { "strategy.id": strategy.id } }, ROOT_CONTEXT);
+    const root = tracer.startSpan(
+      "tick",
+      { startTime: this.hrTime(tickStart), attributes: this.rootAttrs },
+      ROOT_CONTEXT,
+    );
+    const sampled = root.isRecording();
     const ctx = trace.setSpan(ROOT_CONTEXT, root);
     const traceId = root.spanContext().traceId;
     let outcome: TickInfo["outcome"] = "ok";
@@ -206,19 +274,26 @@ export class Orchestrator {
         positions.mark(ticker.symbol, (ticker.bid + ticker.ask) / 2);
       }
       const mdEnd = this.clock.monotonicMs();
-      outcome = await this.trade(ctx, receivedAtMs, traceId);
-      if (root.isRecording()) tracer.startSpan("market_data", { startTime: mdStart }, ctx).end(mdEnd);
+      outcome = await this.trade(ctx, sampled, traceId);
+      // Off the tick-to-trade path from here.
+      if (sampled) this.stageSpans(ctx, mdStart, mdEnd);
       risk.evaluate(positions.totals(), positions.all(), traceId);
     } catch (error) {
       outcome = "error";
-      root.recordException(error as Error);
-      root.setStatus({ code: SpanStatusCode.ERROR, message: describeError(error) });
+      if (sampled) {
+        root.recordException(error as Error);
+        root.setStatus({ code: SpanStatusCode.ERROR, message: describeError(error) });
+      }
       this.logger.error("tick failed", { error: describeError(error) });
-    } finally {
+    }
+    const tickEnd = this.clock.monotonicMs();
+    if (sampled) {
       root.setAttribute("tick.outcome", outcome);
+      root.end(this.hrTime(tickEnd));
+    } else {
       root.end();
     }
-    const durationMs = this.clock.monotonicMs() - receivedAtMs;
+    const durationMs = tickEnd - receivedAtMs;
     const hot = this.options.hotPath;
     if (hot && this.tickSeries !== undefined) {
       hot.record(this.tickSeries, durationMs);
@@ -242,8 +317,9 @@ export class Orchestrator {
   }
 
   /** Decide, check and place for every symbol; returns the tick's outcome. */
-  private async trade(ctx: Context, receivedAtMs: number, traceId: string): Promise<TickInfo["outcome"]> {
+  private async trade(ctx: Context, sampled: boolean, traceId: string): Promise<TickInfo["outcome"]> {
     const { risk, executor, strategy } = this.options;
+    for (const state of this.symbolStates) state.decided = false;
     if (risk.breakerActive) {
       if (!this.breakerHandled) {
         this.breakerHandled = true;
@@ -257,9 +333,9 @@ export class Orchestrator {
       if (this.clock.now() < this.faultedUntilMs) return "skipped";
       this.logger.info("retrying the strategy after its cooldown");
     }
-    const results = await Promise.all(
-      this.options.symbols.map((symbol) => this.tradeSymbol(ctx, symbol, receivedAtMs, traceId)),
-    );
+    const trades: Promise<"ok" | "panic">[] = [];
+    for (const state of this.symbolStates) trades.push(this.tradeSymbol(ctx, state, sampled, traceId));
+    const results = await Promise.all(trades);
     if (results.includes("panic")) return "error";
     if (this.state === "faulted") {
       this.state = "running";
@@ -272,11 +348,12 @@ export class Orchestrator {
 
   private async tradeSymbol(
     ctx: Context,
-    symbol: string,
-    receivedAtMs: number,
+    state: SymbolState,
+    sampled: boolean,
     traceId: string,
   ): Promise<"ok" | "panic"> {
-    const { tracer, strategy, positions, risk } = this.options;
+    const { strategy, positions } = this.options;
+    const { symbol } = state;
     const ticker = this.latest.get(symbol);
     if (!ticker) return "ok";
     const position = positions.position(symbol);
@@ -285,38 +362,51 @@ export class Orchestrator {
     try {
       decision = strategy.quote(symbol, ticker.bid, ticker.ask, position.quantity);
     } catch (error) {
-      const decide = tracer.startSpan("decide", { startTime: decideStart, attributes: { symbol } }, ctx);
-      decide.recordException(error as Error);
-      decide.setStatus({ code: SpanStatusCode.ERROR, message: describeError(error) });
-      decide.end();
+      if (sampled) {
+        const decide = this.options.tracer.startSpan(
+          "decide",
+          { startTime: this.hrTime(decideStart), attributes: state.attrs },
+          ctx,
+        );
+        decide.recordException(error as Error);
+        decide.setStatus({ code: SpanStatusCode.ERROR, message: describeError(error) });
+        decide.end();
+      }
       await this.panic(error, traceId);
       return "panic";
     }
-    const checkStart = this.clock.monotonicMs();
-    const toPlace: Quote[] = [];
-    let rejectedReason: string | undefined;
+    state.decideStart = decideStart;
+    state.checkStart = this.clock.monotonicMs();
+    state.rejected = undefined;
     const totals = positions.totals();
-    for (const quote of [decision.bid, decision.ask]) {
-      if (!this.needsRequote(symbol, quote)) continue;
-      const verdict = risk.check({ symbol, ...quote }, position, totals);
-      if (verdict.approved) toPlace.push(quote);
-      else rejectedReason ??= verdict.reason;
-    }
-    const checkEnd = this.clock.monotonicMs();
-    const placed = await Promise.all(toPlace.map((quote) => this.place(ctx, symbol, quote, receivedAtMs)));
-    // Off the tick-to-trade path from here: the stage spans, from the timestamps taken above
-    // (none for a tick the sampler dropped).
-    if (trace.getSpan(ctx)?.isRecording()) {
-      tracer.startSpan("decide", { startTime: decideStart, attributes: { symbol } }, ctx).end(checkStart);
-      const check = tracer.startSpan("risk_check", { startTime: checkStart, attributes: { symbol } }, ctx);
-      if (rejectedReason) check.setAttribute("risk.rejected", rejectedReason);
-      check.end(checkEnd);
-      for (const stamps of placed) this.placeSpans(ctx, symbol, stamps);
-    }
-    if (toPlace.length > 0 || rejectedReason) {
-      strategy.recordOutcome(decision, position.quantity, rejectedReason === undefined, rejectedReason);
+    const placeBid = this.approve(state, decision.bid, position, totals);
+    const placeAsk = this.approve(state, decision.ask, position, totals);
+    state.checkEnd = this.clock.monotonicMs();
+    state.decided = true;
+    state.bid.placed = placeBid;
+    state.ask.placed = placeAsk;
+    // Both placements are in flight together; `place` never rejects.
+    const bid = placeBid ? this.place(ctx, state, state.bid, decision.bid) : undefined;
+    const ask = placeAsk ? this.place(ctx, state, state.ask, decision.ask) : undefined;
+    if (bid) await bid;
+    if (ask) await ask;
+    if (placeBid || placeAsk || state.rejected !== undefined) {
+      strategy.recordOutcome(decision, position.quantity, state.rejected === undefined, state.rejected);
     }
     return "ok";
+  }
+
+  /** Whether `quote` should be placed: it moved enough to requote and risk approves it. */
+  private approve(state: SymbolState, quote: Quote, position: Position, totals: PortfolioTotals): boolean {
+    if (!this.needsRequote(state.symbol, quote)) return false;
+    const verdict = this.options.risk.check(
+      { symbol: state.symbol, side: quote.side, price: quote.price, quantity: quote.quantity },
+      position,
+      totals,
+    );
+    if (verdict.approved) return true;
+    state.rejected ??= verdict.reason;
+    return false;
   }
 
   private needsRequote(symbol: string, quote: Quote): boolean {
@@ -328,61 +418,96 @@ export class Orchestrator {
     );
   }
 
-  /** Places one quote; never throws. Returns what the spans need. */
-  private async place(
-    ctx: Context,
-    symbol: string,
-    quote: Quote,
-    receivedAtMs: number,
-  ): Promise<PlaceStamps> {
+  /** Places one quote and notes its timestamps in `slot`; never throws. */
+  private async place(ctx: Context, state: SymbolState, slot: PlaceSlot, quote: Quote): Promise<void> {
     const { executor } = this.options;
-    const series = this.series.get(symbol);
     const hot = this.options.hotPath;
-    const stamps: PlaceStamps = { side: quote.side, start: this.clock.monotonicMs(), ack: 0, end: 0 };
+    slot.order = undefined;
+    slot.error = undefined;
+    slot.start = this.clock.monotonicMs();
     try {
-      const onSent =
-        series && hot ? () => hot.record(series.sent, this.clock.monotonicMs() - receivedAtMs) : undefined;
-      // The tick's context is active during the call, so the HTTP client spans join the tick's trace.
-      const order = await contextApi.with(ctx, () =>
-        executor.replace(
-          { symbol, side: quote.side, type: "limit", price: quote.price, quantity: quote.quantity },
-          onSent,
-        ),
-      );
-      stamps.ack = this.clock.monotonicMs();
-      if (series && hot) hot.record(series.ack, stamps.ack - receivedAtMs);
-      stamps.order = order;
+      // The tick's context is active during the call, so the HTTP client spans join the tick's
+      // trace; for a tick the sampler dropped this keeps them unsampled too (parent-based sampler)
+      // instead of each starting a trace of its own.
+      const request: PlaceOrderRequest = {
+        symbol: state.symbol,
+        side: quote.side,
+        type: "limit",
+        price: quote.price,
+        quantity: quote.quantity,
+      };
+      slot.order = await contextApi.with(ctx, () => executor.replace(request, state.onSent));
+      slot.ack = this.clock.monotonicMs();
+      if (hot && state.ackSeries !== undefined) hot.record(state.ackSeries, slot.ack - this.receivedAtMs);
     } catch (error) {
-      stamps.ack = this.clock.monotonicMs();
-      stamps.error = error;
-      this.logger.warn("order not placed", { symbol, side: quote.side, error: describeError(error) });
+      slot.ack = this.clock.monotonicMs();
+      slot.error = error;
+      this.logger.warn("order not placed", {
+        symbol: state.symbol,
+        side: quote.side,
+        error: describeError(error),
+      });
     }
-    stamps.end = this.clock.monotonicMs();
-    return stamps;
+    slot.end = this.clock.monotonicMs();
   }
 
-  private placeSpans(ctx: Context, symbol: string, stamps: PlaceStamps): void {
-    const { tracer, exchange } = this.options;
-    const span: Span = tracer.startSpan(
+  /** The stage spans of a sampled tick, from the timestamps its stages left behind. */
+  private stageSpans(ctx: Context, mdStart: number, mdEnd: number): void {
+    const { tracer } = this.options;
+    tracer.startSpan("market_data", { startTime: this.hrTime(mdStart) }, ctx).end(this.hrTime(mdEnd));
+    for (const state of this.symbolStates) {
+      if (!state.decided) continue;
+      const checkStart = this.hrTime(state.checkStart);
+      tracer
+        .startSpan("decide", { startTime: this.hrTime(state.decideStart), attributes: state.attrs }, ctx)
+        .end(checkStart);
+      const check = tracer.startSpan("risk_check", { startTime: checkStart, attributes: state.attrs }, ctx);
+      if (state.rejected !== undefined) check.setAttribute("risk.rejected", state.rejected);
+      check.end(this.hrTime(state.checkEnd));
+      if (state.bid.placed) this.placeSpans(ctx, state, state.bid);
+      if (state.ask.placed) this.placeSpans(ctx, state, state.ask);
+    }
+  }
+
+  private placeSpans(ctx: Context, state: SymbolState, slot: PlaceSlot): void {
+    const { tracer } = this.options;
+    const ack = this.hrTime(slot.ack);
+    const span = tracer.startSpan(
       "place_order",
-      { startTime: stamps.start, attributes: { symbol, side: stamps.side, "exchange.name": exchange } },
+      { startTime: this.hrTime(slot.start), attributes: slot.attrs },
       ctx,
     );
-    if (stamps.order) span.setAttribute("order.id", stamps.order.orderId);
-    if (stamps.error !== undefined) {
-      span.recordException(stamps.error as Error);
-      span.setStatus({ code: SpanStatusCode.ERROR, message: describeError(stamps.error) });
+    const order = slot.order;
+    if (order) span.setAttribute("order.id", order.orderId);
+    if (slot.error !== undefined) {
+      span.recordException(slot.error as Error);
+      span.setStatus({ code: SpanStatusCode.ERROR, message: describeError(slot.error) });
     }
-    span.end(stamps.ack);
-    if (stamps.order) {
-      tracer
-        .startSpan(
-          "ack",
-          { startTime: stamps.ack, attributes: { symbol, "order.status": stamps.order.status } },
-          ctx,
-        )
-        .end(stamps.end);
+    span.end(ack);
+    if (order) {
+      const attrs = (state.ackAttrs[order.status] ??= { symbol: state.symbol, "order.status": order.status });
+      tracer.startSpan("ack", { startTime: ack, attributes: attrs }, ctx).end(this.hrTime(slot.end));
     }
+  }
+
+  /**
+   * Re-reads the wall clock at most once a second: span timestamps are monotonic readings moved
+   * onto the wall-clock axis by this offset, so the stages of one tick line up to the microsecond
+   * (the SDK's own conversion re-reads the millisecond wall clock per span).
+   */
+  private refreshEpochBase(monoMs: number): void {
+    if (monoMs - this.epochBaseAtMs < EPOCH_BASE_REFRESH_MS) return;
+    const baseMs = this.clock.now() - monoMs;
+    this.epochBaseS = Math.floor(baseMs / 1000);
+    this.epochBaseNs = (baseMs - this.epochBaseS * 1000) * 1e6;
+    this.epochBaseAtMs = monoMs;
+  }
+
+  /** A monotonic reading as an OpenTelemetry timestamp ([epoch seconds, nanoseconds]). */
+  private hrTime(monoMs: number): HrTime {
+    const ns = this.epochBaseNs + monoMs * 1e6;
+    const s = Math.floor(ns / 1e9);
+    return [this.epochBaseS + s, Math.floor(ns - s * 1e9)];
   }
 
   private async panic(error: unknown, traceId: string): Promise<void> {

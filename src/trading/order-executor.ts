@@ -1,4 +1,4 @@
-import type { Attributes, Counter, Histogram, UpDownCounter } from "@opentelemetry/api";
+import type { Attributes, Counter, UpDownCounter } from "@opentelemetry/api";
 import { systemClock, type Clock } from "../clock.js";
 import { describeError, TicktraceError } from "../errors.js";
 import { createSilentLogger, type Logger } from "../logging/logger.js";
@@ -44,6 +44,29 @@ export interface OrderExecutorOptions {
   onFillApplied?: (fill: Fill, traceId?: string) => void;
 }
 
+/** Attribute sets and hot-path series of one symbol and side. */
+interface SideLabels {
+  /** `{ exchange, symbol, side, type }`: `trading_orders_placed_total`. */
+  readonly placed: Attributes;
+  /** `{ exchange, symbol, side }`: active orders, fills and volume. */
+  readonly side: Attributes;
+  readonly placedSeries: HotPathSeries | undefined;
+  readonly activeSeries: HotPathSeries | undefined;
+}
+
+/**
+ * Everything the executor labels its metrics with for one symbol, built on the symbol's first
+ * order, so an order on the tick path looks up one map entry and allocates no attributes.
+ */
+interface SymbolLabels {
+  /** `{ exchange, symbol }`: cancels, fees and execution duration. */
+  readonly symbol: Attributes;
+  readonly cancelledSeries: HotPathSeries | undefined;
+  readonly executionSeries: HotPathSeries | undefined;
+  readonly buy: SideLabels;
+  readonly sell: SideLabels;
+}
+
 /** Remembered fill ids, so a fill seen on the stream and again in a REST answer counts once. */
 const SEEN_FILLS_MAX = 20_000;
 
@@ -55,19 +78,21 @@ const SEEN_FILLS_MAX = 20_000;
  */
 export class OrderExecutor {
   private readonly options: OrderExecutorOptions;
+  private readonly hot: HotPathRecorder | undefined;
   private readonly clock: Clock;
   private readonly logger: Logger;
   private readonly resting = new Map<string, RestingOrder>();
   private readonly byId = new Map<string, RestingOrder>();
   private readonly seenFills = new Set<string>();
-  private readonly attrCache = new Map<string, Attributes>();
-  private readonly hotSeries = new WeakMap<Attributes, Map<object, HotPathSeries>>();
+  private readonly labelsBySymbol = new Map<string, SymbolLabels>();
+  private readonly failedAttrs = new Map<string, Attributes>();
   placedTotal = 0;
   failedTotal = 0;
   filledTotal = 0;
 
   constructor(options: OrderExecutorOptions) {
     this.options = options;
+    this.hot = options.hotPath;
     this.clock = options.clock ?? systemClock;
     this.logger = (options.logger ?? createSilentLogger()).child({
       component: "executor",
@@ -97,7 +122,9 @@ export class OrderExecutor {
     } catch (error) {
       this.failedTotal++;
       const reason = error instanceof TicktraceError ? error.code.toLowerCase() : "unknown";
-      this.options.metrics.ordersFailed.add(1, this.attrs("failed", reason));
+      let attrs = this.failedAttrs.get(reason);
+      if (!attrs) this.failedAttrs.set(reason, (attrs = { exchange: this.options.exchange, reason }));
+      this.options.metrics.ordersFailed.add(1, attrs);
       if (error instanceof TicktraceError && error.code === "REJECTED") {
         this.options.events.emit("orderRejected", {
           reason: error.message,
@@ -115,7 +142,8 @@ export class OrderExecutor {
   onAck(order: Order): void {
     const { metrics, events, exchange } = this.options;
     this.placedTotal++;
-    this.add(metrics.ordersPlaced, this.attrs("placed", order.symbol, order.side), 1);
+    const labels = this.labels(order.symbol)[order.side];
+    this.count(metrics.ordersPlaced, labels.placed, labels.placedSeries, 1);
     events.emit("orderPlaced", { exchange, symbol: order.symbol, side: order.side });
     const resting: RestingOrder = {
       orderId: order.orderId,
@@ -128,7 +156,7 @@ export class OrderExecutor {
     };
     this.resting.set(key(order.symbol, order.side), resting);
     this.byId.set(order.orderId, resting);
-    this.add(metrics.ordersActive, this.attrs("active", order.symbol, order.side), 1);
+    this.count(metrics.ordersActive, labels.side, labels.activeSeries, 1);
     this.sync(order);
   }
 
@@ -136,7 +164,8 @@ export class OrderExecutor {
   async cancel(order: RestingOrder): Promise<void> {
     try {
       const answer = await this.options.venue.cancelOrder(order.orderId);
-      this.add(this.options.metrics.ordersCancelled, this.attrs("cancelled", order.symbol), 1);
+      const labels = this.labels(order.symbol);
+      this.count(this.options.metrics.ordersCancelled, labels.symbol, labels.cancelledSeries, 1);
       this.sync(answer);
     } catch (error) {
       if (
@@ -209,12 +238,12 @@ export class OrderExecutor {
     if (order.closed) return;
     order.closed = true;
     const { metrics } = this.options;
-    this.add(metrics.ordersActive, this.attrs("active", order.symbol, order.side), -1);
-    this.time(
-      metrics.orderExecutionDuration,
-      this.attrs("exec", order.symbol),
-      this.clock.now() - order.sentAtMs,
-    );
+    const labels = this.labels(order.symbol);
+    const sideLabels = labels[order.side];
+    this.count(metrics.ordersActive, sideLabels.side, sideLabels.activeSeries, -1);
+    const ms = this.clock.now() - order.sentAtMs;
+    if (this.hot && labels.executionSeries !== undefined) this.hot.record(labels.executionSeries, ms);
+    else metrics.orderExecutionDuration.record(ms / 1000, labels.symbol);
     this.byId.delete(order.orderId);
     const k = key(order.symbol, order.side);
     if (this.resting.get(k) === order) this.resting.delete(k);
@@ -230,11 +259,12 @@ export class OrderExecutor {
     const { metrics, events, exchange, positions } = this.options;
     const result = positions.applyFill(fill);
     this.filledTotal++;
-    const sideAttrs = this.attrs("active", fill.symbol, fill.side);
+    const labels = this.labels(fill.symbol);
+    const sideAttrs = labels[fill.side].side;
     metrics.ordersFilled.add(1, sideAttrs);
     metrics.volumeBase.add(fill.quantity, sideAttrs);
     metrics.volumeQuote.add(fill.quantity * fill.price, sideAttrs);
-    metrics.fees.add(fill.fee, this.attrs("cancelled", fill.symbol));
+    metrics.fees.add(fill.fee, labels.symbol);
     if (result.closed) {
       metrics.positionDuration.record(result.closed.durationMs / 1000, {
         symbol: fill.symbol,
@@ -255,56 +285,42 @@ export class OrderExecutor {
   }
 
   /** Counter increment, deferred through the hot path when there is one. */
-  private add(counter: Counter | UpDownCounter, attrs: Attributes, value: number): void {
-    const hot = this.options.hotPath;
-    if (!hot) counter.add(value, attrs);
-    else
-      hot.record(
-        this.seriesFor(counter, attrs, () => hot.counterSeries(counter, attrs)),
-        value,
-      );
+  private count(
+    counter: Counter | UpDownCounter,
+    attrs: Attributes,
+    series: HotPathSeries | undefined,
+    value: number,
+  ): void {
+    if (this.hot && series !== undefined) this.hot.record(series, value);
+    else counter.add(value, attrs);
   }
 
-  /** Histogram duration in milliseconds, deferred through the hot path when there is one. */
-  private time(histogram: Histogram, attrs: Attributes, ms: number): void {
-    const hot = this.options.hotPath;
-    if (!hot) histogram.record(ms / 1000, attrs);
-    else
-      hot.record(
-        this.seriesFor(histogram, attrs, () => hot.series(histogram, attrs)),
-        ms,
-      );
-  }
-
-  private seriesFor(instrument: object, attrs: Attributes, create: () => HotPathSeries): HotPathSeries {
-    let byInstrument = this.hotSeries.get(attrs);
-    if (!byInstrument) this.hotSeries.set(attrs, (byInstrument = new Map<object, HotPathSeries>()));
-    let series = byInstrument.get(instrument);
-    if (series === undefined) byInstrument.set(instrument, (series = create()));
-    return series;
-  }
-
-  /** Attribute sets are built once per label combination (no allocation per order). */
-  private attrs(
-    kind: "placed" | "active" | "cancelled" | "exec" | "failed",
-    a: string,
-    b?: string,
-  ): Attributes {
-    const cacheKey = `${kind}|${a}|${b ?? ""}`;
-    let attrs = this.attrCache.get(cacheKey);
-    if (!attrs) {
-      const exchange = this.options.exchange;
-      attrs =
-        kind === "failed"
-          ? { exchange, reason: a }
-          : kind === "placed"
-            ? { exchange, symbol: a, side: b!, type: "limit" }
-            : kind === "active"
-              ? { exchange, symbol: a, side: b! }
-              : { exchange, symbol: a };
-      this.attrCache.set(cacheKey, attrs);
-    }
-    return attrs;
+  /** The symbol's attribute sets and hot-path series, built on first use. */
+  private labels(symbol: string): SymbolLabels {
+    let labels = this.labelsBySymbol.get(symbol);
+    if (labels) return labels;
+    const { exchange, metrics } = this.options;
+    const hot = this.hot;
+    const side = (s: Side): SideLabels => {
+      const placed = { exchange, symbol, side: s, type: "limit" };
+      const sideAttrs = { exchange, symbol, side: s };
+      return {
+        placed,
+        side: sideAttrs,
+        placedSeries: hot?.counterSeries(metrics.ordersPlaced, placed),
+        activeSeries: hot?.counterSeries(metrics.ordersActive, sideAttrs),
+      };
+    };
+    const symbolAttrs = { exchange, symbol };
+    labels = {
+      symbol: symbolAttrs,
+      cancelledSeries: hot?.counterSeries(metrics.ordersCancelled, symbolAttrs),
+      executionSeries: hot?.series(metrics.orderExecutionDuration, symbolAttrs),
+      buy: side("buy"),
+      sell: side("sell"),
+    };
+    this.labelsBySymbol.set(symbol, labels);
+    return labels;
   }
 }
 
