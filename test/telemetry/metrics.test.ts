@@ -12,6 +12,8 @@ import { TicktraceError } from "../../src/errors.js";
 import { FOLD_TRIGGER_NAME } from "../../src/telemetry/folded-instruments.js";
 import { createTradingMetrics, type TradingMetricsOptions } from "../../src/telemetry/metrics.js";
 import { metricViews } from "../../src/telemetry/sdk.js";
+import { startRuntime } from "../../src/telemetry/start.js";
+import { captureLogger } from "../logging/capture.js";
 
 /** A pull reader whose collections the test triggers (an OTLP push reader, minus the network). */
 class InMemoryReader extends MetricReader {
@@ -283,6 +285,34 @@ describe("cardinality limit", () => {
       ["S1", 1],
       ["overflow", 8],
     ]);
+  });
+});
+
+describe("the runtime", () => {
+  it("caps its catalogue instruments at telemetry.cardinality_limit across scrapes", async () => {
+    const { entries, logger } = captureLogger();
+    const runtime = await startRuntime(
+      parseConfigText(
+        "health:\n  port: 0\ntelemetry:\n  cardinality_limit: 10\n  shutdown_timeout_ms: 1000\n" +
+          "  otlp:\n    endpoint: http://127.0.0.1:9\n  traces:\n    enabled: false\n  logs:\n    enabled: false\n",
+        { file: "test.yaml", env: {} },
+      ),
+      { logger },
+    );
+    try {
+      let body = "";
+      for (let chunk = 0; chunk < 5; chunk++) {
+        for (let i = 0; i < 20; i++)
+          runtime.metrics.ordersFailed.add(1, { exchange: "sim", reason: `c${chunk}-${i}` });
+        body = await (await fetch(`${runtime.healthUrl}/metrics`)).text();
+      }
+      const series = lines(body, "trading_orders_failed_total");
+      expect(series).toHaveLength(10);
+      expect(series.reduce((sum, line) => sum + lineValue(line), 0)).toBe(100);
+    } finally {
+      await runtime.shutdown();
+    }
+    expect(entries().filter((line) => line.level === "error")).toEqual([]);
   });
 });
 
