@@ -12,7 +12,7 @@ import {
   type QueueItem,
   type RetryPolicy,
 } from "./delivery.js";
-import { atLeast, createIdSource, fingerprintOf, maxLevel } from "./model.js";
+import { atLeast, createIdSource, fingerprintOf, isoTimestamp, maxLevel } from "./model.js";
 import { Outbox, type NotificationRecord, type OutboxContents } from "./outbox.js";
 import type { Alert, AlertChannel, AlertEvent, AlertLevel, Alerter, RaiseAlertInput } from "./types.js";
 
@@ -55,11 +55,30 @@ interface Entry {
   alert: Alert;
   /** Wall time of the last page notification (firing, repeat, escalated), for the repeat interval. */
   lastPagedAtMs: number;
-  /** Whether a page channel was (or is being) told: only then is a resolve paged. */
+  /**
+   * Whether a page channel was (or is being) told: only then is a resolve paged. Set by storm
+   * control at fan-out, which handles notifications in the order they were made.
+   */
   paged: boolean;
   /** The newest raise absorbed by dedup, folded in by `current()` when the alert is next needed. */
   update?: RaiseAlertInput | undefined;
   updateTraceId?: string | undefined;
+}
+
+/**
+ * A notification as the calling thread leaves it: the fan-out gives it an id, applies storm
+ * control and hands it to the outbox and the channel queues.
+ */
+interface Pending {
+  event: AlertEvent;
+  alert: Alert;
+  /** Wall time of the raise (or resolve, acknowledge): storm windows and delivery latency count from here. */
+  atMs: number;
+  /** The condition's entry, whose `paged` flag storm control sets and a resolve reads; none for transient alerts and summaries. */
+  entry: Entry | undefined;
+  /** An event alert (never active): state channels, which mirror active alerts, skip it. */
+  transient: boolean;
+  collapsed?: Alert[];
 }
 
 interface Notification {
@@ -69,9 +88,8 @@ interface Notification {
   createdAtMs: number;
   /** False when storm control collapsed it for page channels. */
   page: boolean;
-  /** An event alert (never active): state channels, which mirror active alerts, skip it. */
-  transient?: boolean;
-  collapsed?: Alert[];
+  transient: boolean;
+  collapsed?: Alert[] | undefined;
 }
 
 /** Storm summaries name at most this many of the collapsed alerts. */
@@ -82,9 +100,12 @@ const SUMMARY_LIST_MAX = 20;
  * lifecycle firing -> acknowledged -> resolved, and delivers to every channel through a durable
  * outbox with one queue per channel.
  *
- * `raise` is a synchronous enqueue of constant cost: it updates the in-memory state and queues a
- * notification; fan-out, the outbox write and the metrics happen on the next turn of the event
- * loop, delivery in the background. A slow or dead channel delays only its own queue.
+ * `raise` is a synchronous enqueue of constant cost: it builds the alert record, checks dedup,
+ * updates the in-memory state and pushes the notification onto a queue. Everything else runs in
+ * one fan-out on the next turn of the event loop (`setImmediate`), in the order the notifications
+ * were made: notification ids, storm control, the outbox journal append, the metrics and the
+ * per-channel queues; delivery runs in the background after that. A slow or dead channel delays
+ * only its own queue. A raise during or after {@link AlertManager.shutdown} is still journaled.
  *
  * ```ts
  * const manager = new AlertManager({ channels: [telegram], outboxDir: "data/alerts-outbox", logger });
@@ -108,19 +129,24 @@ export class AlertManager implements Alerter {
 
   private readonly byFingerprint = new Map<string, Entry>();
   private readonly byId = new Map<string, Entry>();
-  /** Notifications not yet fanned out (raised during this turn of the event loop). */
-  private pendingFanOut: Notification[] = [];
+  /** Notifications not yet fanned out (raised during this turn of the event loop), oldest first. */
+  private pendingFanOut: Pending[] = [];
   private fanOutScheduled = false;
+  private readonly flushFanOutCallback = () => this.flushFanOut();
+  /** Set once shutdown has stopped the queues: a notification is fanned out (journaled) at once. */
+  private stopped = false;
   /** Notifications some channel still owes, by id, with the channels still owing. */
   private readonly owed = new Map<string, { record: NotificationRecord; channels: Set<string> }>();
   /** Wall times of recent pages, oldest first (storm window). */
   private readonly pageTimes: number[] = [];
+  /** The first {@link SUMMARY_LIST_MAX} alerts collapsed in this storm window (the summary names no more). */
   private stormBuffer: Alert[] = [];
+  /** All alerts collapsed in this storm window, and their highest level. */
+  private stormCount = 0;
+  private stormLevel: AlertLevel = "INFO";
   private stormTimer: TimerHandle | undefined;
   private readonly resendTimers: TimerHandle[] = [];
   private shutdownPromise: Promise<void> | undefined;
-  private lastIsoMs = Number.NaN;
-  private lastIso = "";
 
   /** `service.name` given in the options (channels that label alerts read it from their own options). */
   readonly serviceName: string | undefined;
@@ -198,22 +224,28 @@ export class AlertManager implements Alerter {
    * (the input is kept by reference) show in `active()` and the next notification.
    */
   raise(input: RaiseAlertInput): Alert | undefined {
+    // Only what the caller must see at once happens here; see the class comment.
     const now = this.clock.now();
     const traceId = input.traceId ?? activeTraceId();
+    const fingerprint = fingerprintOf(input.rule, input.labels);
     if (input.transient === true) {
-      const alert = this.build(input, fingerprintOf(input.rule, input.labels), now, traceId);
-      this.notify("firing", alert, now, this.allowPage(alert.level, now), true);
+      const alert = this.build(input, fingerprint, now, traceId);
+      this.notify("firing", alert, now, undefined, true);
       return this.enabled ? alert : undefined;
     }
-    const fingerprint = fingerprintOf(input.rule, input.labels);
     const entry = this.byFingerprint.get(fingerprint);
     if (entry === undefined) {
       const alert = this.build(input, fingerprint, now, traceId);
-      const page = this.allowPage(alert.level, now);
-      const created: Entry = { alert, lastPagedAtMs: now, paged: page };
+      const created: Entry = {
+        alert,
+        lastPagedAtMs: now,
+        paged: false,
+        update: undefined,
+        updateTraceId: undefined,
+      };
       this.byFingerprint.set(fingerprint, created);
       this.byId.set(alert.id, created);
-      this.notify("firing", alert, now, page);
+      this.notify("firing", alert, now, created);
       return this.enabled ? alert : undefined;
     }
     const previous = entry.alert;
@@ -232,10 +264,8 @@ export class AlertManager implements Alerter {
     const alert = this.current(entry);
     const updated: Alert = level === alert.level ? alert : { ...alert, level };
     entry.alert = updated;
-    const page = this.allowPage(level, now);
     entry.lastPagedAtMs = now;
-    entry.paged ||= page;
-    this.notify(level !== previous.level ? "escalated" : "repeat", updated, now, page);
+    this.notify(level !== previous.level ? "escalated" : "repeat", updated, now, entry);
     return this.enabled ? entry.alert : undefined;
   }
 
@@ -249,9 +279,9 @@ export class AlertManager implements Alerter {
     const alert: Alert = {
       ...this.current(entry),
       status: "resolved",
-      resolvedAt: new Date(now).toISOString(),
+      resolvedAt: isoTimestamp(now),
     };
-    this.notify("resolved", alert, now, entry.paged);
+    this.notify("resolved", alert, now, entry);
     return this.enabled ? alert : undefined;
   }
 
@@ -270,10 +300,10 @@ export class AlertManager implements Alerter {
     entry.alert = {
       ...entry.alert,
       acknowledged: true,
-      acknowledgedAt: new Date(now).toISOString(),
+      acknowledgedAt: isoTimestamp(now),
       ...(by !== undefined ? { acknowledgedBy: by } : {}),
     };
-    this.notify("acknowledged", entry.alert, now, false);
+    this.notify("acknowledged", entry.alert, now, undefined);
     return entry.alert;
   }
 
@@ -310,7 +340,8 @@ export class AlertManager implements Alerter {
   /**
    * Stops delivery: waits up to `drainMs` (default 2000, real time) for the queues to empty,
    * then abandons what is left (it stays in the outbox for the next start), closes the outbox
-   * and the channels. Idempotent.
+   * and the channels. A raise during the drain is delivered if time allows and journaled either
+   * way; a raise after it is journaled at once, within the call. Idempotent.
    */
   shutdown(options: { drainMs?: number } = {}): Promise<void> {
     this.shutdownPromise ??= this.doShutdown(options.drainMs ?? 2000);
@@ -330,6 +361,11 @@ export class AlertManager implements Alerter {
     if (deadline) clearTimeout(deadline);
     if (this.stormTimer) this.clock.clearTimeout(this.stormTimer);
     for (const timer of this.resendTimers) this.clock.clearTimeout(timer);
+    // From here on no fan-out turn is sure to come (the process may exit once this resolves):
+    // what was raised during the drain, and anything raised later, is journaled at once for the
+    // next start to deliver.
+    this.stopped = true;
+    this.flushFanOut();
     for (const queue of this.queues) queue.stop();
     await this.outbox?.close();
     await Promise.all(this.queues.map(async (queue) => queue.channel.shutdown?.()));
@@ -358,124 +394,191 @@ export class AlertManager implements Alerter {
     now: number,
     traceId: string | undefined,
   ): Alert {
+    const id = this.newId();
+    const timestamp = isoTimestamp(now);
+    const labels = input.labels ?? {};
+    const fields = input.fields ?? {};
+    // Two literals rather than a conditional spread, which costs more than the rest of the record.
+    if (traceId === undefined) {
+      return {
+        id,
+        fingerprint,
+        rule: input.rule,
+        level: input.level,
+        title: input.title,
+        message: input.message,
+        timestamp,
+        labels,
+        fields,
+        status: "firing",
+        acknowledged: false,
+      };
+    }
     return {
-      id: this.newId(),
+      id,
       fingerprint,
       rule: input.rule,
       level: input.level,
       title: input.title,
       message: input.message,
-      timestamp: this.iso(now),
-      labels: input.labels ?? {},
-      fields: input.fields ?? {},
-      ...(traceId !== undefined ? { traceId } : {}),
+      timestamp,
+      labels,
+      fields,
+      traceId,
       status: "firing",
       acknowledged: false,
     };
   }
 
-  /** ISO text of an epoch ms, cached for bursts within one millisecond. */
-  private iso(ms: number): string {
-    if (ms !== this.lastIsoMs) {
-      this.lastIsoMs = ms;
-      this.lastIso = new Date(ms).toISOString();
+  /** Queues a notification for the fan-out; the calling thread's only cost besides the alert record. */
+  private notify(
+    event: AlertEvent,
+    alert: Alert,
+    now: number,
+    entry: Entry | undefined,
+    transient = false,
+  ): void {
+    this.pendingFanOut.push({ event, alert, atMs: now, entry, transient });
+    if (this.stopped) {
+      // No fan-out turn may come after shutdown: journal it now (off the hot path: trading has stopped).
+      this.flushFanOut();
+    } else if (!this.fanOutScheduled) {
+      this.fanOutScheduled = true;
+      setImmediate(this.flushFanOutCallback);
     }
-    return this.lastIso;
   }
 
   /** Storm control: whether one more page fits the window. CRITICAL always pages (and counts). */
-  private allowPage(level: AlertLevel, now: number): boolean {
+  private allowPage(level: AlertLevel, atMs: number): boolean {
     const times = this.pageTimes;
-    while (times.length > 0 && times[0]! <= now - this.storm.windowMs) times.shift();
+    while (times.length > 0 && times[0]! <= atMs - this.storm.windowMs) times.shift();
     if (times.length < this.storm.maxPerWindow || level === "CRITICAL") {
-      times.push(now);
+      times.push(atMs);
       return true;
     }
     return false;
   }
 
-  private notify(event: AlertEvent, alert: Alert, now: number, page: boolean, transient = false): void {
+  /** Holds back a page that storm control refused; one summary pages for them at the end of the window. */
+  private collapse(alert: Alert, atMs: number): void {
+    // Only what the summary shows is kept, so a long storm does not grow the heap.
+    if (this.stormBuffer.length < SUMMARY_LIST_MAX) this.stormBuffer.push(alert);
+    this.stormCount += 1;
+    this.stormLevel = maxLevel(this.stormLevel, alert.level);
+    if (this.stormTimer !== undefined || this.stopped) return;
+    const delayMs = Math.max(0, atMs + this.storm.windowMs - this.clock.now());
+    this.stormTimer = this.clock.setTimeout(() => this.summarizeStorm(), delayMs);
+  }
+
+  private summarizeStorm(): void {
+    this.stormTimer = undefined;
+    const collapsed = this.stormBuffer;
+    const count = this.stormCount;
+    const level = this.stormLevel;
+    this.stormBuffer = [];
+    this.stormCount = 0;
+    this.stormLevel = "INFO";
+    if (count === 0) return;
+    const now = this.clock.now();
+    const seconds = Math.round(this.storm.windowMs / 1000);
+    const lines = collapsed.slice(0, 10).map((a) => `${a.level} ${a.title}`);
+    if (count > 10) lines.push(`... and ${count - 10} more`);
+    const summary: Alert = {
+      id: this.newId(),
+      fingerprint: "alert_storm",
+      rule: "alert_storm",
+      level,
+      title: `Alert storm: ${count} alerts in ${seconds}s collapsed`,
+      message: lines.join("\n"),
+      timestamp: isoTimestamp(now),
+      labels: {},
+      fields: { collapsed: count },
+      status: "firing",
+      acknowledged: false,
+      collapsedCount: count,
+    };
     this.pendingFanOut.push({
-      id: this.newNotificationId(),
-      event,
-      alert,
-      createdAtMs: now,
-      page,
-      transient,
+      event: "summary",
+      alert: summary,
+      atMs: now,
+      entry: undefined,
+      transient: false,
+      collapsed,
     });
-    if (!page && (event === "firing" || event === "repeat" || event === "escalated")) this.collapse(alert);
-    if (!this.fanOutScheduled) {
-      this.fanOutScheduled = true;
-      // Fan-out runs on the next turn so that raise() stays a constant-cost enqueue.
-      setImmediate(() => this.flushFanOut());
-    }
+    this.flushFanOut();
   }
 
-  private collapse(alert: Alert): void {
-    this.stormBuffer.push(alert);
-    if (this.stormTimer !== undefined) return;
-    this.stormTimer = this.clock.setTimeout(() => {
-      this.stormTimer = undefined;
-      const collapsed = this.stormBuffer;
-      this.stormBuffer = [];
-      if (collapsed.length === 0) return;
-      const now = this.clock.now();
-      const level = collapsed.reduce<AlertLevel>((acc, a) => maxLevel(acc, a.level), "INFO");
-      const seconds = Math.round(this.storm.windowMs / 1000);
-      const lines = collapsed.slice(0, 10).map((a) => `${a.level} ${a.title}`);
-      if (collapsed.length > 10) lines.push(`... and ${collapsed.length - 10} more`);
-      const summary: Alert = {
-        id: this.newId(),
-        fingerprint: "alert_storm",
-        rule: "alert_storm",
-        level,
-        title: `Alert storm: ${collapsed.length} alerts in ${seconds}s collapsed`,
-        message: lines.join("\n"),
-        timestamp: new Date(now).toISOString(),
-        labels: {},
-        fields: { collapsed: collapsed.length },
-        status: "firing",
-        acknowledged: false,
-        collapsedCount: collapsed.length,
-      };
-      this.pendingFanOut.push({
-        id: this.newNotificationId(),
-        event: "summary",
-        alert: summary,
-        createdAtMs: now,
-        page: true,
-        collapsed: collapsed.slice(0, SUMMARY_LIST_MAX),
-      });
-      this.flushFanOut();
-    }, this.storm.windowMs);
-  }
-
-  /** Hands queued notifications to the outbox and the channel queues. */
+  /**
+   * The fan-out, in the order the notifications were made: ids, storm control, metrics, the
+   * outbox journal (appended before any channel is handed the notification) and the channel
+   * queues. Runs on the turn after the raise, never on the caller's call (except after shutdown).
+   */
   private flushFanOut(): void {
     this.fanOutScheduled = false;
     const batch = this.pendingFanOut;
     if (batch.length === 0) return;
     this.pendingFanOut = [];
-    for (const notification of batch) {
-      const { alert, event } = notification;
-      if (event === "firing" || event === "escalated")
-        this.metrics.alertsRaised.add(1, { rule: alert.rule, level: alert.level });
-      const targets: ChannelQueue[] = [];
-      for (const queue of this.queues) if (wants(queue.channel, notification)) targets.push(queue);
-      if (targets.length === 0) continue;
-      const record: NotificationRecord = {
-        op: "n",
-        id: notification.id,
-        at: notification.createdAtMs,
-        event,
-        alert,
-        ch: targets.map((queue) => queue.channel.name),
-        ...(notification.collapsed ? { collapsed: notification.collapsed } : {}),
-      };
-      this.owed.set(record.id, { record, channels: new Set(record.ch) });
-      this.outbox?.append(record);
-      for (const queue of targets) queue.enqueue(itemOf(record));
+    for (const pending of batch) this.fanOut(pending);
+  }
+
+  private fanOut(pending: Pending): void {
+    const { event, alert, entry } = pending;
+    let page: boolean;
+    switch (event) {
+      case "firing":
+      case "repeat":
+      case "escalated":
+        page = this.allowPage(alert.level, pending.atMs);
+        if (entry !== undefined) entry.paged ||= page;
+        if (!page) this.collapse(alert, pending.atMs);
+        break;
+      case "resolved":
+        page = entry?.paged ?? false;
+        break;
+      case "summary":
+        page = true;
+        break;
+      default:
+        page = false;
     }
+    if (event === "firing" || event === "escalated")
+      this.metrics.alertsRaised.add(1, { rule: alert.rule, level: alert.level });
+    const notification: Notification = {
+      id: this.newNotificationId(),
+      event,
+      alert,
+      createdAtMs: pending.atMs,
+      page,
+      transient: pending.transient,
+      collapsed: pending.collapsed,
+    };
+    const targets: ChannelQueue[] = [];
+    for (const queue of this.queues) if (wants(queue.channel, notification)) targets.push(queue);
+    if (targets.length === 0) return;
+    const record: NotificationRecord = {
+      op: "n",
+      id: notification.id,
+      at: notification.createdAtMs,
+      event,
+      alert,
+      ch: targets.map((queue) => queue.channel.name),
+      ...(notification.collapsed ? { collapsed: notification.collapsed } : {}),
+    };
+    this.owed.set(record.id, { record, channels: new Set(record.ch) });
+    this.outbox?.append(record);
+    if (this.stopped) {
+      if (this.outbox === undefined) {
+        // No journal to keep it for the next start: the log is the last resort.
+        this.logger.warn(`alert ${event} after shutdown, not delivered: ${alert.title}`, {
+          component: "alert",
+          alert_id: alert.id,
+          rule: alert.rule,
+          severity: alert.level,
+        });
+      }
+      return;
+    }
+    for (const queue of targets) queue.enqueue(itemOf(record));
   }
 
   private settled(channel: string, item: QueueItem, outcome: DeliveryOutcome): void {
@@ -491,7 +594,13 @@ export class AlertManager implements Alerter {
   /** Re-delivers what a previous run owed and restores the firing alerts. */
   private recover(contents: OutboxContents): void {
     for (const alert of contents.active) {
-      const entry: Entry = { alert, lastPagedAtMs: Date.parse(alert.timestamp), paged: true };
+      const entry: Entry = {
+        alert,
+        lastPagedAtMs: Date.parse(alert.timestamp),
+        paged: true,
+        update: undefined,
+        updateTraceId: undefined,
+      };
       this.byFingerprint.set(alert.fingerprint, entry);
       this.byId.set(alert.id, entry);
     }

@@ -27,7 +27,9 @@ import type { Alert, AlertEvent } from "./types.js";
  * is `fdatasync`ed before the next is written (option `fsync`, default true), so a notification
  * is durable a few milliseconds after it was raised; a crash inside that window can lose it.
  * A failing disk never throws: the first failure is logged once, delivery goes on from memory,
- * and {@link Outbox.healthy} turns false until a write succeeds again.
+ * and {@link Outbox.healthy} turns false until a write succeeds again. After {@link Outbox.close}
+ * no write turn is sure to come (the process may be exiting), so a record appended then is written
+ * synchronously.
  */
 export interface NotificationRecord {
   op: "n";
@@ -125,6 +127,9 @@ export class Outbox {
   private writing = false;
   private appendedSinceCompaction = 0;
   private failing = false;
+  /** Whether the journal was opened: otherwise the outbox runs from memory. */
+  private opened = false;
+  private closing: Promise<void> | undefined;
   private closed = false;
   private idleWaiters: (() => void)[] = [];
 
@@ -163,15 +168,19 @@ export class Outbox {
       fs.closeSync(tmpFd);
       fs.renameSync(tmp, this.file);
       this.fd = fs.openSync(this.file, "a");
+      this.opened = true;
     } catch (error) {
       this.fail(`cannot open the alert outbox ${this.file}: ${describeError(error)}`);
     }
     return contents;
   }
 
-  /** Queues a record; written on the next turn of the event loop. Never throws. */
+  /** Queues a record; written on the next turn of the event loop (at once once closed). Never throws. */
   append(record: OutboxRecord): void {
-    if (this.closed) return;
+    if (this.closed) {
+      this.writeNow([record]);
+      return;
+    }
     this.buffer.push(record);
     if (!this.scheduled && !this.writing) {
       this.scheduled = true;
@@ -186,15 +195,38 @@ export class Outbox {
     await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
   }
 
-  /** Writes what is queued and closes the file. Idempotent. */
-  async close(): Promise<void> {
-    if (this.closed) return;
+  /** Writes what is queued and closes the file; later appends are written synchronously. Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= this.doClose();
+    return this.closing;
+  }
+
+  private async doClose(): Promise<void> {
     await this.idle();
     this.closed = true;
-    if (this.fd !== undefined) {
-      const fd = this.fd;
-      this.fd = undefined;
-      await new Promise<void>((resolve) => fs.close(fd, () => resolve()));
+    const fd = this.fd;
+    this.fd = undefined;
+    // Appended after the last batch was written but before `closed` was set: written now.
+    const left = this.buffer;
+    this.buffer = [];
+    if (left.length > 0) this.writeNow(left);
+    if (fd !== undefined) await new Promise<void>((resolve) => fs.close(fd, () => resolve()));
+  }
+
+  /** Synchronous append (after close only: a shutdown's stragglers). */
+  private writeNow(records: readonly OutboxRecord[]): void {
+    if (!this.opened) return; // running from memory
+    let data = "";
+    for (const record of records) data += `${JSON.stringify(record)}\n`;
+    let fd: number | undefined;
+    try {
+      fd = fs.openSync(this.file, "a");
+      fs.writeFileSync(fd, data);
+      if (this.fsync) fs.fdatasyncSync(fd);
+    } catch (error) {
+      this.fail(`alert outbox write failed: ${describeError(error)}; the alert is not journaled`);
+    } finally {
+      if (fd !== undefined) fs.close(fd, () => undefined);
     }
   }
 

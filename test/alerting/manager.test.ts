@@ -1,8 +1,11 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { createManualClock } from "../../src/clock.js";
 import { HealthRegistry } from "../../src/health/registry.js";
 import { AlertManager } from "../../src/alerting/manager.js";
-import { fingerprintOf } from "../../src/alerting/model.js";
+import { fingerprintOf, isoTimestamp } from "../../src/alerting/model.js";
 import { createCapturingLogger, createRecordingChannel, createTestMetrics, settle } from "./helpers.js";
 
 const breaker = {
@@ -343,6 +346,82 @@ describe("AlertManager", () => {
     expect(() => new AlertManager({ channels: [], repeatIntervalMs: 0 })).toThrow(
       "repeatIntervalMs must be greater than 0 (got 0)",
     );
+  });
+
+  it("storm control keeps only what the summary shows, and counts every collapsed alert", async () => {
+    const { clock, page, manager } = setup({ maxPerWindow: 1 });
+    for (let i = 0; i < 50; i++) {
+      manager.raise({
+        rule: "r",
+        level: i === 7 ? "ERROR" : "WARNING",
+        title: `t${i}`,
+        message: "m",
+        labels: { i: `${i}` },
+      });
+    }
+    await manager.idle();
+    clock.advance(10_000);
+    await manager.idle();
+    const summary = page.delivered.find((d) => d.event === "summary")!;
+    expect(summary.alert).toMatchObject({ collapsedCount: 49, level: "ERROR", fields: { collapsed: 49 } });
+    expect(summary.alert.message.split("\n")).toEqual([
+      ...Array.from({ length: 10 }, (_, i) => `${i + 1 === 7 ? "ERROR" : "WARNING"} t${i + 1}`),
+      "... and 39 more",
+    ]);
+    expect(summary.collapsed?.map((a) => a.title)).toEqual(Array.from({ length: 20 }, (_, i) => `t${i + 1}`));
+    await manager.shutdown();
+  });
+
+  it("fans out in the order of the calls: a resolve in the raise's own turn is paged, after the firing", async () => {
+    const { page, manager } = setup();
+    manager.raise(breaker);
+    manager.resolve(breaker.rule, breaker.labels);
+    expect(page.delivered).toHaveLength(0);
+    await manager.idle();
+    expect(page.delivered.map((d) => d.event)).toEqual(["firing", "resolved"]);
+    await manager.shutdown();
+  });
+
+  it("a raise during or after shutdown is journaled and delivered by the next start", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ticktrace-manager-"));
+    try {
+      const hanging = createRecordingChannel({ name: "page" });
+      hanging.hang = true;
+      const first = new AlertManager({ channels: [hanging], outboxDir: dir, fsync: false });
+      first.raise(breaker);
+      const stopping = first.shutdown({ drainMs: 50 });
+      first.raise({ ...breaker, labels: { breaker: "during" } });
+      await stopping;
+      first.raise({ ...breaker, labels: { breaker: "after" } });
+      const page = createRecordingChannel({ name: "page" });
+      const second = new AlertManager({ channels: [page], outboxDir: dir, fsync: false });
+      await second.idle();
+      expect(page.delivered.map((d) => d.alert.labels.breaker).sort()).toEqual([
+        "after",
+        "daily_loss",
+        "during",
+      ]);
+      await second.shutdown();
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("isoTimestamp is Date#toISOString", () => {
+    const samples = [
+      0,
+      -1,
+      999,
+      1000,
+      -86_400_001,
+      Date.UTC(2026, 0, 1),
+      Date.UTC(2026, 0, 1) - 1,
+      1.7,
+      -1.5,
+    ];
+    for (let i = 0; i < 2000; i++)
+      samples.push(Math.round((i * 7_919_111_017) % 4e12) - 1e12, Date.UTC(2026, 0, 1) + i * 977);
+    for (const ms of samples) expect(isoTimestamp(ms)).toBe(new Date(ms).toISOString());
   });
 
   it("fingerprints sort labels", () => {
