@@ -12,9 +12,10 @@ import { SeriesTable, type Series } from "./series-table.js";
 
 /**
  * Instruments that record into ticktrace's own per-series storage and are folded into the
- * OpenTelemetry SDK's instruments when a reader collects. A recording costs an identity lookup
- * and an addition instead of the SDK's attribute hashing, context lookup and clock read, and the
- * per-instrument cardinality limit holds for the life of the process, which bounds memory.
+ * OpenTelemetry SDK's instruments when a reader collects. A recording costs one `Map` lookup per
+ * attribute and an addition instead of the SDK's attribute hashing, context lookup and clock read
+ * (a bound handle: the addition alone), and the per-instrument cardinality limit holds for the
+ * life of the process, which bounds memory.
  *
  * What is given up: exemplars (the trace a sync recording was made in) are not attached to
  * folded values; the collector's spanmetrics connector provides exemplars for latency.

@@ -58,8 +58,9 @@ export type TradingMetrics = { readonly [K in keyof typeof METRICS]: Instrument<
  * Recordings are kept per series in ticktrace's own storage and folded into the SDK instruments
  * at the start of every collection (a `/metrics` scrape, an OTLP push), so a read never sees
  * stale values and each value is counted once however many readers there are. A recording costs
- * a lookup by object identity when the attributes object is reused (build label objects once and
- * keep them), else the SDK's own hashing. At most `cardinalityLimit` series exist per instrument
+ * one `Map` lookup per attribute, whether the attributes object is reused or built per call (as
+ * long as one call site writes its keys in one order; another order costs the SDK's own hashing
+ * once more per call). At most `cardinalityLimit` series exist per instrument
  * for the life of the process; later attribute sets share the `otel.metric.overflow` series.
  *
  * Trade-offs: the trace context of a recording is not kept, so folded values carry no

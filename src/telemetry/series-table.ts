@@ -10,23 +10,15 @@ export const OVERFLOW_ATTRIBUTES: Attributes = Object.freeze({ "otel.metric.over
 export class Series {
   /** A frozen copy of the attributes, taken when the series was created; what the SDK is given. */
   readonly attributes: Attributes;
-  /** Own keys of {@link attributes}, to tell a reused object that gained a key. */
-  readonly keyCount: number;
   /** Position in {@link SeriesTable.series}. */
   readonly index: number;
   /** Sum since the last fold (counters), or the last value (gauges). */
   value = 0;
   /** Recorded on since the last fold. */
   dirty = false;
-  /**
-   * The last attributes object that resolved here by key: seen twice in a row, the object is
-   * being reused and goes into the identity cache (a one-off object never does).
-   */
-  lastSeen: Attributes | undefined = undefined;
 
-  constructor(attributes: Attributes, keyCount: number, index: number) {
+  constructor(attributes: Attributes, index: number) {
     this.attributes = attributes;
-    this.keyCount = keyCount;
     this.index = index;
   }
 }
@@ -40,18 +32,18 @@ const NO_ATTRIBUTES: Attributes = Object.freeze({});
  * ever evicted, so memory is bounded by the limit however many attribute sets are seen (the
  * SDK's own limit applies per collection interval while its cumulative state keeps every series).
  *
- * Lookup, cheapest first: an attributes object seen before is found by identity (a `WeakMap`),
- * and counts only once its keys and values compare equal to the series' copy, so an object
- * mutated between calls is never miscounted; a fresh object by its values in its own key order
- * (a trie of `Map`s); else by the key the SDK uses (sorted keys, `JSON.stringify`), so two
- * attribute sets are one series here exactly when they are one series in the SDK.
+ * Lookup: by the attribute values in the object's own key order, one `Map` lookup per attribute
+ * (a {@link ValueTrie}; it reads the values on every call, so an object reused or mutated between
+ * calls is always counted under what it holds now); else by the key the SDK uses (sorted keys,
+ * `JSON.stringify`), so two attribute sets are one series here exactly when they are one series
+ * in the SDK. (A `WeakMap` from the caller's object was measured too: its lookup plus the check
+ * that the object was not changed cost more than the trie.)
  */
 export class SeriesTable {
   /** Every series, the overflow series included once it exists. */
   readonly series: Series[] = [];
   private readonly limit: number;
   private readonly onOverflow: () => void;
-  private readonly byObject = new WeakMap<Attributes, Series>();
   private readonly byKey = new Map<string, Series>();
   private readonly byValues: ValueTrie;
   private overflowSeries: Series | undefined;
@@ -63,6 +55,7 @@ export class SeriesTable {
   constructor(limit: number, onOverflow: () => void = () => undefined) {
     this.limit = limit;
     this.onOverflow = onOverflow;
+    // Room for every admitted set of up to four attributes, or fewer sets in more than one key order.
     this.byValues = new ValueTrie(4 * limit);
   }
 
@@ -74,20 +67,12 @@ export class SeriesTable {
   /** The series for `attributes`: the overflow series when the table is full and the set is new. */
   resolve(attributes: Attributes | undefined): Series {
     const attrs = attributes ?? NO_ATTRIBUTES;
-    const known = this.byObject.get(attrs);
-    if (known !== undefined && unchanged(attrs, known)) return known;
-    return this.resolveByKey(attrs);
-  }
-
-  private resolveByKey(attrs: Attributes): Series {
     let series = this.byValues.find(attrs);
     if (series === undefined) {
       series = this.resolveByCanonicalKey(attrs);
-      if (series === this.overflowSeries) return series;
-      this.byValues.insert(attrs, series);
+      // Turned-away sets stay out of the trie, so a flood cannot grow it.
+      if (series !== this.overflowSeries) this.byValues.insert(attrs, series);
     }
-    if (series.lastSeen === attrs) this.byObject.set(attrs, series);
-    else series.lastSeen = attrs;
     return series;
   }
 
@@ -96,8 +81,7 @@ export class SeriesTable {
     let series = this.byKey.get(key);
     if (series === undefined) {
       if (this.byKey.size >= this.limit - 1) return this.overflow();
-      const copy = copyAttributes(attrs);
-      series = new Series(copy.attributes, copy.keyCount, this.series.length);
+      series = new Series(copyAttributes(attrs), this.series.length);
       this.series.push(series);
       this.byKey.set(key, series);
     }
@@ -106,7 +90,7 @@ export class SeriesTable {
 
   private overflow(): Series {
     if (this.overflowSeries === undefined) {
-      this.overflowSeries = new Series(OVERFLOW_ATTRIBUTES, 1, this.series.length);
+      this.overflowSeries = new Series(OVERFLOW_ATTRIBUTES, this.series.length);
       this.series.push(this.overflowSeries);
       this.onOverflow();
     }
@@ -114,22 +98,12 @@ export class SeriesTable {
   }
 }
 
-/** Whether `attrs` still holds exactly the keys and values `series` was created with. */
-function unchanged(attrs: Attributes, series: Series): boolean {
-  const copy = series.attributes;
-  let count = 0;
-  for (const key in attrs) {
-    if (attrs[key] !== copy[key]) return false;
-    count++;
-  }
-  return count === series.keyCount;
-}
-
 /** One step of a {@link ValueTrie}: the key read here, and the nodes for each of its values. */
 class TrieNode {
   /** The attribute key this node reads; set by the first attribute set inserted through it. */
   name: string | undefined = undefined;
-  readonly next = new Map<AttributeValue | undefined, TrieNode>();
+  /** Created with the first child: most nodes are where a set ends. */
+  next: Map<AttributeValue | undefined, TrieNode> | undefined = undefined;
   /** The series whose attribute set ends here. */
   series: Series | undefined = undefined;
 }
@@ -139,7 +113,8 @@ class TrieNode {
  * so `1` and `"1"` stay apart as they do in the SDK): a fresh object built by the same code every
  * call is found without sorting or building a string. A node reads one key, fixed by the first
  * set inserted through it; a set written in another key order is not found here and takes the
- * canonical key. Holds at most `maxNodes` nodes; past that, sets are simply not inserted.
+ * canonical key. Holds at most `maxNodes` nodes; past that, sets are simply not inserted (and
+ * are found by the canonical key instead).
  */
 class ValueTrie {
   private readonly root = new TrieNode();
@@ -151,7 +126,7 @@ class ValueTrie {
     let node = this.root;
     for (const name in attrs) {
       if (node.name !== name) return undefined;
-      const next = node.next.get(attrs[name]);
+      const next = node.next?.get(attrs[name]);
       if (next === undefined) return undefined;
       node = next;
     }
@@ -166,11 +141,12 @@ class ValueTrie {
       if (typeof value === "object" && value !== null) return;
       if (node.name === undefined) node.name = name;
       else if (node.name !== name) return;
-      let next = node.next.get(value);
+      const children = (node.next ??= new Map<AttributeValue | undefined, TrieNode>());
+      let next = children.get(value);
       if (next === undefined) {
         if (this.nodes >= this.maxNodes) return;
         next = new TrieNode();
-        node.next.set(value, next);
+        children.set(value, next);
         this.nodes++;
       }
       node = next;
@@ -188,13 +164,11 @@ export function attributesKey(attrs: Attributes): string {
 }
 
 /** A frozen copy (arrays copied too), so later changes to the caller's object cannot reach the SDK. */
-function copyAttributes(attrs: Attributes): { attributes: Attributes; keyCount: number } {
+function copyAttributes(attrs: Attributes): Attributes {
   const copy: Record<string, AttributeValue | undefined> = {};
-  let keyCount = 0;
   for (const key of Object.keys(attrs)) {
     const value = attrs[key];
     copy[key] = Array.isArray(value) ? (Object.freeze([...value]) as AttributeValue) : value;
-    keyCount++;
   }
-  return { attributes: Object.freeze(copy), keyCount };
+  return Object.freeze(copy);
 }

@@ -171,7 +171,7 @@ describe("series lookup", () => {
   it("regression: an attributes object mutated between calls is counted under its new values", async () => {
     const { push, metrics } = setup();
     const attrs: Attributes = { exchange: "sim", symbol: "BTC/USDT", side: "buy", type: "limit" };
-    // Seen often enough to be in the identity cache, then changed in place.
+    // Reused a few times, then changed in place (a cache keyed by the object would miscount it).
     for (let i = 0; i < 3; i++) metrics.ordersPlaced.add(1, attrs);
     attrs.symbol = "ETH/USDT";
     metrics.ordersPlaced.add(1, attrs);
@@ -195,6 +195,23 @@ describe("series lookup", () => {
     expect(points.map((p) => [p.attributes.type, p.value])).toEqual([
       [1, 3],
       ["1", 3],
+    ]);
+  });
+
+  it("a set that is a prefix of another, and a set with an array value, are series of their own", async () => {
+    const { push, metrics } = setup();
+    for (let i = 0; i < 2; i++) {
+      metrics.llmRequests.add(1, { provider: "p" });
+      metrics.llmRequests.add(1, { provider: "p", model: "m" });
+      metrics.llmRequests.add(1, { provider: "p", model: ["m", "n"] });
+    }
+    metrics.llmRequests.add(1, {});
+    const points = await push.points("trading_llm_requests_total");
+    expect(points.map((p) => [p.attributes, p.value])).toEqual([
+      [{ provider: "p" }, 2],
+      [{ provider: "p", model: "m" }, 2],
+      [{ provider: "p", model: ["m", "n"] }, 2],
+      [{}, 1],
     ]);
   });
 
