@@ -1,7 +1,12 @@
+import type { Tracer } from "@opentelemetry/api";
 import {
+  AlwaysOffSampler,
   BasicTracerProvider,
   InMemorySpanExporter,
+  ParentBasedSampler,
   SimpleSpanProcessor,
+  type ReadableSpan,
+  type Sampler,
 } from "@opentelemetry/sdk-trace-base";
 import { describe, expect, it } from "vitest";
 import { createManualClock } from "../../src/clock.js";
@@ -62,11 +67,31 @@ class FakeVenue implements Venue {
   }
 }
 
-function setup() {
+/** The tracer wrapped to count `startSpan` calls. */
+function countingTracer(tracer: Tracer): Tracer & { started: number } {
+  const counting = {
+    started: 0,
+    startSpan: (...args: Parameters<Tracer["startSpan"]>) => {
+      counting.started++;
+      return tracer.startSpan(...args);
+    },
+    startActiveSpan: tracer.startActiveSpan.bind(tracer),
+  };
+  return counting;
+}
+
+/**
+ * `monotonicStepMs`: the orchestrator's monotonic clock moves on by this much at every read, so
+ * the stages of one tick get distinct timestamps (the manual clock stands still otherwise).
+ */
+function setup(options: { sampler?: Sampler; monotonicStepMs?: number } = {}) {
   const clock = createManualClock();
   const exporter = new InMemorySpanExporter();
-  const tracer = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }).getTracer(
-    "test",
+  const tracer = countingTracer(
+    new BasicTracerProvider({
+      spanProcessors: [new SimpleSpanProcessor(exporter)],
+      ...(options.sampler ? { sampler: options.sampler } : {}),
+    }).getTracer("test"),
   );
   const probe = createMetricsProbe();
   const events = createTradingEvents();
@@ -108,6 +133,9 @@ function setup() {
     hotPath,
   });
   const ticks: TickInfo[] = [];
+  let reads = 0;
+  const step = options.monotonicStepMs ?? 0;
+  const tickClock = step > 0 ? { ...clock, monotonicMs: () => clock.monotonicMs() + step * ++reads } : clock;
   const orchestrator = new Orchestrator({
     exchange: "simex",
     symbols: ["BTC/USDT"],
@@ -120,7 +148,7 @@ function setup() {
     tracer,
     hotPath,
     health,
-    clock,
+    clock: tickClock,
     requoteThresholdBps: 4,
     panicCooldownMs: 1_000,
     onTick: (t) => ticks.push(t),
@@ -134,7 +162,7 @@ function setup() {
     for (let i = 0; i < 100 && ticks.length === before; i++) await new Promise((r) => setImmediate(r));
     return ticks.at(-1)!;
   };
-  return { clock, exporter, probe, seen, health, venue, strategy, hotPath, orchestrator, tick };
+  return { clock, exporter, tracer, probe, seen, health, venue, strategy, hotPath, orchestrator, tick };
 }
 
 describe("Orchestrator", () => {
@@ -160,6 +188,49 @@ describe("Orchestrator", () => {
       "risk_check",
     ]);
     expect(spans.every((s) => s.spanContext().traceId === info.traceId)).toBe(true);
+  });
+
+  it("stage spans sit inside the tick on one time base, in stage order; decide ends where risk_check starts, place_order where its ack starts", async () => {
+    const { exporter, tick } = setup({ monotonicStepMs: 0.25 });
+    await tick(60_000);
+    const spans = exporter.getFinishedSpans();
+    const ns = (t: [number, number]) => BigInt(t[0]) * 1_000_000_000n + BigInt(t[1]);
+    const one = (name: string): ReadableSpan => spans.find((s) => s.name === name)!;
+    const root = one("tick");
+    for (const span of spans) {
+      expect(ns(span.startTime) >= ns(root.startTime), span.name).toBe(true);
+      expect(ns(span.endTime) <= ns(root.endTime), span.name).toBe(true);
+    }
+    expect(ns(one("decide").endTime)).toBe(ns(one("risk_check").startTime));
+    expect(ns(one("market_data").startTime) < ns(one("market_data").endTime)).toBe(true);
+    expect(ns(one("market_data").endTime) < ns(one("decide").startTime)).toBe(true);
+    expect(ns(one("decide").startTime) < ns(one("decide").endTime)).toBe(true);
+    expect(ns(one("risk_check").endTime) < ns(one("place_order").startTime)).toBe(true);
+    for (const place of spans.filter((s) => s.name === "place_order")) {
+      const ack = spans.find(
+        (s) => s.name === "ack" && s.attributes["order.status"] && ns(s.startTime) === ns(place.endTime),
+      );
+      expect(ack, "an ack span starts where its place_order ends").toBeDefined();
+    }
+    expect(one("place_order").attributes).toMatchObject({ symbol: "BTC/USDT", "exchange.name": "simex" });
+    expect(one("decide").attributes).toEqual({ symbol: "BTC/USDT" });
+  });
+
+  it("a tick the sampler dropped starts its root span and nothing else, and still records tick-to-trade", async () => {
+    const { tick, tracer, exporter, hotPath, probe, venue } = setup({
+      sampler: new ParentBasedSampler({ root: new AlwaysOffSampler() }),
+    });
+    const info = await tick(60_000);
+    expect(info.outcome).toBe("ok");
+    expect(info.traceId).toMatch(/^[0-9a-f]{32}$/);
+    expect(venue.placed).toHaveLength(2);
+    expect(tracer.started).toBe(1);
+    expect(exporter.getFinishedSpans()).toEqual([]);
+    hotPath.flush();
+    const stages = (await probe.points("trading_tick_to_trade_duration_seconds")).map(
+      (p) => `${String(p.attributes.stage)}:${p.value}`,
+    );
+    expect(stages.sort()).toEqual(["ack:2", "sent:2"]);
   });
 
   it("records tick-to-trade (sent, ack) and per-order metrics through the hot path, folded later", async () => {
