@@ -85,10 +85,13 @@ export class ChannelQueue {
   private stopped = false;
   private idleWaiters: (() => void)[] = [];
   private currentAbort: AbortController | undefined;
+  private depthRecordScheduled = false;
+  private readonly depthAttributes: Attributes;
 
   constructor(options: ChannelQueueOptions) {
     this.options = options;
     this.channel = options.channel;
+    this.depthAttributes = { channel: options.channel.name };
     this.random = options.random ?? Math.random;
     options.health?.register(healthComponentName(this.channel.name), { group: "alerts", required: false });
     this.reportHealth();
@@ -235,8 +238,18 @@ export class ChannelQueue {
     this.pump();
   }
 
+  /** Records the depth gauge once per event-loop callback, however many items a fan-out batch added. */
   private recordDepth(): void {
-    this.options.metrics.alertOutboxDepth.record(this.items.length, { channel: this.channel.name });
+    if (this.depthRecordScheduled) return;
+    this.depthRecordScheduled = true;
+    queueMicrotask(() => {
+      this.depthRecordScheduled = false;
+      try {
+        this.options.metrics.alertOutboxDepth.record(this.items.length, this.depthAttributes);
+      } catch {
+        // A metrics failure must not surface from a microtask (it would crash the process).
+      }
+    });
   }
 
   private reportHealth(failureDetail?: string): void {
