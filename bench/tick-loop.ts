@@ -10,8 +10,9 @@
  *   meter) and no hot-path recorder;
  * - enabled at sampling ratios 1, 0.1 and 0.01: an sdk-trace tracer (parent-based ratio
  *   sampler, batch processor, exporter that drops: no serialisation is timed) and the catalogue
- *   on an sdk-metrics MeterProvider, plus the hot-path recorder folding on its timer. Not
- *   included: the preload's AsyncLocalStorage context manager and HTTP instrumentation.
+ *   on an sdk-metrics MeterProvider, plus the hot-path recorder folding on its timer;
+ * - 0.01 again with the preload's AsyncLocalStorage context manager installed (the other modes
+ *   run without one, so their rows show tracing's own cost). HTTP instrumentation is left out.
  *
  * Throughput is ticks per CPU-second of the process (the loop never waits, so this is ticks/s on
  * a core of its own, and the shared machine's load barely moves it); the wall-clock ratio is in
@@ -21,7 +22,8 @@
  * `tick-loop-loopback`: the same orchestrator on the reference process's real order path (the
  * exchange client over loopback HTTP to the in-process simulator), wall-clock ticks/s.
  */
-import { createNoopMeter, ProxyTracerProvider, type Tracer } from "@opentelemetry/api";
+import { context, createNoopMeter, ProxyTracerProvider, type Tracer } from "@opentelemetry/api";
+import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import { ExportResultCode } from "@opentelemetry/core";
 import { MeterProvider, MetricReader } from "@opentelemetry/sdk-metrics";
 import {
@@ -270,22 +272,44 @@ function syntheticTickers(step: number): Ticker[] {
   ];
 }
 
-/** The modes of the synthetic loop: toolkit disabled, and enabled at three sampling ratios. */
+/**
+ * The modes of the synthetic loop: toolkit disabled, and enabled at three sampling ratios; the
+ * last also with the preload's AsyncLocalStorage context manager, which hooks every promise of
+ * the process (switched on for that mode's rounds only).
+ */
 const MODES = {
-  disabled: undefined,
-  enabled: 1,
-  sampled: 0.1,
-  sampled1: 0.01,
+  disabled: { ratio: undefined, asyncContext: false },
+  enabled: { ratio: 1, asyncContext: false },
+  sampled: { ratio: 0.1, asyncContext: false },
+  sampled1: { ratio: 0.01, asyncContext: false },
+  sampled1Context: { ratio: 0.01, asyncContext: true },
 } as const;
 type Mode = keyof typeof MODES;
 
 function label(mode: Exclude<Mode, "disabled">): string {
-  return mode === "enabled" ? "every tick traced" : `${MODES[mode] * 100}% of ticks traced`;
+  const { ratio, asyncContext } = MODES[mode];
+  return (
+    (ratio === 1 ? "every tick traced" : `${ratio * 100}% of ticks traced`) +
+    (asyncContext ? ", AsyncLocalStorage context" : "")
+  );
+}
+
+const asyncContext = new AsyncLocalStorageContextManager();
+
+/** Installs (or removes) the AsyncLocalStorage context manager as the global one. */
+function useAsyncContext(on: boolean): void {
+  if (on) {
+    asyncContext.enable();
+    context.setGlobalContextManager(asyncContext);
+  } else {
+    context.disable();
+    asyncContext.disable();
+  }
 }
 
 async function tickLoop(opts: { quick: boolean }): Promise<Figure[]> {
   const modes = Object.keys(MODES) as Mode[];
-  const loops = Object.fromEntries(modes.map((mode) => [mode, createLoop(MODES[mode])])) as Record<
+  const loops = Object.fromEntries(modes.map((mode) => [mode, createLoop(MODES[mode].ratio)])) as Record<
     Mode,
     Loop
   >;
@@ -307,9 +331,11 @@ async function tickLoop(opts: { quick: boolean }): Promise<Figure[]> {
       modes.map((mode) => [
         mode,
         async () => {
+          useAsyncContext(MODES[mode].asyncContext);
           const cpuBefore = process.cpuUsage();
           const { sentUs, ticksPerSecond } = await loops[mode].run(ticksPerRound);
           const cpu = process.cpuUsage(cpuBefore);
+          useAsyncContext(false);
           const s = summarize(sentUs);
           perRound[mode].push({ median: s.median, p99: s.p99 });
           sent[mode].push(...sentUs);
@@ -353,7 +379,7 @@ async function tickLoop(opts: { quick: boolean }): Promise<Figure[]> {
       },
     );
   }
-  for (const mode of ["enabled", "sampled", "sampled1"] as const) {
+  for (const mode of ["enabled", "sampled", "sampled1", "sampled1Context"] as const) {
     const addedCpuUs = 1e6 / result.summaries[mode].median - disabledCpuUs;
     figures.push(
       compareFigure({
@@ -363,7 +389,7 @@ async function tickLoop(opts: { quick: boolean }): Promise<Figure[]> {
         baseline: result.summaries.disabled,
         target: "ratio >= 0.95",
         check: (_value, ratio) => ratio !== null && ratio >= 0.95,
-        note: `ticks per CPU-second of this process (the loop is CPU-bound, so ticks/s on a core of its own; wall-clock ticks/s swing with the shared machine's load: here ratio ${fmt(wallMedian(mode) / wallMedian("disabled"))}); a synthetic tick of ${fmt(disabledCpuUs)} µs CPU against an instant venue, ${fmt(addedCpuUs)} µs added per tick (14 spans per traced tick)`,
+        note: `ticks per CPU-second of this process (the loop is CPU-bound, so ticks/s on a core of its own; wall-clock ticks/s swing with the shared machine's load: here ratio ${fmt(wallMedian(mode) / wallMedian("disabled"))}); a synthetic tick of ${fmt(disabledCpuUs)} µs CPU against an instant venue, ${fmt(addedCpuUs)} µs added per tick (14 spans per traced tick)${MODES[mode].asyncContext ? "; the context manager's async hooks run for each of the ~50 promises of a tick" : ""}`,
       }),
     );
   }
