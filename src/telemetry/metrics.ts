@@ -3,6 +3,7 @@ import { TicktraceError } from "../errors.js";
 import { METRICS, type MetricDefinition } from "./catalogue.js";
 import {
   FoldGroup,
+  type FoldGroupOptions,
   type FoldedCounter,
   type FoldedGauge,
   type FoldedHistogram,
@@ -45,6 +46,14 @@ export interface TradingMetricsOptions {
 export type TradingMetrics = { readonly [K in keyof typeof METRICS]: Instrument<(typeof METRICS)[K]> };
 
 /**
+ * The catalogue instruments already created on each meter, by options: a second caller on the
+ * same meter (a library component falling back to `createTradingMetrics()`) shares the storage
+ * and the cardinality cap of the first, as the SDK hands out one instrument per name, instead of
+ * registering another fold that would live as long as the meter.
+ */
+const created = new WeakMap<Meter, { key: string; metrics: TradingMetrics }[]>();
+
+/**
  * Creates every catalogue instrument on `meter` (default: the global meter `ticktrace`, which the
  * preload wires to `/metrics` and OTLP). A user's bot records into the same series:
  *
@@ -63,6 +72,10 @@ export type TradingMetrics = { readonly [K in keyof typeof METRICS]: Instrument<
  * once more per call). At most `cardinalityLimit` series exist per instrument
  * for the life of the process; later attribute sets share the `otel.metric.overflow` series.
  *
+ * Called again on the same meter, it returns the same instruments: without options, those
+ * created first on that meter (the runtime's, under the preload); with options, those created
+ * with the same options.
+ *
  * Trade-offs: the trace context of a recording is not kept, so folded values carry no
  * exemplars (the collector's spanmetrics connector provides exemplars for latency); histogram
  * values wait in a bounded buffer (see {@link TradingMetricsOptions.histogramBufferSize}).
@@ -73,7 +86,7 @@ export function createTradingMetrics(
   meter: Meter = metricsApi.getMeter(METER_NAME),
   options: TradingMetricsOptions = {},
 ): TradingMetrics {
-  const group = new FoldGroup(meter, {
+  const resolved: FoldGroupOptions = {
     cardinalityLimit: integerOption(
       "cardinalityLimit",
       options.cardinalityLimit,
@@ -87,12 +100,22 @@ export function createTradingMetrics(
       1000,
       1,
     ),
-  });
+  };
+  const key = `${resolved.cardinalityLimit}/${resolved.histogramBufferSize}/${resolved.histogramFoldIntervalMillis}`;
+  const onMeter = created.get(meter) ?? [];
+  const unconfigured = Object.values(options).every((value) => value === undefined);
+  const existing = unconfigured ? onMeter[0] : onMeter.find((entry) => entry.key === key);
+  if (existing) return existing.metrics;
+
+  const group = new FoldGroup(meter, resolved);
   const out: Record<string, unknown> = {};
-  for (const [key, definition] of Object.entries(METRICS) as [string, MetricDefinition][]) {
-    out[key] = createInstrument(group, definition);
+  for (const [name, definition] of Object.entries(METRICS) as [string, MetricDefinition][]) {
+    out[name] = createInstrument(group, definition);
   }
-  return out as TradingMetrics;
+  const metrics = out as TradingMetrics;
+  onMeter.push({ key, metrics });
+  created.set(meter, onMeter);
+  return metrics;
 }
 
 function integerOption(name: string, value: number | undefined, fallback: number, min: number): number {

@@ -366,6 +366,19 @@ describe("histogram buffer", () => {
   });
 });
 
+describe("one storage per meter", () => {
+  it("a second call on a meter returns the first call's instruments (no options) or those with the same options", () => {
+    const meter = new MeterProvider().getMeter("ticktrace");
+    const first = createTradingMetrics(meter, { cardinalityLimit: 50 });
+    expect(createTradingMetrics(meter)).toBe(first);
+    expect(createTradingMetrics(meter, { cardinalityLimit: 50 })).toBe(first);
+    const other = createTradingMetrics(meter, { cardinalityLimit: 60 });
+    expect(other).not.toBe(first);
+    expect(createTradingMetrics(meter, { cardinalityLimit: 60 })).toBe(other);
+    expect(createTradingMetrics(new MeterProvider().getMeter("ticktrace"))).not.toBe(first);
+  });
+});
+
 describe("options", () => {
   it("an out-of-range option is refused with a message naming it", () => {
     const meter = new MeterProvider().getMeter("ticktrace");
