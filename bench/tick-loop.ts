@@ -35,6 +35,7 @@ import {
 } from "@opentelemetry/sdk-trace-base";
 import { createManualClock, systemClock } from "../src/clock.js";
 import { HotPathRecorder } from "../src/telemetry/hot-path.js";
+import { METRICS } from "../src/telemetry/catalogue.js";
 import { createTradingMetrics, type TradingMetrics } from "../src/telemetry/metrics.js";
 import { HealthRegistry } from "../src/health/registry.js";
 import { createTradingEvents } from "../src/trading/events.js";
@@ -122,12 +123,34 @@ interface Toolkit {
   shutdown(): Promise<void>;
 }
 
+/**
+ * The catalogue's shape over the API's no-op instruments: what a bot without ticktrace records
+ * into. (`createTradingMetrics(noopMeter)` would still keep ticktrace's per-series storage.)
+ */
+function noopTradingMetrics(): TradingMetrics {
+  const meter = createNoopMeter();
+  const counter = meter.createCounter("noop");
+  const upDown = meter.createUpDownCounter("noop");
+  const gauge = meter.createGauge("noop");
+  const histogram = meter.createHistogram("noop");
+  const bound = { add: () => {}, record: () => {} };
+  const instruments = {
+    counter: { add: counter.add.bind(counter), bind: () => bound },
+    updowncounter: { add: upDown.add.bind(upDown), bind: () => bound },
+    gauge: { record: gauge.record.bind(gauge), bind: () => bound },
+    histogram: { record: histogram.record.bind(histogram), bind: () => bound, dropped: 0 },
+  };
+  return Object.fromEntries(
+    Object.entries(METRICS).map(([key, definition]) => [key, instruments[definition.kind]]),
+  ) as unknown as TradingMetrics;
+}
+
 /** `samplingRatio` undefined: toolkit disabled; else the tick sampler's ratio (the preload's `traces.sampling_ratio`). */
 function createToolkit(samplingRatio: number | undefined): Toolkit {
   if (samplingRatio === undefined) {
     return {
       tracer: new ProxyTracerProvider().getTracer("ticktrace"),
-      metrics: createTradingMetrics(createNoopMeter()),
+      metrics: noopTradingMetrics(),
       hotPath: undefined,
       shutdown: () => Promise.resolve(),
     };
@@ -435,7 +458,7 @@ async function tickLoopLoopback(opts: { quick: boolean }): Promise<Figure[]> {
     ["disabled", undefined],
     ["enabled", 1],
   ] as const) {
-    const toolkitMetrics = ratio === undefined ? createTradingMetrics(createNoopMeter()) : undefined;
+    const toolkitMetrics = ratio === undefined ? noopTradingMetrics() : undefined;
     const client = new ExchangeClient({
       exchange: "simex",
       baseUrl: simulator.url,
