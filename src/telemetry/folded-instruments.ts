@@ -182,16 +182,42 @@ function foldSafely(instrument: Foldable): void {
   }
 }
 
-/** Counters (monotonic: negative values are dropped, as the SDK drops them) and up-down counters. */
-class FoldedSum implements FoldedCounter, Foldable {
+/**
+ * The bookkeeping counters and gauges share: a series changed since the last fold is queued once,
+ * and the fold hands each queued series to the SDK instrument ({@link emit}) and clears it.
+ */
+abstract class DirtySeries implements Foldable {
   private readonly dirty: Series[] = [];
 
+  protected markDirty(series: Series): void {
+    series.dirty = true;
+    this.dirty.push(series);
+  }
+
+  /** Hands one changed series to the SDK instrument and resets what the next fold should not repeat. */
+  protected abstract emit(series: Series): void;
+
+  fold(): void {
+    const dirty = this.dirty;
+    for (let i = 0; i < dirty.length; i++) {
+      const series = dirty[i]!;
+      series.dirty = false;
+      this.emit(series);
+    }
+    dirty.length = 0;
+  }
+}
+
+/** Counters (monotonic: negative values are dropped, as the SDK drops them) and up-down counters. */
+class FoldedSum extends DirtySeries implements FoldedCounter {
   constructor(
     private readonly target: Counter | UpDownCounter,
     private readonly table: SeriesTable,
     private readonly monotonic: boolean,
     private readonly name: string,
-  ) {}
+  ) {
+    super();
+  }
 
   add(value: number, attributes?: Attributes): void {
     if (!this.accepts(value)) return;
@@ -217,33 +243,22 @@ class FoldedSum implements FoldedCounter, Foldable {
     return false;
   }
 
-  private markDirty(series: Series): void {
-    series.dirty = true;
-    this.dirty.push(series);
-  }
-
-  fold(): void {
-    const dirty = this.dirty;
-    for (let i = 0; i < dirty.length; i++) {
-      const series = dirty[i]!;
-      const value = series.value;
-      series.value = 0;
-      series.dirty = false;
-      this.target.add(value, series.attributes);
-    }
-    dirty.length = 0;
+  protected emit(series: Series): void {
+    const value = series.value;
+    series.value = 0;
+    this.target.add(value, series.attributes);
   }
 }
 
 /** Gauges: the last value per series since the last fold. */
-class FoldedLastValue implements FoldedGauge, Foldable {
-  private readonly dirty: Series[] = [];
-
+class FoldedLastValue extends DirtySeries implements FoldedGauge {
   constructor(
     private readonly target: Gauge,
     private readonly table: SeriesTable,
     private readonly name: string,
-  ) {}
+  ) {
+    super();
+  }
 
   record(value: number, attributes?: Attributes): void {
     if (!this.accepts(value)) return;
@@ -269,19 +284,8 @@ class FoldedLastValue implements FoldedGauge, Foldable {
     return false;
   }
 
-  private markDirty(series: Series): void {
-    series.dirty = true;
-    this.dirty.push(series);
-  }
-
-  fold(): void {
-    const dirty = this.dirty;
-    for (let i = 0; i < dirty.length; i++) {
-      const series = dirty[i]!;
-      series.dirty = false;
-      this.target.record(series.value, series.attributes);
-    }
-    dirty.length = 0;
+  protected emit(series: Series): void {
+    this.target.record(series.value, series.attributes);
   }
 }
 
