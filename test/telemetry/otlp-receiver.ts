@@ -1,5 +1,55 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+// The official OTLP message definitions (opentelemetry-proto), compiled by protobufjs: the
+// generated module an older @opentelemetry/otlp-transformer shipped, installed under an alias.
+import generatedRoot from "otlp-official-protos/build/src/generated/root";
+import type { IConversionOptions } from "protobufjs";
+
+/** The static protobufjs API of one generated message type (its .d.ts only says `Root`). */
+interface MessageType {
+  decode(body: Uint8Array): object;
+  toObject(message: object, options: IConversionOptions): Record<string, unknown>;
+}
+type ServiceRequest<S extends string, R extends string> = Record<S, { v1: Record<R, MessageType> }>;
+const collector = (
+  generatedRoot as unknown as {
+    opentelemetry: {
+      proto: {
+        collector: ServiceRequest<"trace", "ExportTraceServiceRequest"> &
+          ServiceRequest<"metrics", "ExportMetricsServiceRequest"> &
+          ServiceRequest<"logs", "ExportLogsServiceRequest">;
+      };
+    };
+  }
+).opentelemetry.proto.collector;
+
+const SERVICE_REQUESTS: Record<string, MessageType> = {
+  "/v1/traces": collector.trace.v1.ExportTraceServiceRequest,
+  "/v1/metrics": collector.metrics.v1.ExportMetricsServiceRequest,
+  "/v1/logs": collector.logs.v1.ExportLogsServiceRequest,
+};
+
+/** Id fields are bytes in protobuf and lowercase hex in the JSON mapping. */
+const ID_FIELDS = new Set(["traceId", "spanId", "parentSpanId"]);
+
+/**
+ * Decodes an `application/x-protobuf` export request with the official definitions and turns it
+ * into the OTLP/JSON mapping (int64 as strings, ids as hex), so both encodings are checked alike.
+ */
+export function decodeProtobufRequest(path: string, body: Buffer): Record<string, unknown> {
+  const type = SERVICE_REQUESTS[path];
+  if (!type) throw new Error(`unexpected path ${path}`);
+  const object = type.toObject(type.decode(body), { longs: String, enums: Number, arrays: false });
+  return toJsonMapping(object) as Record<string, unknown>;
+}
+
+function toJsonMapping(value: unknown, key = ""): unknown {
+  if (value instanceof Uint8Array) return ID_FIELDS.has(key) ? Buffer.from(value).toString("hex") : value;
+  if (Array.isArray(value)) return value.map((item) => toJsonMapping(item));
+  if (value !== null && typeof value === "object")
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, toJsonMapping(v, k)]));
+  return value;
+}
 
 /** OTLP/JSON attribute value (opentelemetry/proto/common/v1/common.proto, JSON mapping). */
 export interface AnyValue {
@@ -60,16 +110,17 @@ export function attributes(list: KeyValue[] | undefined): Record<string, string 
 }
 
 /**
- * An OTLP/HTTP receiver on 127.0.0.1 that decodes the JSON encoding (`otlp.protocol: http/json`)
- * of ExportTrace/Metrics/LogsServiceRequest and keeps what arrived. `failing` makes it answer 503.
+ * An OTLP/HTTP receiver on 127.0.0.1 that decodes ExportTrace/Metrics/LogsServiceRequest in both
+ * encodings (`http/json`, and `http/protobuf` with the official definitions) and keeps what
+ * arrived. `failing` makes it answer 503.
  */
+const ENCODINGS = ["application/json", "application/x-protobuf"];
+
 export class OtlpReceiver {
   readonly spans: Received<OtlpSpan>[] = [];
   readonly logs: Received<OtlpLogRecord>[] = [];
   readonly metrics: Received<OtlpMetric>[] = [];
   readonly requests: { path: string; contentType: string | undefined }[] = [];
-  /** Raw bodies of `application/x-protobuf` requests (not decoded: no official .proto files here). */
-  readonly protobufBodies: { path: string; body: Buffer }[] = [];
   /** Answer 503 to everything (a collector that is up but refusing). */
   failing = false;
   private server: Server | undefined;
@@ -84,25 +135,28 @@ export class OtlpReceiver {
           response.writeHead(503).end();
           return;
         }
-        if (request.method === "POST" && request.headers["content-type"] === "application/x-protobuf") {
-          this.protobufBodies.push({ path: request.url ?? "", body: Buffer.concat(chunks) });
-          response.writeHead(200, { "content-type": "application/x-protobuf" }).end();
-          return;
-        }
-        if (request.method !== "POST" || request.headers["content-type"] !== "application/json") {
-          response.writeHead(415).end("expected application/json (otlp.protocol: http/json)");
+        const contentType = request.headers["content-type"];
+        const path = request.url ?? "";
+        const body = Buffer.concat(chunks);
+        if (request.method !== "POST" || !ENCODINGS.includes(contentType ?? "")) {
+          response.writeHead(415).end(`expected ${ENCODINGS.join(" or ")}`);
           return;
         }
         try {
           this.decode(
-            request.url ?? "",
-            JSON.parse(Buffer.concat(chunks).toString("utf8")) as Record<string, unknown>,
+            path,
+            contentType === "application/x-protobuf"
+              ? decodeProtobufRequest(path, body)
+              : (JSON.parse(body.toString("utf8")) as Record<string, unknown>),
           );
         } catch (error) {
           response.writeHead(400).end(String(error));
           return;
         }
-        response.writeHead(200, { "content-type": "application/json" }).end("{}");
+        // An empty Export*ServiceResponse is an empty body in protobuf and `{}` in JSON.
+        if (contentType === "application/x-protobuf")
+          response.writeHead(200, { "content-type": "application/x-protobuf" }).end();
+        else response.writeHead(200, { "content-type": "application/json" }).end("{}");
       });
     });
     await new Promise<void>((resolve) => this.server!.listen(0, "127.0.0.1", resolve));

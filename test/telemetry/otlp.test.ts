@@ -238,13 +238,15 @@ console.log("EMITTED");
       await child.waitFor(/EMITTED/);
       child.process.kill("SIGTERM");
       await child.exited;
-      const byPath = (path: string) =>
-        Buffer.concat(receiver.protobufBodies.filter((b) => b.path === path).map((b) => b.body));
-      // Protobuf keeps strings as UTF-8 bytes: the resource and the payload are findable without a decoder.
-      expect(byPath("/v1/traces").includes("proto-bot")).toBe(true);
-      expect(byPath("/v1/traces").includes("proto-tick")).toBe(true);
-      expect(byPath("/v1/logs").includes("proto log")).toBe(true);
+      // Decoded with the official OTLP definitions: the same span, log and resource as over JSON.
       expect(receiver.requests.every((r) => r.contentType === "application/x-protobuf")).toBe(true);
+      const span = receiver.spans.find((s) => s.item.name === "proto-tick");
+      expect(span?.resource["service.name"]).toBe("proto-bot");
+      expect(span?.item.traceId).toMatch(/^[0-9a-f]{32}$/);
+      const log = receiver.logs.find((l) => l.item.body?.stringValue === "proto log");
+      expect(log?.resource["service.name"]).toBe("proto-bot");
+      expect(log?.item.traceId).toBe(span?.item.traceId);
+      expect(log?.item.spanId).toBe(span?.item.spanId);
     } finally {
       child.kill();
       await receiver.stop();
