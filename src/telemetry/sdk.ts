@@ -68,6 +68,37 @@ export const ATTR_DEPLOYMENT_ENVIRONMENT_NAME = "deployment.environment.name";
 /** Most spans / log records held while the collector is slow or down; more are dropped, never buffered without bound. */
 export const MAX_EXPORT_QUEUE = 2048;
 
+/**
+ * How often the Prometheus reader is collected when OTLP metric push runs beside it, whether or
+ * not `/metrics` is scraped. See {@link drainReaderPeriodically}.
+ */
+export const PROMETHEUS_DRAIN_INTERVAL_MS = 15_000;
+
+/**
+ * Collects `reader` every `intervalMs` and discards the result; returns the function that stops it.
+ * With two readers, the metrics SDK (sdk-metrics 2.x, `TemporalMetricProcessor`) keeps every
+ * collection's accumulations for each other reader until that reader collects, so a Prometheus
+ * endpoint nobody scrapes grew the heap by one set of accumulations per instrument per OTLP push,
+ * without bound (open-telemetry/opentelemetry-js#4115, #6444). The Prometheus reader is
+ * cumulative: collecting it folds what was kept into its own running totals, so a later scrape
+ * reads the same values. A failed collection (reader not yet bound, or shut down) is ignored:
+ * this background loop never throws.
+ */
+export function drainReaderPeriodically(
+  reader: { collect(): Promise<unknown> },
+  intervalMs: number,
+): () => void {
+  const timer = setInterval(() => {
+    try {
+      reader.collect().catch(() => undefined);
+    } catch {
+      // a reader that throws synchronously is left as it is; the next tick tries again
+    }
+  }, intervalMs);
+  timer.unref();
+  return () => clearInterval(timer);
+}
+
 /** What {@link startTelemetrySdk} started: the instruments' sources and the pieces `/metrics` and shutdown need. */
 export interface TelemetrySdk {
   readonly meter: Meter;
@@ -281,6 +312,10 @@ export function startTelemetrySdk(config: Config): TelemetrySdk {
     meterProvider = new MeterProvider({ resource, readers: metricReaders, views: metricViews(config) });
     metrics.setGlobalMeterProvider(meterProvider);
   }
+  const stopDrain =
+    prometheus && metricReaders.length > 1
+      ? drainReaderPeriodically(prometheus, PROMETHEUS_DRAIN_INTERVAL_MS)
+      : () => undefined;
   let loggerProvider: LoggerProvider | undefined;
   if (telemetry.logs.enabled) {
     const exporter = exportMonitor.wrapLogExporter(
@@ -314,6 +349,7 @@ export function startTelemetrySdk(config: Config): TelemetrySdk {
     exportMonitor,
     instrumentations: { loaded, warnings },
     shutdown(timeoutMs = telemetry.shutdown_timeout_ms) {
+      stopDrain();
       // Each provider flushes what it holds, all at once, within the one budget.
       stopped ??= settleWithin(Promise.all(providers.map((provider) => provider.shutdown())), timeoutMs).then(
         () => releaseGlobals(instrumentations),
