@@ -2,12 +2,14 @@
  * Memory under pressure, measured on processes started with the preload:
  *  - collector unreachable vs reachable: two identical trading processes side by side, one
  *    exporting to a local OTLP sink, one to a closed port; RSS growth over 10 minutes
- *    (`--quick`: 30 seconds);
+ *    (`--quick`: 30 seconds), and the live heap after full GCs and the non-heap RSS, which tell a
+ *    leak from V8 sizing its heap (RSS swings by tens of MiB with the heap's reserved size);
  *  - a label flood: a million distinct `symbol` values on one catalogue counter, with
  *    collections between chunks; the series on `/metrics` must stay within
  *    `telemetry.cardinality_limit` (the overflow series counted in it) with no increment lost,
  *    and RSS must stay flat once the cap is reached.
  */
+import { dirname, join } from "node:path";
 import {
   MiB,
   freePort,
@@ -22,7 +24,7 @@ import {
   type Launched,
 } from "./lib.js";
 import { startOtlpSink } from "./otlp-sink.js";
-import { startPreloaded } from "./preloaded.js";
+import { FIXTURE_APP, startPreloaded } from "./preloaded.js";
 
 const FLOOD = 1_000_000;
 const CARDINALITY_LIMIT = 2_000;
@@ -42,6 +44,38 @@ function growth(
   };
 }
 
+/** `bench/fixtures/heap-probe.js`: prints the live heap after each full GC and the non-heap RSS. */
+const HEAP_PROBE = join(dirname(FIXTURE_APP), "heap-probe.js");
+
+/**
+ * Growth (MiB) of one `heap-probe` series in a process's output: median of the values in the last
+ * `fraction` (at least 90 s) of the post-warm-up time (up to the last value printed) minus the
+ * median of those in the first (null when a window holds no value). Times are the probe's, from the
+ * process's start, a moment before the RSS samplers started.
+ */
+function probeGrowth(
+  output: string,
+  kind: "gc" | "nonheap",
+  warmupMs: number,
+  fraction: number,
+): { growthMiB: number; text: string } | null {
+  const values = [...output.matchAll(new RegExp(`^heap-probe ${kind} (\\d+) (\\d+)$`, "gm"))].map((m) => ({
+    atMs: Number(m[1]),
+    mib: Number(m[2]) / MiB,
+  }));
+  const endMs = values.reduce((end, v) => Math.max(end, v.atMs), 0);
+  // Full GCs come in bursts every ~30-40 s in the reference process: a window spans at least 90 s
+  // (at most half the measured time).
+  const span = endMs - warmupMs;
+  const window = Math.min(span / 2, Math.max(span * fraction, 90_000));
+  const first = values.filter((v) => v.atMs >= warmupMs && v.atMs < warmupMs + window).map((v) => v.mib);
+  const last = values.filter((v) => v.atMs > endMs - window).map((v) => v.mib);
+  if (window <= 0 || first.length === 0 || last.length === 0) return null;
+  const a = summarize(first).median;
+  const b = summarize(last).median;
+  return { growthMiB: b - a, text: `${a.toFixed(1)} -> ${b.toFixed(1)} MiB` };
+}
+
 async function collectorDown(quick: boolean): Promise<Figure[]> {
   const name = "RSS growth with the collector unreachable (vs reachable)";
   const preload = preloadPath();
@@ -58,6 +92,7 @@ async function collectorDown(quick: boolean): Promise<Figure[]> {
       mode: "trading",
       metricsPush: true,
       logLevel: "info",
+      nodeArgs: ["--require", HEAP_PROBE],
     });
     procs.push(started.proc);
     return started;
@@ -73,6 +108,15 @@ async function collectorDown(quick: boolean): Promise<Figure[]> {
     const reachable = growth(upRss.samples, warmupMs);
     const unreachable = growth(downRss.samples, warmupMs);
     const minutes = durationMs / 60_000;
+    const fraction = 1 / 10;
+    const live = (proc: Launched) => probeGrowth(proc.output(), "gc", warmupMs, fraction);
+    const native = (proc: Launched) => probeGrowth(proc.output(), "nonheap", warmupMs, fraction);
+    const [liveUp, liveDown, nativeUp, nativeDown] = [
+      live(up.proc),
+      live(down.proc),
+      native(up.proc),
+      native(down.proc),
+    ];
     const workload = up.synthetic
       ? "synthetic trading loop (dist/main.js not built)"
       : "reference process, scenario calm";
@@ -89,6 +133,21 @@ async function collectorDown(quick: boolean): Promise<Figure[]> {
         note:
           `${minutes < 1 ? `${durationMs / 1000} s (--quick shortens the 10 min run)` : `${minutes} min`}, ${workload}, ` +
           `traces+logs+metrics push every 1 s; reachable: ${reachable.spread}; sink received ${sink.counts.requests} requests`,
+      },
+      {
+        name: "Live heap growth (after full GCs) with the collector unreachable (vs reachable)",
+        value: liveDown?.growthMiB ?? Number.NaN,
+        unit: "MiB",
+        baseline: liveUp?.growthMiB ?? null,
+        ratio: null,
+        target: "<= 20 MB growth",
+        met: liveDown === null ? null : liveDown.growthMiB <= 20,
+        spread: liveDown?.text ?? `no full GC in a window${quick ? " (--quick is too short)" : ""}`,
+        note:
+          "same processes; heap used right after each mark-sweep (bench/fixtures/heap-probe.js), median of the " +
+          `first vs the last tenth (>= 90 s) after warm-up: what a leak moves, without V8's heap sizing, which makes RSS ` +
+          `swing by tens of MiB; reachable: ${liveUp?.text ?? "n/a"}; non-heap RSS (rss - heapTotal): ` +
+          `unreachable ${nativeDown?.text ?? "n/a"}, reachable ${nativeUp?.text ?? "n/a"}`,
       },
     ];
   } finally {
