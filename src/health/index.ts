@@ -1,4 +1,4 @@
-/** Health: the component registry and the express server for `/health`, `/health/live`, `/health/ready` and `/metrics`. */
+/** Health: the component registry and the HTTP server for `/health`, `/health/live`, `/health/ready` and `/metrics`. */
 export {
   HealthRegistry,
   formatAgo,
@@ -17,4 +17,5 @@ export {
   type HealthAppOptions,
   type ListeningServer,
   type MetricsHandler,
+  type RequestListener,
 } from "./server.js";

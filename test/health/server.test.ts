@@ -146,6 +146,24 @@ describe("health server", () => {
     expect((await get("/health/live")).status).toBe(200);
   });
 
+  it("routes the probes as express would: query, trailing slash and case ignored; HEAD without a body; other methods 404", async () => {
+    const { server, get } = await serve(new HealthRegistry());
+    for (const path of ["/health?verbose=1", "/health/", "/HEALTH", "/health/live/", "/health/Ready?x"]) {
+      const response = await get(path);
+      expect(response.status, path).toBe(200);
+      expect(response.type, path).toBe("application/json; charset=utf-8");
+      expect(response.json(), path).toHaveProperty("status");
+    }
+    const head = await fetch(`${server.url}/health`, { method: "HEAD" });
+    expect(head.status).toBe(200);
+    expect(head.headers.get("cache-control")).toBe("no-store");
+    expect(Number(head.headers.get("content-length"))).toBeGreaterThan(0);
+    expect(await head.text()).toBe("");
+    const post = await fetch(`${server.url}/health`, { method: "POST" });
+    expect(post.status).toBe(404);
+    expect((await get("/health/livex")).status).toBe(404);
+  });
+
   it("mounts the metrics handler at /metrics, and says so when there is none", async () => {
     const withMetrics = await serve(new HealthRegistry(), (_request, response) => {
       response.statusCode = 200;
