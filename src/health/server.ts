@@ -90,8 +90,9 @@ export function createHealthApp(options: HealthAppOptions): RequestListener {
 
 /** The path as express would route it (non-strict, case-insensitive): no query, no trailing slash, lower case. */
 function probePath(url: string | undefined): string {
-  const end = url?.indexOf("?") ?? -1;
-  let path = (end === -1 ? (url ?? "") : url!.slice(0, end)).toLowerCase();
+  const raw = url ?? "";
+  const end = raw.indexOf("?");
+  let path = (end === -1 ? raw : raw.slice(0, end)).toLowerCase();
   if (path.length > 1 && path.endsWith("/")) path = path.slice(0, -1);
   return path;
 }
