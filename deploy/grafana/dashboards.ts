@@ -848,7 +848,8 @@ function alerts(): Dashboard {
           quantiles(
             {
               title: "Delivery latency p99",
-              description: "From raise to the channel accepting it (a critical alert must arrive within 30 s).",
+              description:
+                "From raise to the channel accepting it (a critical alert must arrive within 30 s).",
             },
             "ticktrace_alert_delivery_duration_seconds",
             "channel",
