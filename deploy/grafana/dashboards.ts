@@ -229,7 +229,7 @@ function add(builder: DashboardBuilder, rows: [string, Builder<Panel>[]][]): Das
   return builder.build();
 }
 
-/** Seed 000 section 5, dashboard 1: order flow, success rate, positions, PnL. */
+/** Trading overview: order flow, success rate, positions, PnL. */
 function tradingOverview(): Dashboard {
   const placed = `sum(rate(${sel("trading_orders_placed_total")}[5m]))`;
   const failed = `(sum(rate(${sel("trading_orders_failed_total")}[5m])) or vector(0))`;
@@ -353,7 +353,7 @@ function tradingOverview(): Dashboard {
   );
 }
 
-/** Seed 000 section 5, dashboard 2: process, loop, workers, connectivity, API latency. */
+/** System health: process, loop, workers, connectivity, API latency. */
 function systemHealth(): Dashboard {
   return add(
     dashboard(
@@ -514,7 +514,7 @@ function systemHealth(): Dashboard {
             {
               title: "Rule evaluation p99",
               description:
-                "99th percentile time to evaluate every monitoring rule for one tick (seed 003 budget: 50 ms).",
+                "99th percentile time to evaluate every monitoring rule for one tick (budget: 50 ms).",
             },
             "ticktrace_monitoring_evaluation_duration_seconds",
             "",
@@ -526,7 +526,7 @@ function systemHealth(): Dashboard {
   );
 }
 
-/** Seed 000 section 5, dashboard 3: breakers, rejections, exposure, limits, model spend. */
+/** Risk & limits: breakers, rejections, exposure, limits, model spend. */
 function riskAndLimits(): Dashboard {
   return add(
     dashboard(
@@ -848,7 +848,8 @@ function alerts(): Dashboard {
           quantiles(
             {
               title: "Delivery latency p99",
-              description: "From raise to the channel accepting it (seed 000: a critical alert within 30 s).",
+              description:
+                "From raise to the channel accepting it (a critical alert must arrive within 30 s).",
             },
             "ticktrace_alert_delivery_duration_seconds",
             "channel",

@@ -50,7 +50,7 @@ function money(value: number): string {
 }
 
 /**
- * Turns trading incidents into alerts (seed 001 section 3.2, seed 000 section 4):
+ * Turns trading incidents into alerts:
  *
  * | event / check                       | rule                        | level                  |
  * | ----------------------------------- | --------------------------- | ---------------------- |

@@ -96,7 +96,7 @@ interface Notification {
 const SUMMARY_LIST_MAX = 20;
 
 /**
- * The alert manager (seed 001 section 3.1): raises, deduplicates, collapses storms, tracks the
+ * The alert manager: raises, deduplicates, collapses storms, tracks the
  * lifecycle firing -> acknowledged -> resolved, and delivers to every channel through a durable
  * outbox with one queue per channel.
  *

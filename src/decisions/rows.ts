@@ -5,7 +5,7 @@ import type { DecisionSummary, SessionEvent, SessionRecord, SessionStatus } from
  *
  * - `decision_sessions(id, agent, strategy_id, symbol, status, started_at_ms, ended_at_ms,
  *   trace_id, input_tokens, output_tokens, cost_usd, event_count, decision, error)`
- * - `session_events(session_id, seq, kind, created_at_ms, content)` (seed 000's table), keyed by
+ * - `session_events(session_id, seq, kind, created_at_ms, content)`, one row per event, keyed by
  *   `(session_id, seq)`; `content` is the event's own fields as JSON.
  */
 

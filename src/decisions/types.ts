@@ -1,6 +1,6 @@
 /**
  * The decision-trace model: what an agent's session looks like in storage and to the bot
- * (seed 000 section 1, "Reasoning Traces Visibility"). A session is one decision cycle of one
+ * (`/reasoning`, `/last_decision`). A session is one decision cycle of one
  * agent for one strategy: numbered thinking steps, tool calls, model usage and the decision.
  */
 

@@ -3,7 +3,7 @@ import { systemClock, type Clock } from "../clock.js";
 /** A component's own state. `down` on a required component makes the process unhealthy and unready. */
 export type ComponentState = "up" | "degraded" | "down";
 
-/** Overall status on `/health`, as in seed 000 section 3. */
+/** Overall status on `/health`: `unhealthy` when a required component is down, `degraded` when anything is not up. */
 export type OverallStatus = "healthy" | "degraded" | "unhealthy";
 
 export interface ComponentOptions {
@@ -159,7 +159,7 @@ export class HealthRegistry {
   }
 }
 
-/** "2m ago" style text, as in seed 000's example. */
+/** "2m ago" style text for `last_run_ago` on `/health`: readable at a glance. */
 export function formatAgo(ms: number): string {
   return `${formatDuration(ms)} ago`;
 }

@@ -4,7 +4,7 @@ import winston from "winston";
 
 export type Logger = winston.Logger;
 
-/** Fields a log entry carries when they apply (seed 000 "Structured Logging"). */
+/** Ids a log entry carries as fields when they apply, so logs can be searched by them. */
 export interface LogFields {
   component?: string;
   user_id?: string;

@@ -2,7 +2,7 @@ import { TicktraceError } from "../errors.js";
 import type { ComponentReport, HealthReport, OverallStatus } from "../health/registry.js";
 
 /**
- * An ad-hoc health check of a running process (seed 003's `monitor.py health`): GET
+ * An ad-hoc health check of a running process (`ticktrace monitor health`): GET
  * `<url>/health` and turn the answer into rows and an exit code cron and container health
  * checks can use: 0 healthy, 1 degraded, 2 unhealthy or unreachable.
  */

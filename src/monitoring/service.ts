@@ -49,7 +49,7 @@ const REFRESH_MS = 60_000;
 const LOG_EVERY_MS = 60_000;
 
 /**
- * Watches the trading process from the inside (seed 003): rules on every tick, snapshots to
+ * Watches the trading process from the inside: rules on every tick, snapshots to
  * disk at an interval, retention in the background.
  *
  * `recordTick` is O(1) for the caller: it stores the snapshot and schedules one evaluation on
@@ -58,7 +58,7 @@ const LOG_EVERY_MS = 60_000;
  * `ticktrace_monitoring_evaluations_total{outcome="error"|"invalid"}`.
  *
  * The process cannot watch its own death: a crashed or frozen process runs no rules. The
- * deployment's Prometheus rules (heartbeat age, target down) cover that; see the README.
+ * deployment's Prometheus rules (heartbeat age, target down) cover that; see docs/monitoring.md.
  */
 export class MonitoringService {
   private readonly alerter: Alerter;

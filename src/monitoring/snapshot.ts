@@ -1,7 +1,7 @@
 import { z } from "zod";
 
 /**
- * What the trading process publishes after each tick (seed 003's metrics schema). Counters are
+ * What the trading process hands the monitoring service after each tick. Counters are
  * cumulative since start; rules that need a rate diff them over the history window.
  */
 export const monitoringSnapshotSchema = z.object({

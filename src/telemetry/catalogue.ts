@@ -16,8 +16,6 @@ export interface MetricDefinition {
   readonly unit: string;
   readonly description: string;
   readonly labels: readonly string[];
-  /** Which seed metric this answers (file prefix and the seed's name), for the README table. */
-  readonly seed: string;
   /** Histogram bucket boundaries; latency histograms share {@link LATENCY_BUCKETS_SECONDS}. */
   readonly buckets?: readonly number[];
 }
@@ -40,7 +38,6 @@ export const METRICS = {
     unit: "{order}",
     description: "Orders sent to the exchange and acknowledged.",
     labels: ["exchange", "symbol", "side", "type"],
-    seed: "001 market_maker_orders_placed_total; 000 orders_created_total",
   }),
   ordersFilled: define({
     name: "trading_orders_filled_total",
@@ -48,7 +45,6 @@ export const METRICS = {
     unit: "{fill}",
     description: "Fills (trades) received, partial fills included.",
     labels: ["exchange", "symbol", "side"],
-    seed: "001 market_maker_orders_filled_total; 000 orders_executed_total; 002 trades_total",
   }),
   ordersFailed: define({
     name: "trading_orders_failed_total",
@@ -56,7 +52,6 @@ export const METRICS = {
     unit: "{order}",
     description: "Orders the exchange refused or that could not be sent, by reason.",
     labels: ["exchange", "reason"],
-    seed: "000 orders_failed_total",
   }),
   ordersRejected: define({
     name: "trading_orders_rejected_total",
@@ -64,7 +59,6 @@ export const METRICS = {
     unit: "{order}",
     description: "Orders stopped by the risk monitor before reaching the exchange, by reason.",
     labels: ["reason"],
-    seed: "000 trades_rejected_total",
   }),
   ordersCancelled: define({
     name: "trading_orders_cancelled_total",
@@ -72,7 +66,6 @@ export const METRICS = {
     unit: "{order}",
     description: "Orders cancelled.",
     labels: ["exchange", "symbol"],
-    seed: "-",
   }),
   ordersActive: define({
     name: "trading_orders_active",
@@ -80,7 +73,6 @@ export const METRICS = {
     unit: "{order}",
     description: "Orders resting on the exchange now.",
     labels: ["exchange", "symbol", "side"],
-    seed: "001 market_maker_orders_active",
   }),
   orderExecutionDuration: define({
     name: "trading_order_execution_duration_seconds",
@@ -88,7 +80,6 @@ export const METRICS = {
     unit: "s",
     description: "Time from sending an order to its final state (filled or cancelled).",
     labels: ["exchange", "symbol"],
-    seed: "000 order_execution_duration_seconds",
     buckets: LATENCY_BUCKETS_SECONDS,
   }),
   volumeBase: define({
@@ -97,7 +88,6 @@ export const METRICS = {
     unit: "{base}",
     description: "Traded volume in the base asset.",
     labels: ["exchange", "symbol", "side"],
-    seed: "001 market_maker_volume_total",
   }),
   volumeQuote: define({
     name: "trading_volume_quote_total",
@@ -105,7 +95,6 @@ export const METRICS = {
     unit: "{quote}",
     description: "Traded volume in the quote asset (notional).",
     labels: ["exchange", "symbol", "side"],
-    seed: "-",
   }),
   fees: define({
     name: "trading_fees_quote_total",
@@ -113,7 +102,6 @@ export const METRICS = {
     unit: "{quote}",
     description: "Fees paid, in the quote asset.",
     labels: ["exchange", "symbol"],
-    seed: "-",
   }),
 
   // Positions and PnL
@@ -123,7 +111,6 @@ export const METRICS = {
     unit: "{base}",
     description: "Signed position in the base asset (negative is short).",
     labels: ["exchange", "symbol"],
-    seed: "001 market_maker_position_size",
   }),
   positionsOpen: define({
     name: "trading_positions_open",
@@ -131,7 +118,6 @@ export const METRICS = {
     unit: "{position}",
     description: "Positions that are not flat.",
     labels: ["exchange"],
-    seed: "000 positions_open",
   }),
   pnlRealized: define({
     name: "trading_pnl_realized_usd",
@@ -139,7 +125,6 @@ export const METRICS = {
     unit: "{USD}",
     description: "Realized PnL since start, after fees. A gauge: it goes down as well as up.",
     labels: ["symbol", "strategy"],
-    seed: "001 market_maker_pnl_realized_total; 002 pnl_realized_usdt; 000 positions_pnl_usd",
   }),
   pnlUnrealized: define({
     name: "trading_pnl_unrealized_usd",
@@ -147,7 +132,6 @@ export const METRICS = {
     unit: "{USD}",
     description: "Unrealized PnL of open positions against the mark price.",
     labels: ["symbol", "strategy"],
-    seed: "001 market_maker_pnl_unrealized",
   }),
   pnlDaily: define({
     name: "trading_pnl_daily_usd",
@@ -155,7 +139,6 @@ export const METRICS = {
     unit: "{USD}",
     description: "Realized plus unrealized PnL since the start of the UTC day.",
     labels: ["strategy"],
-    seed: "003 pnl.daily",
   }),
   portfolioValue: define({
     name: "trading_portfolio_value_usd",
@@ -163,7 +146,6 @@ export const METRICS = {
     unit: "{USD}",
     description: "Equity: cash plus positions at the mark.",
     labels: ["strategy"],
-    seed: "002 portfolio_value_usdt",
   }),
   exposure: define({
     name: "trading_exposure_ratio",
@@ -171,7 +153,6 @@ export const METRICS = {
     unit: "1",
     description: "Gross position notional divided by equity.",
     labels: ["strategy"],
-    seed: "000 user_exposure_percent",
   }),
   positionDuration: define({
     name: "trading_position_duration_seconds",
@@ -179,7 +160,6 @@ export const METRICS = {
     unit: "s",
     description: "How long a position stayed open, from leaving flat to returning to flat.",
     labels: ["symbol", "side"],
-    seed: "000 position_duration_seconds",
     buckets: DURATION_BUCKETS_SECONDS,
   }),
 
@@ -190,7 +170,6 @@ export const METRICS = {
     unit: "s",
     description: "Round trip of one exchange API call (time waiting on our own rate limiter excluded).",
     labels: ["exchange", "operation", "outcome"],
-    seed: "001 market_maker_latency_exchange_ms",
     buckets: LATENCY_BUCKETS_SECONDS,
   }),
   exchangeRateLimitWait: define({
@@ -199,7 +178,6 @@ export const METRICS = {
     unit: "s",
     description: "Time a call waited on the client-side rate limiter before it was sent.",
     labels: ["exchange", "operation"],
-    seed: "-",
     buckets: LATENCY_BUCKETS_SECONDS,
   }),
   tickToTrade: define({
@@ -209,7 +187,6 @@ export const METRICS = {
     description:
       "From market data received to the order sent (stage=sent) and to the exchange ack (stage=ack).",
     labels: ["symbol", "stage"],
-    seed: "001 market_maker_latency_tick_to_trade_ms",
     buckets: LATENCY_BUCKETS_SECONDS,
   }),
   tickDuration: define({
@@ -218,7 +195,6 @@ export const METRICS = {
     unit: "s",
     description: "Duration of one orchestrator tick, all stages.",
     labels: ["strategy"],
-    seed: "-",
     buckets: LATENCY_BUCKETS_SECONDS,
   }),
   ticks: define({
@@ -227,7 +203,6 @@ export const METRICS = {
     unit: "{tick}",
     description: "Orchestrator ticks, by outcome (ok, skipped, error).",
     labels: ["strategy", "outcome"],
-    seed: "-",
   }),
 
   // Workers
@@ -237,7 +212,6 @@ export const METRICS = {
     unit: "{run}",
     description: "Worker runs, by status (ok, error).",
     labels: ["worker", "status"],
-    seed: "000 worker_runs_total",
   }),
   workerErrors: define({
     name: "trading_worker_errors_total",
@@ -245,7 +219,6 @@ export const METRICS = {
     unit: "{error}",
     description: "Worker errors, by error type.",
     labels: ["worker", "error_type"],
-    seed: "000 worker_errors_total",
   }),
   workerDuration: define({
     name: "trading_worker_duration_seconds",
@@ -253,7 +226,6 @@ export const METRICS = {
     unit: "s",
     description: "Duration of one worker run.",
     labels: ["worker"],
-    seed: "000 worker_duration_seconds",
     buckets: LATENCY_BUCKETS_SECONDS,
   }),
   heartbeat: define({
@@ -262,7 +234,6 @@ export const METRICS = {
     unit: "s",
     description: "Unix time of the last completed tick; Prometheus alerts when it stops moving.",
     labels: [],
-    seed: "003 heartbeat.last_tick",
   }),
 
   // Risk and connectivity
@@ -273,7 +244,6 @@ export const METRICS = {
     unit: "{state}",
     description: "1 while the circuit breaker holds trading stopped, else 0.",
     labels: ["breaker"],
-    seed: "002 circuit_breaker_active; 003 risk.circuit_breaker_active",
   }),
   circuitBreakerTrips: define({
     name: "trading_circuit_breaker_trips_total",
@@ -281,7 +251,6 @@ export const METRICS = {
     unit: "{trip}",
     description: "Circuit breaker trips.",
     labels: ["breaker", "level"],
-    seed: "000 circuit_breakers_triggered_total",
   }),
   riskLimitBreaches: define({
     name: "trading_risk_limit_breaches_total",
@@ -289,7 +258,6 @@ export const METRICS = {
     unit: "{breach}",
     description: "Risk limit breaches (position, exposure, order_rate, daily_loss).",
     labels: ["limit"],
-    seed: "003 position limits breached",
   }),
   dailyLossLimit: define({
     name: "trading_risk_daily_loss_limit_usd",
@@ -297,7 +265,6 @@ export const METRICS = {
     unit: "{USD}",
     description: "The configured daily loss limit, so rules can compare daily PnL against it.",
     labels: ["strategy"],
-    seed: "003 risk.daily_loss_pct",
   }),
   exchangeConnected: define({
     name: "trading_exchange_connected",
@@ -306,7 +273,6 @@ export const METRICS = {
     unit: "{state}",
     description: "1 while the exchange connection (REST and market-data stream) is up, else 0.",
     labels: ["exchange"],
-    seed: "003 connectivity; 000 exchanges",
   }),
   exchangeReconnects: define({
     name: "trading_exchange_reconnects_total",
@@ -314,7 +280,6 @@ export const METRICS = {
     unit: "{reconnect}",
     description: "Reconnections to the exchange.",
     labels: ["exchange"],
-    seed: "004 websocket_reconnects_total",
   }),
   exchangeRateLimitHits: define({
     name: "trading_exchange_rate_limit_hits_total",
@@ -322,7 +287,6 @@ export const METRICS = {
     unit: "{response}",
     description: "HTTP 429 answers from the exchange.",
     labels: ["exchange", "operation"],
-    seed: "000 exchange API rate limit exceeded",
   }),
 
   // AI / LLM
@@ -332,7 +296,6 @@ export const METRICS = {
     unit: "{session}",
     description: "Agent decision sessions, by final status.",
     labels: ["agent", "status"],
-    seed: "000 agent_sessions_total",
   }),
   llmRequests: define({
     name: "trading_llm_requests_total",
@@ -340,7 +303,6 @@ export const METRICS = {
     unit: "{request}",
     description: "Model calls.",
     labels: ["provider", "model"],
-    seed: "000 llm_requests_total",
   }),
   llmTokens: define({
     name: "trading_llm_tokens_total",
@@ -348,7 +310,6 @@ export const METRICS = {
     unit: "{token}",
     description: "Model tokens, by type (input, output).",
     labels: ["provider", "model", "type"],
-    seed: "000 reasoning token usage",
   }),
   llmCost: define({
     name: "trading_llm_cost_usd_total",
@@ -356,7 +317,6 @@ export const METRICS = {
     unit: "{USD}",
     description: "Model cost in US dollars.",
     labels: ["provider", "model"],
-    seed: "000 llm_cost_usd_total",
   }),
   aiDecisions: define({
     name: "trading_ai_decisions_total",
@@ -364,7 +324,6 @@ export const METRICS = {
     unit: "{decision}",
     description: "Agent decisions, by market regime and policy approval.",
     labels: ["regime", "approved"],
-    seed: "002 ai_decision_total",
   }),
   aiDecisionConfidence: define({
     name: "trading_ai_decision_confidence_ratio",
@@ -372,7 +331,6 @@ export const METRICS = {
     unit: "1",
     description: "Confidence of the latest decision, 0 to 1.",
     labels: ["strategy"],
-    seed: "002 ai_decision_confidence",
   }),
   policyValidations: define({
     name: "trading_policy_validations_total",
@@ -380,7 +338,6 @@ export const METRICS = {
     unit: "{validation}",
     description: "Policy validations, by result (approved, rejected).",
     labels: ["result"],
-    seed: "002 policy_validations_total",
   }),
   policyRiskScore: define({
     name: "trading_policy_risk_score_ratio",
@@ -388,7 +345,6 @@ export const METRICS = {
     unit: "1",
     description: "Risk score of the latest policy validation, 0 to 1.",
     labels: ["strategy"],
-    seed: "002 policy_risk_score",
   }),
 
   // The toolkit itself
@@ -398,7 +354,6 @@ export const METRICS = {
     unit: "{alert}",
     description: "Alerts raised, by rule and level.",
     labels: ["rule", "level"],
-    seed: "003 alerts",
   }),
   alertNotifications: define({
     name: "ticktrace_alert_notifications_total",
@@ -406,7 +361,6 @@ export const METRICS = {
     unit: "{notification}",
     description: "Delivery attempts by channel and outcome (delivered, retry, failed, dropped).",
     labels: ["channel", "outcome"],
-    seed: "-",
   }),
   alertDeliveryDuration: define({
     name: "ticktrace_alert_delivery_duration_seconds",
@@ -414,7 +368,6 @@ export const METRICS = {
     unit: "s",
     description: "From an alert being raised to a channel accepting it.",
     labels: ["channel"],
-    seed: "000 exit criterion 4 (alert within 30 s)",
     buckets: LATENCY_BUCKETS_SECONDS,
   }),
   alertOutboxDepth: define({
@@ -423,7 +376,6 @@ export const METRICS = {
     unit: "{alert}",
     description: "Alerts waiting for delivery, by channel.",
     labels: ["channel"],
-    seed: "-",
   }),
   monitoringEvaluations: define({
     name: "ticktrace_monitoring_evaluations_total",
@@ -431,7 +383,6 @@ export const METRICS = {
     unit: "{evaluation}",
     description: "Monitoring rule evaluations, by outcome (ok, error).",
     labels: ["outcome"],
-    seed: "003 record_tick",
   }),
   monitoringEvaluationDuration: define({
     name: "ticktrace_monitoring_evaluation_duration_seconds",
@@ -439,7 +390,6 @@ export const METRICS = {
     unit: "s",
     description: "Time to evaluate every monitoring rule for one tick.",
     labels: [],
-    seed: "003 overhead < 50ms per tick",
     buckets: LATENCY_BUCKETS_SECONDS,
   }),
   telemetryExportFailures: define({
@@ -448,7 +398,6 @@ export const METRICS = {
     unit: "{export}",
     description: "Failed OTLP exports, by signal (traces, metrics, logs).",
     labels: ["signal"],
-    seed: "-",
   }),
 } as const satisfies Record<string, MetricDefinition>;
 

@@ -40,7 +40,7 @@ export interface DemoOptions {
   /** The decisions module's hook (see {@link QuoteDecisionSink}). */
   decisionRecorder?: QuoteDecisionSink;
   /**
-   * After every tick. `snapshot` builds the seed-003 monitoring snapshot on demand (memoized for
+   * After every tick. `snapshot` builds the monitoring snapshot on demand (memoized for
    * the tick), so a listener that does not need it pays nothing.
    */
   onTick?: (snapshot: () => MonitoringSnapshot, tick: TickInfo) => void;
@@ -72,7 +72,7 @@ export interface Demo {
   readonly positions: PositionManager;
   readonly risk: RiskMonitor;
   readonly strategy: MarketMaker;
-  /** The seed-003 snapshot of the current state. */
+  /** The monitoring snapshot of the current state. */
   snapshot(): MonitoringSnapshot;
   summary(): DemoSummary;
   /** Idempotent: stops trading (orders cancelled), workers, the stream and the simulator. */

@@ -16,7 +16,7 @@ export interface SnapshotSourceOptions {
 }
 
 /**
- * Builds the seed-003 {@link MonitoringSnapshot} from the live trading state. Costs a pass over
+ * Builds the {@link MonitoringSnapshot} from the live trading state. Costs a pass over
  * the positions; callers build it lazily (the demo hands listeners a getter, not a snapshot).
  */
 export function createSnapshotSource(options: SnapshotSourceOptions): () => MonitoringSnapshot {

@@ -19,7 +19,7 @@ beforeEach(() => {
 afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 describe("JSONL channel", () => {
-  it("appends seed 003 alert lines to <dir>/<date>.jsonl, one per event, daily files, and folds them back", async () => {
+  it("appends alert lines to <dir>/<date>.jsonl, one per event, daily files, and folds them back", async () => {
     const clock = createManualClock(Date.UTC(2026, 2, 10, 23, 59, 0));
     const jsonl = createJsonlChannel({ dir, clock });
     const manager = new AlertManager({ channels: [jsonl], clock });

@@ -214,7 +214,7 @@ contract("PostgreSQL", async () => {
 afterAll(() => cluster?.stop());
 
 describe("PostgreSQL decision store", () => {
-  it("keeps seed 000's session_events table with JSONB content", async () => {
+  it("keeps the session_events table with JSONB content", async () => {
     const client = new pg.Client({ connectionString: cluster!.url });
     await client.connect();
     try {

@@ -16,7 +16,7 @@ const LOG_LEVEL: Record<AlertLevel, "info" | "warn" | "error"> = {
 
 /**
  * The log channel: always on, the fallback. One structured line per alert event with
- * `component="alert"` (seed 003), e.g.
+ * `component="alert"`, so alerts can be found among the logs, e.g.
  * `{"level":"error","message":"alert firing: Circuit breaker tripped","component":"alert","event":"firing","alert_id":"3f9a2c-1","rule":"circuit_breaker_tripped","severity":"CRITICAL",...}`.
  */
 export function createLogChannel(options: LogChannelOptions): AlertChannel {

@@ -34,7 +34,7 @@ const UNREACHABLE_CODES = new Set([
 ]);
 
 /**
- * The shared store for several instances: seed 000's `session_events` table plus
+ * The shared store for several instances: the `session_events` table plus
  * `decision_sessions`, in PostgreSQL through `pg`. Failures reject with `UNREACHABLE` when the
  * server could not be reached and `IO` otherwise; the password never appears in a message.
  */
