@@ -83,7 +83,12 @@ export interface RuntimeMonitoring {
 }
 
 /** What the Telegram command bot shows about your process, for `/status` and `/portfolio`. */
-export type BotStatusProviders = Pick<BotProviders, "status" | "portfolio">;
+export interface BotStatusProviders {
+  /** Running state, PnL and breaker, for `/status`. */
+  status?: BotProviders["status"];
+  /** Open positions, for `/portfolio`. */
+  portfolio?: BotProviders["portfolio"];
+}
 
 /** The runtime's Telegram command bot (`bot.*`, on by default when Telegram alerts are). */
 export interface RuntimeBot {

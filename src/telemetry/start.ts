@@ -58,9 +58,13 @@ export interface StartRuntimeOptions {
   registerGlobal?: boolean;
   /** Alert channels of your own, added to the ones `config.alerts` enables. */
   channels?: readonly AlertChannel[];
-  /** @internal An SDK the caller already started (the preload starts it before anything loads winston). */
+}
+
+/** What the preload and the tests pass besides the public options. */
+export interface InternalRuntimeOptions extends StartRuntimeOptions {
+  /** An SDK the caller already started (the preload starts it before anything loads winston). */
   sdk?: TelemetrySdk;
-  /** @internal Modules for the lazily loaded parts (tests running the sources pass them). */
+  /** Modules for the lazily loaded parts (tests running the sources pass them). */
   modules?: PartsModules;
 }
 
@@ -79,6 +83,14 @@ export interface StartRuntimeOptions {
  * shut down again in that case, and with `INVALID_STATE` when a runtime is already registered.
  */
 export async function startRuntime(config: Config, options: StartRuntimeOptions = {}): Promise<Runtime> {
+  return startRuntimeWith(config, options);
+}
+
+/** {@link startRuntime} with the internal options. */
+export async function startRuntimeWith(
+  config: Config,
+  options: InternalRuntimeOptions = {},
+): Promise<Runtime> {
   const runtime = createRuntime(config, options);
   try {
     await runtime.ready;
@@ -94,7 +106,7 @@ export async function startRuntime(config: Config, options: StartRuntimeOptions 
  * returns, and the servers bind in the background (`runtime.ready`). The preload uses it
  * because `--require` cannot wait.
  */
-export function createRuntime(config: Config, options: StartRuntimeOptions = {}): Runtime {
+export function createRuntime(config: Config, options: InternalRuntimeOptions = {}): Runtime {
   const registerGlobal = options.registerGlobal ?? true;
   if (registerGlobal && currentRuntime()) {
     throw new TicktraceError(

@@ -7,7 +7,7 @@ import { TicktraceError } from "../../src/errors.js";
 import { loadInstrumentations } from "../../src/telemetry/instrumentations.js";
 import { applicationVersion, buildResource } from "../../src/telemetry/sdk.js";
 import type { Runtime } from "../../src/telemetry/runtime.js";
-import { getRuntime, startRuntime } from "../../src/telemetry/start.js";
+import { getRuntime, startRuntime, startRuntimeWith } from "../../src/telemetry/start.js";
 import { captureLogger } from "../logging/capture.js";
 import { sourceModules } from "../runtime/source-modules.js";
 import { freePort, tempDir } from "./helpers.js";
@@ -23,7 +23,7 @@ function config(yaml: string) {
 
 async function start(yaml: string, options: Parameters<typeof startRuntime>[1] = {}) {
   const { entries, logger } = captureLogger();
-  const runtime = await startRuntime(config(yaml), { logger, modules: sourceModules, ...options });
+  const runtime = await startRuntimeWith(config(yaml), { logger, modules: sourceModules, ...options });
   runtimes.push(runtime);
   return { runtime, entries };
 }
