@@ -114,7 +114,7 @@ function check(
     if (kind === "string") {
       if (typeof value !== "string") {
         expected = "a string";
-        fix = value === undefined || value === null ? "unknown" : String(value);
+        fix = typeof value === "number" || typeof value === "boolean" ? String(value) : "unknown";
       }
     } else if (kind === "number") {
       if (typeof value !== "number") {

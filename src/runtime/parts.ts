@@ -79,7 +79,7 @@ export interface RuntimeMonitoring {
    * path every `monitoring.evaluation_interval_ms`. Pass a function to build the snapshot only
    * when it is needed.
    */
-  recordTick(snapshot: SnapshotSource): void;
+  readonly recordTick: (snapshot: SnapshotSource) => void;
 }
 
 /** What the Telegram command bot shows about your process, for `/status` and `/portfolio`. */

@@ -46,6 +46,22 @@ async function run(command: string, args: string[], cwd: string): Promise<string
   return stdout;
 }
 
+/** Runs node with arguments to the end; never rejects. */
+function node(args: string[], cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, args, {
+      cwd,
+      env: { PATH: process.env.PATH, HOME: process.env.HOME },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
+    child.once("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
 function duKiB(dir: string): number {
   return Number(execFileSync("du", ["-sk", dir], { encoding: "utf8" }).split("\t")[0]);
 }
@@ -183,6 +199,28 @@ describe("the packed package, installed from the tarball alone", () => {
     // The figure docs/api.md quotes; printed so a change shows in the test log.
     process.stdout.write(`installed: ${packages} packages, ${(kib / 1024).toFixed(1)} MiB in node_modules\n`);
     expect(packages).toBeGreaterThan(0);
+  });
+
+  it("a config that asks for a missing optional package: exit 2 naming the key and the package; the default store, when used", async () => {
+    const cwd = join(project, "missing");
+    mkdirSync(cwd);
+    writeFileSync(
+      join(cwd, "config.yaml"),
+      'health:\n  port: 0\nbot:\n  enabled: true\nalerts:\n  telegram:\n    bot_token: "123:abc"\n    chat_id: "1"\n',
+    );
+    const bot = await node(["--require", "ticktrace/tracing", "-e", ""], cwd);
+    expect(bot).toEqual({
+      code: 2,
+      stdout: "",
+      stderr: `ticktrace: config error: ${join(cwd, "config.yaml")}: bot.enabled: is true, which needs the optional package grammy; install it (npm install grammy) or set bot.enabled: false\n`,
+    });
+    writeFileSync(join(cwd, "config.yaml"), "health:\n  port: 0\nlogging:\n  level: error\n");
+    const script = `try { require("ticktrace").getRuntime().decisions } catch (error) { process.stdout.write(error.message) }`;
+    const decisions = await node(["--require", "ticktrace/tracing", "-e", script], cwd);
+    expect(decisions.stdout).toBe(
+      `${join(cwd, "config.yaml")}: decisions.store: is "sqlite", which needs the optional package better-sqlite3; install it (npm install better-sqlite3) or set decisions.store: "postgres" or decisions.enabled: false`,
+    );
+    expect(decisions.code).toBe(0);
   });
 
   it("runs the CommonJS, ESM and TypeScript quickstart bots: the alert reaches JSONL and Telegram, metrics show on /metrics", async () => {
