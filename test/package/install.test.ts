@@ -224,6 +224,14 @@ describe("the packed package, installed from the tarball alone", () => {
   });
 
   it("runs the CommonJS, ESM and TypeScript quickstart bots: the alert reaches JSONL and Telegram, metrics show on /metrics", async () => {
+    // ticktrace/testing resolves in both TypeScript modes too (exports, and typesVersions for node10).
+    writeFileSync(
+      join(project, "doubles.ts"),
+      'import { createManualClock, createRecordingChannel } from "ticktrace/testing";\n' +
+        'import type { AlertChannel } from "ticktrace";\n' +
+        "createManualClock().advance(1);\n" +
+        "export const channel: AlertChannel = createRecordingChannel();\n",
+    );
     for (const file of ["bot.cjs", "bot.mjs", "bot.ts"])
       cpSync(join(ROOT, "examples", "quickstart", file), join(project, file));
     // The compiler for the TypeScript bot, linked in after the size was measured.
@@ -240,7 +248,7 @@ describe("the packed package, installed from the tarball alone", () => {
       join(project, "tsconfig.json"),
       JSON.stringify({
         compilerOptions: { ...common, module: "nodenext", moduleResolution: "nodenext", outDir: "out" },
-        files: ["bot.ts"],
+        files: ["bot.ts", "doubles.ts"],
       }),
     );
     writeFileSync(
@@ -254,7 +262,7 @@ describe("the packed package, installed from the tarball alone", () => {
           noEmit: true,
           ignoreDeprecations: "6.0",
         },
-        files: ["bot.ts"],
+        files: ["bot.ts", "doubles.ts"],
       }),
     );
     const tsc = join(project, "node_modules", "typescript", "bin", "tsc");
