@@ -24,7 +24,7 @@ export interface EventHubOptions {
   onInvalidPayload: (event: string, problem: string) => void;
   /** Called when a listener throws; the hub goes on with the next listener. */
   onListenerError: (event: TradingEventName, error: unknown) => void;
-  /** Called before the first event is delivered (the runtime attaches the alert module here). */
+  /** Called before the first event is delivered, again on the next one if it threw (the runtime attaches the alert module here). */
   beforeFirstEmit?: () => void;
 }
 
@@ -153,9 +153,10 @@ export function createEventHub(options: EventHubOptions): TradingEventHub {
     const checked = check(event, payload);
     if (checked.problems) options.onInvalidPayload(event, checked.problems.join("; "));
     if (first) {
-      first = false;
+      // Until it succeeds: a setup that failed once (a full disk) is tried again on the next event.
       try {
         options.beforeFirstEmit?.();
+        first = false;
       } catch (error) {
         options.onListenerError(event, error);
       }

@@ -167,8 +167,13 @@ export function createRuntimeParts(core: PartsCore): RuntimeParts {
       health: core.health,
       ...(core.clock ? { clock: core.clock } : {}),
     });
-    // Acks from `ticktrace monitor ack` reach the alert module through monitoring.
-    startMonitoring();
+    // Acks from `ticktrace monitor ack` reach the alert module through monitoring; a monitoring
+    // that cannot start must not take the alerts down with it.
+    try {
+      startMonitoring();
+    } catch (error) {
+      log.error(`monitoring did not start: ${describeError(error)}`);
+    }
     return built.manager;
   }
 
