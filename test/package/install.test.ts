@@ -183,6 +183,9 @@ async function runBot(bot: BotRun): Promise<void> {
     expect(metrics).toMatch(/^trading_orders_placed_total\{[^}]*exchange="paper"[^}]*\} [1-9]/m);
     expect(metrics).toMatch(/^trading_pnl_daily_usd\{strategy="quickstart"[^}]*\} -1600/m);
     expect(metrics).toMatch(/^ticktrace_alerts_raised_total\{[^}]*rule="circuit_breaker_tripped"/m);
+  } catch (error) {
+    // Say which bot and what it printed: the assertion alone does not tell.
+    throw new Error(`${bot.name}: ${String(error)}\nstdout:\n${out}\nstderr:\n${err}`, { cause: error });
   } finally {
     child.kill("SIGTERM");
   }
