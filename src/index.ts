@@ -1,26 +1,129 @@
 /**
- * ticktrace: observability and alerting for a trading process on OpenTelemetry.
+ * ticktrace: observability and alerting for a trading bot on OpenTelemetry.
  *
- * Start the process with `node --require ticktrace/tracing app.js`; the preload reads
- * `config.yaml` and starts the runtime, which {@link getRuntime} returns here. Everything else is
- * a factory that takes an options object, exported by name from its folder.
+ * Start the bot with `node --require ticktrace/tracing bot.js` (or `--import`); the preload reads
+ * `config.yaml` and starts the runtime, which {@link getRuntime} returns:
+ *
+ * ```js
+ * const { getRuntime } = require("ticktrace");
+ * const tt = getRuntime();
+ * tt.events.circuitBreakerTripped({ breaker: "daily_loss", reason: "loss limit hit", dailyPnl: -1600, limit: 1500 });
+ * ```
+ *
+ * Test doubles (manual clock, in-memory metrics, a recording channel, the exchange simulator) are
+ * in `ticktrace/testing`.
  *
  * @packageDocumentation
  */
-export * from "./config/index.js";
-export * from "./telemetry/index.js";
-export * from "./health/index.js";
-export * from "./logging/index.js";
-export * from "./alerting/index.js";
-export * from "./monitoring/index.js";
-export * from "./decisions/index.js";
-export * from "./bot/index.js";
-export * from "./trading/index.js";
+
+// The runtime: one per process, wired from config.yaml.
+export { getRuntime, startRuntime, type StartRuntimeOptions } from "./telemetry/start.js";
+export type { Runtime } from "./telemetry/runtime.js";
+export type { BotStatusProviders, RuntimeAlerts, RuntimeBot, RuntimeMonitoring } from "./runtime/parts.js";
+
+// Configuration.
 export {
-  TicktraceError,
-  describeError,
-  redact,
-  type ErrorCode,
-  type TicktraceErrorOptions,
-} from "./errors.js";
-export { systemClock, createManualClock, type Clock, type ManualClock, type TimerHandle } from "./clock.js";
+  ConfigError,
+  loadConfig,
+  parseConfig,
+  type LoadConfigOptions,
+  type LoadedConfig,
+} from "./config/load.js";
+export type { Config, ConfigInput } from "./config/schema.js";
+
+// Metric names and the instruments.
+export {
+  METRICS,
+  METRIC_DEFINITIONS,
+  LATENCY_BUCKETS_SECONDS,
+  DURATION_BUCKETS_SECONDS,
+  type InstrumentKind,
+  type MetricDefinition,
+  type MetricKey,
+} from "./telemetry/catalogue.js";
+export type { TradingMetrics } from "./telemetry/metrics.js";
+export type {
+  BoundCounter,
+  BoundRecorder,
+  FoldedCounter,
+  FoldedGauge,
+  FoldedHistogram,
+  FoldedUpDownCounter,
+} from "./telemetry/folded-instruments.js";
+
+// The trading event hub.
+export { TRADING_EVENT_NAMES, type TradingEventHub } from "./runtime/event-hub.js";
+export type {
+  TradingEventListener,
+  TradingEventMap,
+  TradingEventName,
+  TradingEvents,
+} from "./trading/events.js";
+
+// Alerts: the model, the channel interface for your own channel, and the channels.
+export {
+  ALERT_LEVELS,
+  type Alert,
+  type AlertChannel,
+  type AlertChannelKind,
+  type AlertEvent,
+  type AlertFieldValue,
+  type AlertLevel,
+  type AlertStatus,
+  type Alerter,
+  type DeliveryContext,
+  type RaiseAlertInput,
+} from "./alerting/types.js";
+export { ALERT_RULES, type AlertRuleDefinition } from "./alerting/rules.js";
+export type { GrafanaLinkOptions } from "./alerting/format.js";
+export { createJsonlChannel, type JsonlChannelOptions } from "./alerting/channels/jsonl.js";
+export { createSlackChannel, type SlackChannelOptions } from "./alerting/channels/slack.js";
+export { createTelegramChannel, type TelegramChannelOptions } from "./alerting/channels/telegram.js";
+export {
+  createAlertmanagerChannel,
+  type AlertmanagerChannelOptions,
+} from "./alerting/channels/alertmanager.js";
+
+// Monitoring snapshots.
+export type { MonitoringSnapshot } from "./monitoring/snapshot.js";
+export type { SnapshotSource } from "./monitoring/service.js";
+
+// Health and logging, as the runtime hands them out.
+export type {
+  ComponentOptions,
+  ComponentReport,
+  ComponentState,
+  ComponentUpdate,
+  HealthRegistry,
+  HealthReport,
+  OverallStatus,
+} from "./health/registry.js";
+export type { Logger } from "./logging/logger.js";
+
+// The decision recorder (`runtime.decisions`) and what the Telegram bot shows.
+export type {
+  DecisionRecorder,
+  DecisionSession,
+  RecorderStats,
+  StartSessionInput,
+} from "./decisions/recorder.js";
+export type {
+  DecisionEvent,
+  DecisionInput,
+  DecisionReader,
+  DecisionSummary,
+  ModelUsageEvent,
+  ModelUsageInput,
+  SessionEvent,
+  SessionRecord,
+  SessionStatus,
+  SessionTrace,
+  StepEvent,
+  ToolCallEvent,
+  ToolCallInput,
+} from "./decisions/types.js";
+export type { BotStatus, PortfolioPosition } from "./bot/format.js";
+
+// Errors and time.
+export { TicktraceError, type ErrorCode, type TicktraceErrorOptions } from "./errors.js";
+export { systemClock, type Clock, type TimerHandle } from "./clock.js";

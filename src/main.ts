@@ -4,19 +4,18 @@
  *
  *   npm start -- --scenario flash-crash --duration 30 --seed 7 --config config.yaml
  *
- * The composition root: the runtime (from the preload, or started here), the demo's trading
- * side (`trading/demo.ts`), and the wiring sections for alerts, monitoring, decisions and bot.
+ * Thin on purpose: the runtime (from the preload, or started here) is the composition root and
+ * owns alerts, monitoring, decisions and the bot, as it does for a user's bot; this file adds the
+ * demo's trading side (`trading/demo.ts`), its status line and what the bot reads from it.
  */
 import { parseArgs } from "node:util";
-import { attachTradingAlerts, createAlerting } from "./alerting/index.js";
-import { exitOnConfigError, loadConfig } from "./config/index.js";
-import { demoBotProviders, startTelegramBotFromConfig } from "./bot/index.js";
-import { createDecisionRecorderFromConfig, createQuoteDecisionAdapter } from "./decisions/index.js";
+import { demoBotProviders } from "./bot/demo-providers.js";
+import { exitOnConfigError, loadConfig } from "./config/load.js";
+import { createQuoteDecisionAdapter } from "./decisions/strategy-adapter.js";
 import { describeError } from "./errors.js";
-import { startMonitoring } from "./monitoring/index.js";
-import { getRuntime, startRuntime } from "./telemetry/start.js";
+import { checkOptionalPackages } from "./optional.js";
+import { currentRuntime, startRuntime } from "./telemetry/start.js";
 import type { Runtime } from "./telemetry/runtime.js";
-import { createTradingEvents } from "./trading/events.js";
 import { formatSummary, startDemo } from "./trading/demo.js";
 import { isScenario, SCENARIOS } from "./trading/scenarios.js";
 import { startStatus } from "./trading/status.js";
@@ -62,70 +61,43 @@ function parseCli() {
 
 async function main(): Promise<void> {
   const cli = parseCli();
-  let runtime: Runtime | undefined = getRuntime();
+  let runtime: Runtime | undefined = currentRuntime();
   const preloaded = runtime !== undefined;
   if (!runtime) {
     let config;
     try {
       config = loadConfig().config;
+      checkOptionalPackages(config);
     } catch (error) {
       exitOnConfigError(error);
     }
     runtime = await startRuntime(config);
   }
   const rt = runtime;
-  const log = rt.logger.child({ component: "main" });
-  const events = createTradingEvents({
-    onListenerError: (event, error) =>
-      log.warn("event listener failed", { event, error: describeError(error) }),
-  });
 
-  // --- alerts ---
-  // Registered first, so it shuts down last: alerts raised while stopping are still delivered.
-  const alerting = createAlerting(rt.config, { logger: rt.logger, health: rt.health, metrics: rt.metrics });
-  const tradingAlerts = attachTradingAlerts({
-    events,
-    alerter: alerting.manager,
-    config: rt.config,
-    health: rt.health,
-  });
-  rt.onShutdown(async () => {
-    tradingAlerts.stop();
-    await alerting.shutdown();
-  });
-
-  // --- monitoring ---
-  // Rules on every tick (off the tick path), snapshots, retention, and acks from `ticktrace monitor ack`.
-  const monitoring = startMonitoring(rt.config, {
-    alerter: alerting.manager,
-    logger: rt.logger,
-    metrics: rt.metrics,
-    health: rt.health,
-  });
-  if (monitoring) rt.onShutdown(() => monitoring.shutdown());
-  const onTick = monitoring?.recordTick;
-
-  // --- decisions & bot ---
-  const recorder = createDecisionRecorderFromConfig(rt.config.decisions, {
-    tracer: rt.tracer,
-    metrics: rt.metrics,
-    logger: rt.logger,
-    health: rt.health,
-  });
-  // Registered before the demo's hook, so it runs after it: the last decisions are written.
-  if (recorder) rt.onShutdown(() => recorder.shutdown());
+  // The runtime owns the event hub, alerts, monitoring, decisions and the bot (one composition
+  // root for the demo and a user's bot); the demo adds only its trading side and what the bot reads.
+  let recorder;
+  try {
+    recorder = rt.decisions;
+  } catch (error) {
+    // A store whose optional package is missing: a config error, exit 2.
+    exitOnConfigError(error);
+  }
   const decisionRecorder = recorder
     ? createQuoteDecisionAdapter(recorder, { strategyId: rt.config.trading.strategy.id })
     : undefined;
+  const onTick = rt.monitoring?.recordTick;
 
   const demo = await startDemo({
     runtime: rt,
     scenario: cli.scenario,
     seed: cli.seed,
-    events,
+    events: rt.events,
     ...(decisionRecorder ? { decisionRecorder } : {}),
     ...(onTick ? { onTick } : {}),
   });
+  rt.bot.provide(demoBotProviders(demo, { strategyId: rt.config.trading.strategy.id }));
 
   const stopStatus = startStatus({
     read: () => {
@@ -139,7 +111,7 @@ async function main(): Promise<void> {
         breakerActive: demo.risk.breakerActive,
         connected: demo.client.isConnected,
         strategyState: demo.orchestrator.strategyState,
-        openAlerts: alerting.manager.active().length,
+        openAlerts: rt.alerts.active().length,
       };
     },
     ...(process.stdout.isTTY ? { tty: process.stdout } : {}),
@@ -153,16 +125,6 @@ async function main(): Promise<void> {
     await demo.stop();
     process.stdout.write(`${formatSummary(summary)}\n`);
   });
-
-  // --- decisions & bot (continued): the bot reads the running demo; it stops first at shutdown.
-  const bot = startTelegramBotFromConfig(rt.config, {
-    ...demoBotProviders(demo, { strategyId: rt.config.trading.strategy.id }),
-    ...(recorder ? { decisions: recorder.reader } : {}),
-    alerter: alerting.manager,
-    health: rt.health,
-    logger: rt.logger,
-  });
-  if (bot) rt.onShutdown(() => bot.shutdown());
 
   const finish = (code: number) => {
     void rt.shutdown().finally(() => process.exit(code));

@@ -2,7 +2,8 @@
  * The preload: `node --require ticktrace/tracing app.js` (or `--require ./dist/tracing.js`).
  * The only module with side effects on import. It reads `config.yaml`, starts the OpenTelemetry
  * SDK before the application loads anything it instruments, then the logger, health server and
- * instruments, and makes them available to the application through `getRuntime()`. SIGTERM,
+ * instruments, the trading event hub and, as they are first used, alerts, monitoring, decisions
+ * and the Telegram bot, and makes them available to the application through `getRuntime()`. SIGTERM,
  * SIGINT and the natural end of the process flush telemetry through the idempotent shutdown.
  *
  * A bad config prints one line and exits with status 2.
@@ -10,12 +11,16 @@
 import { exitOnConfigError, loadConfig } from "./config/index.js";
 import type { Config } from "./config/schema.js";
 import { describeError } from "./errors.js";
+import { checkOptionalPackages } from "./optional.js";
 import { startTelemetrySdk, type TelemetrySdk } from "./telemetry/sdk.js";
 import type * as StartModule from "./telemetry/start.js";
 
 let config: Config;
 try {
-  config = loadConfig().config;
+  const loaded = loadConfig();
+  config = loaded.config;
+  // `bot.enabled: true` without grammy, `decisions.store: postgres` without pg: exit 2 now, not mid-run.
+  checkOptionalPackages(config, loaded.file);
 } catch (error) {
   exitOnConfigError(error);
 }

@@ -1,9 +1,10 @@
-import { Bot, type Context } from "grammy";
+import type { Bot, Context } from "grammy";
 import type { InlineKeyboardMarkup } from "grammy/types";
 import { escapeHtml, TELEGRAM_MAX_MESSAGE_CHARS } from "../alerting/format.js";
 import { systemClock, type Clock, type TimerHandle } from "../clock.js";
 import { describeError, redact, TicktraceError } from "../errors.js";
 import { createSilentLogger, type Logger } from "../logging/logger.js";
+import { requireOptional } from "../optional.js";
 import { createCommandHandlers, actorName, type Actor, type BotProviders } from "./commands.js";
 import { BOT_COMMANDS, clip, parseReasoningCallback, type BotReply } from "./format.js";
 
@@ -68,7 +69,13 @@ export function createTelegramBot(options: TelegramBotOptions): TelegramBot {
   const health = options.health;
   health?.register(BOT_HEALTH_COMPONENT, { group: "alerts" }, { state: "degraded", detail: "starting" });
 
-  const bot = new Bot(options.token, {
+  // Loaded here, not on import: grammY is an optional package, needed only when the bot runs.
+  const grammy = requireOptional<{ Bot: typeof Bot }>("grammy", {
+    key: "bot.enabled",
+    because: "turns the Telegram command bot on",
+    orElse: "set bot.enabled: false",
+  });
+  const bot = new grammy.Bot(options.token, {
     client: {
       apiRoot: (options.apiUrl ?? "https://api.telegram.org").replace(/\/+$/, ""),
       // A hung request must not outlive the long poll by much.

@@ -32,10 +32,13 @@ export interface BotProviders {
   alerter?: Alerter;
   /** For `/health` and `/status`. */
   health?: HealthRegistry;
-  /** Running state, PnL and breaker, for `/status`. */
-  status?: () => BotStatus | Promise<BotStatus>;
-  /** Open positions, for `/portfolio`. */
-  portfolio?: () => readonly PortfolioPosition[] | Promise<readonly PortfolioPosition[]>;
+  /** Running state, PnL and breaker, for `/status`; undefined when the process has none to report (yet). */
+  status?: () => BotStatus | undefined | Promise<BotStatus | undefined>;
+  /** Open positions, for `/portfolio`; undefined when the process does not report them (yet). */
+  portfolio?: () =>
+    | readonly PortfolioPosition[]
+    | undefined
+    | Promise<readonly PortfolioPosition[] | undefined>;
   /** Grafana links to traces in `/reasoning` (`grafana.url`). */
   grafana?: GrafanaLinkOptions;
 }
@@ -119,8 +122,8 @@ export function createCommandHandlers(providers: BotProviders, logger: Logger): 
   }
 
   async function portfolio(): Promise<BotReply[]> {
-    if (!providers.portfolio) return [{ text: "This process does not report positions to the bot." }];
-    const positions = await providers.portfolio();
+    const positions = providers.portfolio ? await providers.portfolio() : undefined;
+    if (!positions) return [{ text: "This process does not report positions to the bot." }];
     const symbols = positions.filter((p) => p.quantity !== 0).map((p) => p.symbol);
     let reasons = new Map<string, SessionTrace>();
     let note = "";

@@ -157,7 +157,9 @@ function substituteEnv(
         throw new ConfigError(file, "", `unterminated \${...} in "${original}"`);
       }
       const whole = /^\$\{[^}]+\}$/.test(original.trim());
-      if (whole && replaced !== "") {
+      // A quoted value stays text: `chat_id: "${TELEGRAM_CHAT_ID}"` with a numeric id is still a string.
+      const quoted = node.type === "QUOTE_DOUBLE" || node.type === "QUOTE_SINGLE";
+      if (whole && !quoted && replaced !== "") {
         const reparsed: unknown = parseDocument(replaced).toJS();
         node.value = typeof reparsed === "number" || typeof reparsed === "boolean" ? reparsed : replaced;
       } else {

@@ -2,6 +2,7 @@ import type { IncomingMessage } from "node:http";
 import type { Instrumentation } from "@opentelemetry/instrumentation";
 import type { Config } from "../config/schema.js";
 import type { KNOWN_INSTRUMENTATIONS } from "../config/sections/telemetry.js";
+import { hasOptionalPackage } from "../optional.js";
 
 export type InstrumentationName = (typeof KNOWN_INSTRUMENTATIONS)[number];
 
@@ -62,6 +63,8 @@ export function loadInstrumentations(
   const warnings: string[] = [];
   for (const name of new Set(config.telemetry.instrumentations)) {
     const entry = INSTRUMENTATION_PACKAGES[name];
+    // pg and its instrumentation are optional packages: a bot without pg has nothing to instrument.
+    if (name === "pg" && !hasOptionalPackage("pg")) continue;
     let exported: unknown;
     try {
       exported = load(entry.pkg);

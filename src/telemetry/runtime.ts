@@ -1,32 +1,63 @@
 import type { Meter, Tracer } from "@opentelemetry/api";
 import type { Config } from "../config/schema.js";
+import type { DecisionRecorder } from "../decisions/recorder.js";
 import type { HealthRegistry } from "../health/registry.js";
 import type { Logger } from "../logging/logger.js";
+import type { TradingEventHub } from "../runtime/event-hub.js";
+import type { RuntimeAlerts, RuntimeBot, RuntimeMonitoring } from "../runtime/parts.js";
 import type { TradingMetrics } from "./metrics.js";
 
 /**
- * What the preload (`--require ticktrace/tracing`) starts and hands to the application: the
- * loaded config, the logger, the health registry behind `/health`, and the instruments. An
- * application reads it with `getRuntime()`; a process started without the preload creates one
- * with `startRuntime(config)`.
+ * Everything a ticktrace process has, wired from `config.yaml`: telemetry, the logger, health,
+ * the trading event hub and the alert module behind it, monitoring, the decision recorder and the
+ * Telegram bot. The preload (`--require ticktrace/tracing`) starts it; a bot reads it with
+ * `getRuntime()`; a test without the preload calls `startRuntime(config)`.
+ *
+ * ```js
+ * const tt = require("ticktrace").getRuntime();
+ * tt.events.circuitBreakerTripped({ breaker: "daily_loss", reason: "loss limit", dailyPnl: -1600, limit: 1500 });
+ * ```
  */
 export interface Runtime {
   readonly config: Config;
   readonly logger: Logger;
+  /** The component registry behind `/health`; report your own components here. */
   readonly health: HealthRegistry;
   readonly meter: Meter;
   readonly tracer: Tracer;
+  /** The catalogue instruments (`ticktrace_*` on `/metrics`). */
   readonly metrics: TradingMetrics;
+  /**
+   * The trading event hub. Emit an event (`events.fill({...})`, `events.circuitBreakerTripped({...})`)
+   * and the alert rules turn it into alerts on the configured channels. Payloads are checked; a bad
+   * one is logged and repaired, never thrown back.
+   */
+  readonly events: TradingEventHub;
+  /** The alert module (`alerts.*`): raise your own alerts, add your own channel. */
+  readonly alerts: RuntimeAlerts;
+  /** The monitoring service (`monitoring.*`), started on first access; undefined when `monitoring.enabled` is false. */
+  readonly monitoring: RuntimeMonitoring | undefined;
+  /**
+   * The decision recorder (`decisions.*`), created on first access; undefined when
+   * `decisions.enabled` is false. Throws a `ConfigError` naming `decisions.store` when the store's
+   * optional package (better-sqlite3 or pg) is not installed.
+   */
+  readonly decisions: DecisionRecorder | undefined;
+  /** The Telegram command bot (`bot.*`). */
+  readonly bot: RuntimeBot;
   /**
    * Resolves once the health (and metrics) server listens; rejects with a `TicktraceError`
    * (`IO`) when the port cannot be bound. `startRuntime` awaits it; after the preload, await it
-   * before reading {@link healthUrl} when `health.port` is 0.
+   * before reading {@link Runtime.healthUrl} when `health.port` is 0.
    */
   readonly ready: Promise<void>;
-  /** Base URL of the health server, e.g. `http://127.0.0.1:8080`; the real port once {@link ready} resolved. */
+  /** Base URL of the health server, e.g. `http://127.0.0.1:8080`; the real port once {@link Runtime.ready} resolved. */
   readonly healthUrl: string;
-  /** Registers work to run at shutdown (before telemetry is flushed), e.g. stopping the strategy. */
+  /**
+   * Registers work to run at shutdown, e.g. stopping your strategy. Hooks run last registered
+   * first, before the bot, the recorder, monitoring and alerts stop and telemetry is flushed.
+   */
   onShutdown(fn: () => Promise<void> | void): void;
-  /** Idempotent: runs shutdown hooks, flushes traces, metrics and logs, closes servers; bounded by a timeout. */
+  /** Idempotent: runs shutdown hooks, stops the parts, closes servers, flushes telemetry; bounded by `telemetry.shutdown_timeout_ms`. */
   shutdown(): Promise<void>;
 }

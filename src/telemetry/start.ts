@@ -1,5 +1,6 @@
+import type { AlertChannel } from "../alerting/types.js";
 import type { Config } from "../config/schema.js";
-import { describeError } from "../errors.js";
+import { describeError, TicktraceError } from "../errors.js";
 import { HealthRegistry } from "../health/registry.js";
 import {
   createHealthApp,
@@ -8,6 +9,7 @@ import {
   type ListeningServer,
 } from "../health/server.js";
 import { createLogger, type Logger } from "../logging/logger.js";
+import { createRuntimeParts, type PartsModules } from "../runtime/parts.js";
 import { createTradingMetrics } from "./metrics.js";
 import { createMetricsHandler } from "./prometheus-text.js";
 import type { Runtime } from "./runtime.js";
@@ -18,34 +20,77 @@ const RUNTIME_KEY = Symbol.for("ticktrace.runtime");
 
 type GlobalWithRuntime = typeof globalThis & { [RUNTIME_KEY]?: Runtime };
 
-/** The runtime the preload (`--require ticktrace/tracing`) started, if any. */
-export function getRuntime(): Runtime | undefined {
+/** @internal The running runtime, or undefined (the demo asks before starting its own). */
+export function currentRuntime(): Runtime | undefined {
   return (globalThis as GlobalWithRuntime)[RUNTIME_KEY];
 }
 
+/**
+ * The runtime of this process: the one the preload (`node --require ticktrace/tracing bot.js`)
+ * started, or the one {@link startRuntime} started.
+ *
+ * ```js
+ * const tt = require("ticktrace").getRuntime();
+ * tt.events.circuitBreakerTripped({ breaker: "daily_loss", reason: "loss limit", dailyPnl: -1600, limit: 1500 });
+ * ```
+ *
+ * Throws a `TicktraceError` (`INVALID_STATE`) when no runtime is running.
+ */
+export function getRuntime(): Runtime {
+  const runtime = currentRuntime();
+  if (!runtime) {
+    throw new TicktraceError(
+      "INVALID_STATE",
+      "getRuntime: no ticktrace runtime is running; start the process with `node --require ticktrace/tracing your-bot.js` (or `--import`), or call `await startRuntime(config)` first",
+    );
+  }
+  return runtime;
+}
+
+/** Options of {@link startRuntime}. */
 export interface StartRuntimeOptions {
   /** Use this logger instead of one built from `config.logging`. */
   logger?: Logger;
-  /** Make the runtime what {@link getRuntime} returns (the preload does). Default false. */
+  /**
+   * Make the runtime what {@link getRuntime} returns until it shuts down. Default true; a second
+   * runtime in the same process needs `false`.
+   */
   registerGlobal?: boolean;
+  /** Alert channels of your own, added to the ones `config.alerts` enables. */
+  channels?: readonly AlertChannel[];
+}
+
+/** What the preload and the tests pass besides the public options. */
+export interface InternalRuntimeOptions extends StartRuntimeOptions {
   /** An SDK the caller already started (the preload starts it before anything loads winston). */
   sdk?: TelemetrySdk;
+  /** Modules for the lazily loaded parts (tests running the sources pass them). */
+  modules?: PartsModules;
 }
 
 /**
  * Starts everything the preload starts and waits until the health server listens: the
  * OpenTelemetry SDK (unless `telemetry.enabled` is false), the logger, the health registry and
- * server with `/health`, `/health/live`, `/health/ready` and `/metrics`, and the catalogue
- * instruments. A process started without the preload calls this itself:
+ * server with `/health`, `/health/live`, `/health/ready` and `/metrics`, the catalogue
+ * instruments, the event hub and, as they are first used, alerts, monitoring, decisions and the
+ * bot. A test (or a process started without the preload) calls this itself:
  *
  * ```ts
- * const runtime = getRuntime() ?? (await startRuntime(loadConfig().config));
+ * const tt = await startRuntime(parseConfig({ health: { port: 0 } }));
  * ```
  *
  * Rejects with a `TicktraceError` (`IO`) when the health port cannot be bound; telemetry is
- * shut down again in that case.
+ * shut down again in that case, and with `INVALID_STATE` when a runtime is already registered.
  */
 export async function startRuntime(config: Config, options: StartRuntimeOptions = {}): Promise<Runtime> {
+  return startRuntimeWith(config, options);
+}
+
+/** {@link startRuntime} with the internal options. */
+export async function startRuntimeWith(
+  config: Config,
+  options: InternalRuntimeOptions = {},
+): Promise<Runtime> {
   const runtime = createRuntime(config, options);
   try {
     await runtime.ready;
@@ -61,7 +106,14 @@ export async function startRuntime(config: Config, options: StartRuntimeOptions 
  * returns, and the servers bind in the background (`runtime.ready`). The preload uses it
  * because `--require` cannot wait.
  */
-export function createRuntime(config: Config, options: StartRuntimeOptions = {}): Runtime {
+export function createRuntime(config: Config, options: InternalRuntimeOptions = {}): Runtime {
+  const registerGlobal = options.registerGlobal ?? true;
+  if (registerGlobal && currentRuntime()) {
+    throw new TicktraceError(
+      "INVALID_STATE",
+      "startRuntime: a ticktrace runtime is already running in this process (the preload starts one); use getRuntime(), or pass registerGlobal: false for a second one",
+    );
+  }
   const sdk = options.sdk ?? startTelemetrySdk(config);
   const logger =
     options.logger ??
@@ -112,6 +164,21 @@ export function createRuntime(config: Config, options: StartRuntimeOptions = {})
   // Observed by whoever awaits `ready`; this keeps an unobserved rejection from crashing the process.
   ready.catch(() => undefined);
 
+  const parts = createRuntimeParts({
+    config,
+    logger,
+    health,
+    metrics,
+    tracer: sdk.tracer,
+    ...(options.channels ? { channels: options.channels } : {}),
+    ...(options.modules ? { modules: options.modules } : {}),
+  });
+  // The bot starts in the background once the servers listen, never on the start-up path.
+  ready.then(
+    () => parts.start(),
+    () => undefined,
+  );
+
   const hooks: (() => Promise<void> | void)[] = [];
   let stopping: Promise<void> | undefined;
   const timeoutMs = config.telemetry.shutdown_timeout_ms;
@@ -123,6 +190,15 @@ export function createRuntime(config: Config, options: StartRuntimeOptions = {})
     meter: sdk.meter,
     tracer: sdk.tracer,
     metrics,
+    events: parts.events,
+    alerts: parts.alerts,
+    get monitoring() {
+      return parts.monitoring;
+    },
+    get decisions() {
+      return parts.decisions;
+    },
+    bot: parts.bot,
     ready,
     get healthUrl() {
       return healthServer.url;
@@ -141,6 +217,8 @@ export function createRuntime(config: Config, options: StartRuntimeOptions = {})
               log.error(`shutdown hook failed: ${describeError(error)}`);
             }
           }
+          // After the application's hooks (its strategy stopped), so its last alerts and decisions go out.
+          await parts.shutdown();
         };
         // A hook that hangs must not stop the flush: hooks get the budget first, telemetry what is left.
         await settleWithin(runHooks(), timeoutMs);
@@ -153,6 +231,6 @@ export function createRuntime(config: Config, options: StartRuntimeOptions = {})
       return stopping;
     },
   };
-  if (options.registerGlobal) (globalThis as GlobalWithRuntime)[RUNTIME_KEY] = runtime;
+  if (registerGlobal) (globalThis as GlobalWithRuntime)[RUNTIME_KEY] = runtime;
   return runtime;
 }

@@ -176,6 +176,15 @@ describe("config: ${VAR} and ${VAR:-default} substitution", () => {
     expect(config.alerts.telegram.enabled).toBe(false);
   });
 
+  it("a quoted ${VAR} stays a string: a numeric Telegram chat id is not turned into a number", () => {
+    const config = parseConfigText(
+      'alerts:\n  telegram:\n    chat_id: "${CHAT}"\n    timeout_ms: ${TIMEOUT}\n',
+      { file: FILE, env: { CHAT: "-1001234567", TIMEOUT: "3000" } },
+    );
+    expect(config.alerts.telegram.chat_id).toBe("-1001234567");
+    expect(config.alerts.telegram.timeout_ms).toBe(3000);
+  });
+
   it("uses the default when the variable is unset or empty", () => {
     const text = "health:\n  port: ${PORT:-9090}\n";
     expect(parseConfigText(text, { file: FILE, env: {} }).health.port).toBe(9090);

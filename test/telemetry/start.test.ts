@@ -7,8 +7,9 @@ import { TicktraceError } from "../../src/errors.js";
 import { loadInstrumentations } from "../../src/telemetry/instrumentations.js";
 import { applicationVersion, buildResource } from "../../src/telemetry/sdk.js";
 import type { Runtime } from "../../src/telemetry/runtime.js";
-import { getRuntime, startRuntime } from "../../src/telemetry/start.js";
+import { getRuntime, startRuntime, startRuntimeWith } from "../../src/telemetry/start.js";
 import { captureLogger } from "../logging/capture.js";
+import { sourceModules } from "../runtime/source-modules.js";
 import { freePort, tempDir } from "./helpers.js";
 
 const runtimes: Runtime[] = [];
@@ -22,17 +23,17 @@ function config(yaml: string) {
 
 async function start(yaml: string, options: Parameters<typeof startRuntime>[1] = {}) {
   const { entries, logger } = captureLogger();
-  const runtime = await startRuntime(config(yaml), { logger, ...options });
+  const runtime = await startRuntimeWith(config(yaml), { logger, modules: sourceModules, ...options });
   runtimes.push(runtime);
   return { runtime, entries };
 }
 
 describe("startRuntime", () => {
-  it("with telemetry disabled: health is served, metrics are no-ops, getRuntime follows registerGlobal", async () => {
-    expect(getRuntime()).toBeUndefined();
-    const { runtime } = await start("health:\n  port: 0\ntelemetry:\n  enabled: false\n", {
-      registerGlobal: true,
-    });
+  it("with telemetry disabled: health is served, metrics are no-ops, getRuntime returns it until shutdown", async () => {
+    expect(() => getRuntime()).toThrow(
+      "getRuntime: no ticktrace runtime is running; start the process with `node --require ticktrace/tracing your-bot.js` (or `--import`), or call `await startRuntime(config)` first",
+    );
+    const { runtime } = await start("health:\n  port: 0\ntelemetry:\n  enabled: false\n");
     expect(getRuntime()).toBe(runtime);
     expect(runtime.healthUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(runtime.healthUrl).not.toBe("http://127.0.0.1:0");
@@ -48,7 +49,7 @@ describe("startRuntime", () => {
     expect(metrics.getMeterProvider().constructor.name).toBe("NoopMeterProvider");
 
     await runtime.shutdown();
-    expect(getRuntime()).toBeUndefined();
+    expect(() => getRuntime()).toThrow(TicktraceError);
   });
 
   it("shutdown runs hooks newest first, is idempotent, and is bounded by shutdown_timeout_ms", async () => {
@@ -139,9 +140,7 @@ describe("startRuntime", () => {
       config(
         `health:\n  port: ${port}\ntelemetry:\n  otlp:\n    endpoint: http://127.0.0.1:9\n  instrumentations: []\n`,
       ),
-      {
-        logger,
-      },
+      { logger, registerGlobal: false },
     );
     await expect(attempt).rejects.toThrow(TicktraceError);
     await expect(attempt).rejects.toThrow(

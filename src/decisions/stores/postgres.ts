@@ -1,5 +1,6 @@
-import pg from "pg";
+import type pg from "pg";
 import { describeError, redact, TicktraceError } from "../../errors.js";
+import { requireOptional } from "../../optional.js";
 import { eventToRow, sessionToRow } from "../rows.js";
 import type { DecisionStore } from "../types.js";
 import { createSqlReader } from "./reader.js";
@@ -41,7 +42,13 @@ const UNREACHABLE_CODES = new Set([
 export function createPostgresDecisionStore(options: PostgresDecisionStoreOptions): DecisionStore {
   const password = safePassword(options.url);
   const target = redact(`postgres ${hostOf(options.url)}`, [password]);
-  const pool = new pg.Pool({
+  // Loaded here, not on import: pg is an optional package.
+  const { Pool } = requireOptional<typeof pg>("pg", {
+    key: "decisions.store",
+    because: 'is "postgres"',
+    orElse: 'set decisions.store: "sqlite" or decisions.enabled: false',
+  });
+  const pool = new Pool({
     connectionString: options.url,
     max: options.maxConnections ?? 2,
     connectionTimeoutMillis: options.connectTimeoutMs ?? 5_000,

@@ -1,7 +1,8 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
-import Database from "better-sqlite3";
+import type Database from "better-sqlite3";
 import { describeError, TicktraceError } from "../../errors.js";
+import { requireOptional } from "../../optional.js";
 import { eventToRow, sessionToRow } from "../rows.js";
 import type { DecisionStore } from "../types.js";
 import { createSqlReader } from "./reader.js";
@@ -25,6 +26,12 @@ export interface SqliteDecisionStoreOptions {
  * never from the trading path.
  */
 export function createSqliteDecisionStore(options: SqliteDecisionStoreOptions): DecisionStore {
+  // Loaded here, not on import: better-sqlite3 is an optional (native) package.
+  const Sqlite = requireOptional<typeof Database>("better-sqlite3", {
+    key: "decisions.store",
+    because: 'is "sqlite"',
+    orElse: 'set decisions.store: "postgres" or decisions.enabled: false',
+  });
   const target = `sqlite ${options.path}`;
   let db: Database.Database | undefined;
   let closed = false;
@@ -38,7 +45,7 @@ export function createSqliteDecisionStore(options: SqliteDecisionStoreOptions): 
     if (db) return db;
     if (closed) throw new Error("the store is closed");
     if (options.path !== ":memory:") mkdirSync(dirname(options.path), { recursive: true });
-    const opened = new Database(options.path);
+    const opened = new Sqlite(options.path);
     try {
       opened.pragma("journal_mode = WAL");
       opened.pragma("synchronous = NORMAL");
