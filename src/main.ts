@@ -8,7 +8,7 @@
  * side (`trading/demo.ts`), and the wiring sections for alerts, monitoring, decisions and bot.
  */
 import { parseArgs } from "node:util";
-import { attachTradingAlerts, createAlerting } from "./alerting/index.js";
+import { OutboxLockedError, attachTradingAlerts, createAlerting } from "./alerting/index.js";
 import { exitOnConfigError, loadConfig } from "./config/index.js";
 import { demoBotProviders, startTelegramBotFromConfig } from "./bot/index.js";
 import { createDecisionRecorderFromConfig, createQuoteDecisionAdapter } from "./decisions/index.js";
@@ -179,5 +179,6 @@ async function main(): Promise<void> {
 
 main().catch((error: unknown) => {
   process.stderr.write(`ticktrace demo: ${describeError(error)}\n`);
-  process.exit(1);
+  // A shared outbox is a configuration mistake (alerts.outbox.dir): exit as config errors do.
+  process.exit(error instanceof OutboxLockedError ? 2 : 1);
 });

@@ -117,6 +117,8 @@ function serialize(contents: OutboxContents): string {
 }
 
 export class Outbox {
+  /** The outbox directory. */
+  readonly dir: string;
   private readonly file: string;
   private readonly options: OutboxOptions;
   private readonly fsync: boolean;
@@ -135,6 +137,7 @@ export class Outbox {
 
   constructor(options: OutboxOptions) {
     this.options = options;
+    this.dir = options.dir;
     this.file = path.join(options.dir, JOURNAL_FILE);
     this.fsync = options.fsync ?? true;
     this.compactAfter = options.compactAfterRecords ?? 5000;

@@ -40,6 +40,8 @@ import type {
  * | `resolved_at`     | string? | when resolved                                                  |
  * | `acknowledged_by` | string? | who acknowledged (`telegram:@alice`, `cli`)                    |
  * | `acknowledged_at` | string? | when acknowledged                                              |
+ * | `run_id`          | string? | the run (process) that raised it; see docs/alert-guarantees.md |
+ * | `resolve_reason`  | string? | why it was resolved, when not by its producer (restarts)       |
  *
  * To read the log, fold it: read the files in date order, lines in file order, and let each line
  * update the alert with its `id` ({@link foldAlertLines}). A line may be partial: a writer that
@@ -65,6 +67,8 @@ export interface AlertLogLine {
   resolved_at?: string;
   acknowledged_by?: string;
   acknowledged_at?: string;
+  run_id?: string;
+  resolve_reason?: string;
 }
 
 /** The file a line written at `atMs` goes to. */
@@ -92,6 +96,8 @@ export function formatAlertLine(alert: Alert, event: AlertEvent, atMs: number): 
     ...(alert.resolvedAt ? { resolved_at: alert.resolvedAt } : {}),
     ...(alert.acknowledgedBy ? { acknowledged_by: alert.acknowledgedBy } : {}),
     ...(alert.acknowledgedAt ? { acknowledged_at: alert.acknowledgedAt } : {}),
+    ...(alert.runId ? { run_id: alert.runId } : {}),
+    ...(alert.resolveReason ? { resolve_reason: alert.resolveReason } : {}),
   };
   return JSON.stringify(line);
 }
@@ -130,6 +136,8 @@ export function foldAlertLines(lines: Iterable<string>): Alert[] {
       ...(raw.resolved_at !== undefined ? { resolvedAt: raw.resolved_at } : {}),
       ...(raw.acknowledged_by !== undefined ? { acknowledgedBy: raw.acknowledged_by } : {}),
       ...(raw.acknowledged_at !== undefined ? { acknowledgedAt: raw.acknowledged_at } : {}),
+      ...(typeof raw.run_id === "string" ? { runId: raw.run_id } : {}),
+      ...(typeof raw.resolve_reason === "string" ? { resolveReason: raw.resolve_reason } : {}),
     } as Partial<Alert> & { id: string };
     if (raw.event === "resolved" && merged.status === undefined)
       (merged as { status: string }).status = "resolved";
