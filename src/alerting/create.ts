@@ -12,7 +12,6 @@ import { createLogChannel } from "./channels/log.js";
 import { createSlackChannel } from "./channels/slack.js";
 import { createTelegramChannel } from "./channels/telegram.js";
 import type { GrafanaLinkOptions } from "./format.js";
-import type { OutboxLockedError } from "./lock.js";
 import { AlertManager, type AlertManagerOptions } from "./manager.js";
 import type { AlertChannel } from "./types.js";
 
@@ -108,7 +107,7 @@ export function createChannels(
 
 /**
  * Builds the alert manager and its channels from config and starts it (see
- * {@link AlertManager.start}: throws {@link OutboxLockedError} when another live process holds
+ * {@link AlertManager.start}: throws `OutboxLockedError` when another live process holds
  * `alerts.outbox.dir`), for the composition root:
  *
  * ```ts

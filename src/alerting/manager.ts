@@ -369,7 +369,14 @@ export class AlertManager implements Alerter {
       resolvedAt: isoTimestamp(now),
       resolveReason: `raised again after a restart by run ${this.runId}`,
     };
-    this.pendingFanOut.push({ event: "resolved", alert: closed, atMs: now, entry: undefined, transient: false, auditOnly: true });
+    this.pendingFanOut.push({
+      event: "resolved",
+      alert: closed,
+      atMs: now,
+      entry: undefined,
+      transient: false,
+      auditOnly: true,
+    });
     this.scheduleFanOut();
   }
 
@@ -460,6 +467,15 @@ export class AlertManager implements Alerter {
       await Promise.all(this.queues.map((queue) => queue.idle()));
       if (this.shutdownPromise) break;
     }
+    await this.outbox?.idle();
+  }
+
+  /**
+   * Resolves when every notification made so far is in the outbox journal (written and, with
+   * `fsync`, synced): from then on a crash does not lose it. Without a journal, once fanned out.
+   */
+  async journaled(): Promise<void> {
+    if (this.fanOutScheduled) await new Promise((resolve) => setImmediate(resolve));
     await this.outbox?.idle();
   }
 

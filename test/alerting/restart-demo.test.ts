@@ -25,7 +25,9 @@ function workdir(name: string, chatId: string): string {
     health: { port: 0 },
     telemetry: { otlp: { endpoint: "http://127.0.0.1:9" }, shutdown_timeout_ms: 1_000 },
     logging: { format: "json" },
-    trading: { scenario: { incident_after_ms: 2_000, incident_duration_ms: 3_000, status_interval_ms: 2_000 } },
+    trading: {
+      scenario: { incident_after_ms: 2_000, incident_duration_ms: 3_000, status_interval_ms: 2_000 },
+    },
     alerts: { telegram: { enabled: true, bot_token: TOKEN, chat_id: chatId, api_url: telegram.url } },
   };
   writeFileSync(join(dir, "config.yaml"), JSON.stringify(config));
@@ -44,8 +46,8 @@ function demo(dir: string, scenario: string, extra: string[] = []): ChildProcess
     { cwd: dir, env: { ...process.env, OTEL_EXPORTER_OTLP_ENDPOINT: "" }, stdio: ["ignore", "pipe", "pipe"] },
   );
   let out = "";
-  child.stdout!.setEncoding("utf8").on("data", (chunk: string) => (out += chunk));
-  child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (out += chunk));
+  child.stdout.setEncoding("utf8").on("data", (chunk: string) => (out += chunk));
+  child.stderr.setEncoding("utf8").on("data", (chunk: string) => (out += chunk));
   return Object.assign(child, { out: () => out });
 }
 
@@ -55,7 +57,11 @@ const exited = (child: ChildProcess) =>
   );
 
 /** Runs flash-crash until this run's breaker alert is in the JSONL log and paged, then SIGTERM. */
-async function flashCrash(dir: string, chatId: string, sentBefore: number): Promise<{ runId: string; log: string }> {
+async function flashCrash(
+  dir: string,
+  chatId: string,
+  sentBefore: number,
+): Promise<{ runId: string; log: string }> {
   const child = demo(dir, "flash-crash", ["--duration", "25"]);
   const deadline = Date.now() + 45_000;
   let runId: string | undefined;
@@ -102,7 +108,9 @@ describe("restarts of the built demo", () => {
     expect(sent, second.log).toHaveLength(2);
     expect(sent[1]).toContain("Fired again after a restart");
     // The audit log: the first run's alert closed by the second run, the second run's firing.
-    const breakers = readAlertLog(join(dir, "logs/alerts")).filter((a) => a.rule === "circuit_breaker_tripped");
+    const breakers = readAlertLog(join(dir, "logs/alerts")).filter(
+      (a) => a.rule === "circuit_breaker_tripped",
+    );
     expect(breakers.map((a) => [a.runId, a.status]).sort()).toEqual(
       [
         [first.runId, "resolved"],

@@ -100,10 +100,12 @@ describe("restart: restored alerts belong to the previous run", () => {
     await second.manager.idle();
     second.clock.advance(59_999);
     await second.manager.idle();
-    expect(second.manager.active().map((a) => a.rule).sort()).toEqual([
-      "circuit_breaker_tripped",
-      "exchange_disconnected",
-    ]);
+    expect(
+      second.manager
+        .active()
+        .map((a) => a.rule)
+        .sort(),
+    ).toEqual(["circuit_breaker_tripped", "exchange_disconnected"]);
     second.clock.advance(1);
     await second.manager.idle();
     expect(second.manager.active().map((a) => [a.rule, a.runId])).toEqual([
