@@ -23,6 +23,8 @@ export interface DeliveryMetrics {
   readonly alertNotifications: Counter<Attributes>;
   readonly alertDeliveryDuration: Histogram<Attributes>;
   readonly alertOutboxDepth: Gauge<Attributes>;
+  /** Failed outbox journal writes (absent in metrics objects made before it existed). */
+  readonly alertOutboxWriteErrors?: Counter<Attributes>;
 }
 
 export interface RetryPolicy {

@@ -60,6 +60,8 @@ export interface AlertManagerOptions {
   restartGraceMs?: number;
   /** Id of this run, stamped on every alert it raises (default: random, 8 hex digits). */
   runId?: string;
+  /** How often a failing outbox journal is retried (default 5000). */
+  outboxRetryIntervalMs?: number;
 }
 
 interface Entry {
@@ -250,6 +252,13 @@ export class AlertManager implements Alerter {
             "alerts.outbox",
             ok ? { state: "up" } : { state: "degraded", detail: detail ?? "failing" },
           ),
+        onWriteError: () => this.metrics.alertOutboxWriteErrors?.add(1),
+        // A journal that could not be opened at start: the lock first, then what it held.
+        beforeLateOpen: () => this.lock?.acquire(),
+        onOpenedLate: (contents) => this.recover(contents),
+        ...(options.outboxRetryIntervalMs !== undefined
+          ? { retryIntervalMs: options.outboxRetryIntervalMs }
+          : {}),
       });
     }
   }
@@ -748,7 +757,8 @@ export class AlertManager implements Alerter {
     const now = this.clock.now();
     let leftovers = 0;
     for (const alert of contents.active) {
-      if (alert.runId === this.runId) continue; // cannot happen with a fresh run id; never restore our own
+      // Our own run's (a journal opened late holds what this run wrote before) or already restored.
+      if (alert.runId === this.runId || this.byId.has(alert.id)) continue;
       if (this.byFingerprint.has(alert.fingerprint)) {
         // Raised again by this run before start(): the leftover is closed at once.
         this.supersede(alert, now);
@@ -771,9 +781,10 @@ export class AlertManager implements Alerter {
         `alert outbox: ${leftovers} alert(s) still firing when a previous run ended; they are resolved in ${Math.round(this.restartGraceMs / 1000)}s unless this run raises them again`,
         { component: "alert", run_id: this.runId },
       );
-      this.graceTimer = this.clock.setTimeout(() => this.expireLeftovers(), this.restartGraceMs);
+      this.graceTimer ??= this.clock.setTimeout(() => this.expireLeftovers(), this.restartGraceMs);
     }
     for (const record of contents.pending) {
+      if (this.owed.has(record.id)) continue; // already owed (a journal opened late)
       const entry = this.byId.get(record.alert.id);
       if (entry && record.event !== "resolved")
         entry.lastPagedAtMs = Math.max(entry.lastPagedAtMs, record.at);

@@ -231,6 +231,8 @@ export function createJsonlChannel(options: JsonlChannelOptions): AlertChannel {
   const retentionDays = options.retentionDays ?? 90;
   const intervalMs = options.cleanupIntervalMs ?? 6 * 3_600_000;
   let madeDir = false;
+  /** A write failed: it may have left a torn line, which the next write must not extend. */
+  let torn = false;
   let timer: TimerHandle | undefined;
   let stopped = false;
   const cleanup = () => {
@@ -253,14 +255,19 @@ export function createJsonlChannel(options: JsonlChannelOptions): AlertChannel {
           await fs.promises.mkdir(options.dir, { recursive: true });
           madeDir = true;
         }
-        await fs.promises.appendFile(alertLogFile(options.dir, at), `${formatAlertLine(alert, event, at)}\n`);
+        // After a failure, a leading newline ends any torn line (the fold skips it and blank lines).
+        const line = `${torn ? "\n" : ""}${formatAlertLine(alert, event, at)}\n`;
+        await fs.promises.appendFile(alertLogFile(options.dir, at), line);
+        torn = false;
       } catch (error) {
+        torn = true;
+        madeDir = false;
+        // UNREACHABLE, so the manager retries with backoff: a full or read-only disk comes back,
+        // and the line is written then (the queue keeps it in memory meanwhile).
         throw new TicktraceError(
-          "IO",
+          "UNREACHABLE",
           `cannot append to the alert log in ${options.dir}: ${describeError(error)}`,
-          {
-            cause: error,
-          },
+          { cause: error },
         );
       }
     },
