@@ -14,13 +14,19 @@
  * `npm run bench -- --only reliability`; test/alerting/crash.test.ts runs the same trial and
  * asserts on it.
  */
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import fs from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
-import { REPO_ROOT, type Benchmark, type Figure } from "./lib.js";
+import { createJsonlChannel, readAlertLog } from "../src/alerting/channels/jsonl.js";
+import { createTelegramChannel } from "../src/alerting/channels/telegram.js";
+import { AlertManager } from "../src/alerting/manager.js";
+import { JOURNAL_FILE, foldJournal } from "../src/alerting/outbox.js";
+import { HealthRegistry } from "../src/health/registry.js";
+import { createSilentLogger } from "../src/logging/logger.js";
+import { REPO_ROOT, notMeasured, type Benchmark, type Figure } from "./lib.js";
 
 const CHILD = path.join(REPO_ROOT, "bench/fixtures/alert-crash-child.js");
 
@@ -305,6 +311,96 @@ export async function runRecoveryTrial(outageMs: number): Promise<RecoveryTrialR
   }
 }
 
+export interface DiskFullTrialResult {
+  /** Alerts raised while the file system was full. */
+  raisedWhileFull: number;
+  /** Of those, accepted by Telegram while the file system was still full (from memory). */
+  deliveredWhileFull: number;
+  /** Outbox state on /health while full. */
+  outboxStateWhileFull: string;
+  /** From space being freed to the journal rewritten whole (outbox healthy again), ms. */
+  journalResumeMs: number;
+  /** From space being freed to the JSONL log holding every alert, ms. */
+  jsonlResumeMs: number;
+  /** Alerts missing from the journal after it resumed (must be 0). */
+  missingFromJournal: number;
+}
+
+/**
+ * The outbox and the JSONL log on a 256 KiB tmpfs filled to ENOSPC while alerts are raised; a
+ * fake Telegram on 127.0.0.1 takes them. Needs root (mount); throws otherwise.
+ */
+export async function runDiskFullTrial(alerts = 10): Promise<DiskFullTrialResult> {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), "ticktrace-diskfull-"));
+  execFileSync("mount", ["-t", "tmpfs", "-o", "size=256k", "tmpfs", root], { stdio: "pipe" });
+  const server = await startFlakyServer();
+  try {
+    const health = new HealthRegistry();
+    const manager = new AlertManager({
+      channels: [
+        createJsonlChannel({ dir: path.join(root, "alerts") }),
+        createTelegramChannel({ botToken: "1:disk", chatId: "disk", apiUrl: server.url, minLevel: "INFO" }),
+      ],
+      outboxDir: path.join(root, "outbox"),
+      logger: createSilentLogger(),
+      health,
+      storm: { windowMs: 60_000, maxPerWindow: 1_000_000 },
+      // The defaults: the JSONL channel retries with 500 ms doubling to 60 s, the journal every 5 s.
+    }).start();
+    const filler = path.join(root, "filler");
+    const fd = fs.openSync(filler, "w");
+    try {
+      for (;;) fs.writeSync(fd, Buffer.alloc(4096, 1));
+    } catch {
+      // ENOSPC: full
+    } finally {
+      fs.closeSync(fd);
+    }
+    for (let i = 0; i < alerts; i++) {
+      manager.raise({
+        rule: "crash_test",
+        level: "ERROR",
+        title: `crash-test alert ${i}`,
+        message: "y".repeat(3000), // more than the last partly used page of a full tmpfs takes
+        labels: { i: String(i) },
+      });
+    }
+    const outboxState = () =>
+      (health.snapshot().components.alerts as Record<string, { status: string }> | undefined)?.[
+        "alerts.outbox"
+      ]?.status ?? "?";
+    const deadline = Date.now() + 10_000;
+    while (server.accepted.telegram.size < alerts && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    const deliveredWhileFull = server.accepted.telegram.size;
+    const outboxStateWhileFull = outboxState();
+    fs.rmSync(filler);
+    const freedAt = Date.now();
+    let journalResumeMs = Number.NaN;
+    let jsonlResumeMs = Number.NaN;
+    while (Date.now() - freedAt < 90_000 && (Number.isNaN(journalResumeMs) || Number.isNaN(jsonlResumeMs))) {
+      if (Number.isNaN(journalResumeMs) && outboxState() === "up") journalResumeMs = Date.now() - freedAt;
+      if (Number.isNaN(jsonlResumeMs) && readAlertLog(path.join(root, "alerts")).length >= alerts)
+        jsonlResumeMs = Date.now() - freedAt;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    await manager.shutdown();
+    const journal = foldJournal(fs.readFileSync(path.join(root, "outbox", JOURNAL_FILE), "utf8").split("\n"));
+    return {
+      raisedWhileFull: alerts,
+      deliveredWhileFull,
+      outboxStateWhileFull,
+      journalResumeMs,
+      jsonlResumeMs,
+      missingFromJournal: alerts - journal.active.length,
+    };
+  } finally {
+    await server.close();
+    execFileSync("umount", [root]);
+    fs.rmdirSync(root);
+  }
+}
+
 const row = (
   name: string,
   value: number,
@@ -322,6 +418,53 @@ const row = (
   met,
   ...(note ? { note } : {}),
 });
+
+async function diskFullFigures(): Promise<Figure[]> {
+  let disk: DiskFullTrialResult;
+  try {
+    disk = await runDiskFullTrial();
+  } catch (error) {
+    return [
+      notMeasured(
+        "reliability: full disk",
+        `cannot mount a tmpfs (${(error as Error).message.split("\n")[0]}); needs root`,
+      ),
+    ];
+  }
+  return [
+    row(
+      "reliability: full disk, alerts delivered from memory",
+      disk.deliveredWhileFull,
+      "alerts",
+      `${disk.raisedWhileFull}`,
+      disk.deliveredWhileFull === disk.raisedWhileFull,
+      `256 KiB tmpfs filled to ENOSPC; outbox on /health: ${disk.outboxStateWhileFull}`,
+    ),
+    row(
+      "reliability: full disk, journal whole again after space is freed",
+      disk.journalResumeMs,
+      "ms",
+      null,
+      null,
+      "journal retried every 5 s",
+    ),
+    row(
+      "reliability: full disk, JSONL log caught up after space is freed",
+      disk.jsonlResumeMs,
+      "ms",
+      null,
+      null,
+      "JSONL channel retry backoff, 500 ms doubling",
+    ),
+    row(
+      "reliability: full disk, alerts missing from the journal after it resumed",
+      disk.missingFromJournal,
+      "alerts",
+      "0",
+      disk.missingFromJournal === 0,
+    ),
+  ];
+}
 
 export const benchmarks: Benchmark[] = [
   {
