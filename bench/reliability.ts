@@ -509,6 +509,7 @@ export const benchmarks: Benchmark[] = [
           null,
           null,
         ),
+        ...(await diskFullFigures()),
       ];
     },
   },
