@@ -177,6 +177,12 @@ export class AlertManager implements Alerter {
   private readonly lock: OutboxLock | undefined;
   private started = false;
   private graceTimer: TimerHandle | undefined;
+  /** Journals, synchronously, what was raised in the last turn of a process that exits without shutdown(). */
+  private readonly onProcessExit = () => {
+    this.stopped = true;
+    this.flushFanOut();
+    this.outbox?.flushSync();
+  };
 
   /**
    * This run's id (random per process unless given): stamped on every alert it raises, written
@@ -290,6 +296,9 @@ export class AlertManager implements Alerter {
       for (const record of early) this.outbox.append(record);
     }
     this.started = true;
+    // process.exit() or an uncaught exception: no further turn comes for the fan-out or the
+    // journal write, so what is still in memory is written synchronously on the way out.
+    if (this.outbox !== undefined) process.once("exit", this.onProcessExit);
     for (const queue of this.queues) {
       const interval = queue.channel.resendIntervalMs;
       if (queue.channel.kind === "state" && interval !== undefined) this.scheduleResend(queue, interval);
@@ -500,6 +509,7 @@ export class AlertManager implements Alerter {
   }
 
   private async doShutdown(drainMs: number): Promise<void> {
+    process.removeListener("exit", this.onProcessExit);
     this.flushFanOut();
     let deadline: NodeJS.Timeout | undefined;
     await Promise.race([

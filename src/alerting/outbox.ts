@@ -287,7 +287,19 @@ export class Outbox {
     if (fd !== undefined) await new Promise<void>((resolve) => fs.close(fd, () => resolve()));
   }
 
-  /** Synchronous append (after close only: a shutdown's stragglers). */
+  /**
+   * Writes what is queued synchronously (the process is exiting: no further turn comes). The
+   * journal is appended to whatever batch is in flight; the fold does not depend on line order
+   * between notifications.
+   */
+  flushSync(): void {
+    if (this.buffer.length === 0 || this.failing) return;
+    const left = this.buffer;
+    this.buffer = [];
+    this.writeNow(left);
+  }
+
+  /** Synchronous append (after close, or on exit: a shutdown's stragglers). */
   private writeNow(records: readonly OutboxRecord[]): void {
     if (!this.opened) return; // running from memory
     let data = "";
