@@ -176,6 +176,7 @@ export class AlertManager implements Alerter {
   private readonly restartGraceMs: number;
   private readonly lock: OutboxLock | undefined;
   private started = false;
+  private warnedNotStarted = false;
   private graceTimer: TimerHandle | undefined;
   /** Journals, synchronously, what was raised in the last turn of a process that exits without shutdown(). */
   private readonly onProcessExit = () => {
@@ -737,6 +738,13 @@ export class AlertManager implements Alerter {
     this.owed.set(record.id, { record, channels: new Set(record.ch) });
     // Before start() the journal is not open yet: start() journals what is still owed then.
     if (this.started) this.outbox?.append(record);
+    else if (this.outbox !== undefined && !this.warnedNotStarted) {
+      this.warnedNotStarted = true;
+      this.logger.warn(
+        "alert raised before AlertManager.start(): it is delivered from memory, and journaled in the outbox only once start() is called",
+        { component: "alert" },
+      );
+    }
     if (this.stopped) {
       if (this.outbox === undefined) {
         // No journal to keep it for the next start: the log is the last resort.
