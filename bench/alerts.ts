@@ -46,7 +46,7 @@ function newManager(dir: string, channels: AlertChannel[] = [nullChannel]): Aler
     logger: createSilentLogger(),
     metrics: createTradingMetrics(new MeterProvider().getMeter("bench")),
     outboxDir: dir,
-  });
+  }).start();
 }
 
 const turn = () => new Promise((resolve) => setImmediate(resolve));

@@ -47,7 +47,8 @@ export async function startPreloaded(options: PreloadedOptions): Promise<Preload
       `  metrics_push: { enabled: ${options.metricsPush === true}, interval_ms: 1000 }`,
       `  cardinality_limit: ${options.cardinalityLimit ?? 2000}`,
       `logging: { level: ${options.logLevel ?? "warn"} }`,
-      `alerts: { jsonl: { dir: "${join(dir, "alerts")}" } }`,
+      // Its own outbox: processes started side by side must not share one (the outbox lock refuses).
+      `alerts: { jsonl: { dir: "${join(dir, "alerts")}" }, outbox: { dir: "${join(dir, "outbox")}" } }`,
       `monitoring: { snapshot_dir: "${join(dir, "monitoring")}" }`,
       "",
     ].join("\n"),

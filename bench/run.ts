@@ -17,6 +17,7 @@ export const MODULES = [
   "endpoints",
   "startup",
   "memory",
+  "reliability",
 ] as const;
 
 /**
@@ -31,6 +32,7 @@ const RUN_ORDER: readonly (typeof MODULES)[number][] = [
   "monitoring",
   "endpoints",
   "startup",
+  "reliability",
 ];
 
 export interface Results {

@@ -141,5 +141,6 @@ async function main(): Promise<void> {
 
 main().catch((error: unknown) => {
   process.stderr.write(`ticktrace demo: ${describeError(error)}\n`);
-  process.exit(1);
+  // A shared outbox is a configuration mistake (alerts.outbox.dir): exit as config errors do.
+  process.exit(error instanceof Error && error.name === "OutboxLockedError" ? 2 : 1);
 });

@@ -43,7 +43,10 @@ const runtime = createRuntime(config, { sdk, registerGlobal: true });
 
 runtime.ready.catch((error: unknown) => {
   process.stderr.write(`ticktrace: ${describeError(error)}\n`);
-  void runtime.shutdown().finally(() => process.exit(1));
+  // Another process holding the alert outbox is a configuration mistake (alerts.outbox.dir):
+  // exit 2 as config errors do; a port that cannot be bound exits 1.
+  const code = error instanceof Error && error.name === "OutboxLockedError" ? 2 : 1;
+  void runtime.shutdown().finally(() => process.exit(code));
 });
 
 const SIGNAL_EXIT_CODES: Readonly<Record<string, number>> = { SIGINT: 130, SIGTERM: 143 };

@@ -27,7 +27,9 @@ export interface AlertingDeps {
   /** Relative `alerts.jsonl.dir` and `alerts.outbox.dir` resolve against this (default: the working directory). */
   baseDir?: string;
   /** Passed through to the manager (tests shorten retries). */
-  manager?: Partial<Pick<AlertManagerOptions, "retry" | "fsync" | "random" | "defaultTimeoutMs">>;
+  manager?: Partial<
+    Pick<AlertManagerOptions, "retry" | "fsync" | "random" | "defaultTimeoutMs" | "runId" | "restartGraceMs">
+  >;
 }
 
 export interface Alerting {
@@ -104,7 +106,9 @@ export function createChannels(
 }
 
 /**
- * Builds the alert manager and its channels from config, for the composition root:
+ * Builds the alert manager and its channels from config and starts it (see
+ * {@link AlertManager.start}: throws `OutboxLockedError` when another live process holds
+ * `alerts.outbox.dir`), for the composition root:
  *
  * ```ts
  * const alerting = createAlerting(runtime.config, runtime);
@@ -127,11 +131,14 @@ export function createAlerting(
     repeatIntervalMs: alerts.repeat_interval_ms,
     storm: { windowMs: alerts.storm.window_ms, maxPerWindow: alerts.storm.max_per_window },
     maxAgeMs: alerts.outbox.max_age_ms,
+    restartGraceMs: alerts.outbox.restart_grace_ms,
     ...(deps.clock ? { clock: deps.clock } : {}),
     ...(deps.health ? { health: deps.health } : {}),
     ...(deps.metrics ? { metrics: deps.metrics } : deps.meter ? { meter: deps.meter } : {}),
     ...deps.manager,
   });
+  // Takes the outbox lock (throws OutboxLockedError when another process holds it) and recovers.
+  manager.start();
   const names = channels.map((channel) => channel.name).join(", ");
   deps.logger.info(`alerting: channels ${names}`, { component: "alert", outbox: redact(alerts.outbox.dir) });
   return { manager, channels, shutdown: () => manager.shutdown() };

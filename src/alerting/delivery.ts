@@ -23,6 +23,8 @@ export interface DeliveryMetrics {
   readonly alertNotifications: Counter<Attributes>;
   readonly alertDeliveryDuration: Histogram<Attributes>;
   readonly alertOutboxDepth: Gauge<Attributes>;
+  /** Failed outbox journal writes (absent in metrics objects made before it existed). */
+  readonly alertOutboxWriteErrors?: Counter<Attributes>;
 }
 
 export interface RetryPolicy {
@@ -85,6 +87,7 @@ export class ChannelQueue {
   private stopped = false;
   private idleWaiters: (() => void)[] = [];
   private currentAbort: AbortController | undefined;
+  private attemptSeq = 0;
   private depthRecordScheduled = false;
   private readonly depthAttributes: Attributes;
 
@@ -140,35 +143,43 @@ export class ChannelQueue {
     item.attempts += 1;
     const { clock } = this.options;
     const timeoutMs = this.channel.timeoutMs ?? this.options.defaultTimeoutMs;
+    // One attempt in flight per queue: a sequence number tells a late answer (after the timeout
+    // gave up on it) from the current attempt's, so no promise race or timeout promise is made.
+    const seq = ++this.attemptSeq;
     const abort = new AbortController();
     this.currentAbort = abort;
-    let timer: TimerHandle | undefined;
-    const timedOut = new Promise<never>((_resolve, reject) => {
-      timer = clock.setTimeout(() => {
-        abort.abort();
-        reject(
-          new TicktraceError(
-            "TIMEOUT",
-            `alert channel ${this.channel.name} did not answer within ${timeoutMs} ms`,
-          ),
-        );
-      }, timeoutMs);
-    });
-    const attempt = (async () =>
-      this.channel.send(item.alert, abort.signal, {
+    const timer = clock.setTimeout(() => {
+      if (seq !== this.attemptSeq || !this.inFlight) return;
+      abort.abort();
+      this.finish(
+        item,
+        undefined,
+        new TicktraceError(
+          "TIMEOUT",
+          `alert channel ${this.channel.name} did not answer within ${timeoutMs} ms`,
+        ),
+      );
+    }, timeoutMs);
+    let attempt: Promise<void>;
+    try {
+      attempt = this.channel.send(item.alert, abort.signal, {
         event: item.event,
         notificationId: item.notificationId,
         attempt: item.attempts,
         createdAtMs: item.createdAtMs,
         ...(item.collapsed ? { collapsed: item.collapsed } : {}),
-      }))();
-    Promise.race([attempt, timedOut]).then(
-      () => this.finish(item, timer, undefined),
-      (error: unknown) => this.finish(item, timer, error),
+      });
+    } catch (error) {
+      attempt = Promise.reject(toDeliveryError(error, this.channel.name)); // thrown, not rejected
+    }
+    attempt.then(
+      () => {
+        if (seq === this.attemptSeq && this.inFlight) this.finish(item, timer, undefined);
+      },
+      (error: unknown) => {
+        if (seq === this.attemptSeq && this.inFlight) this.finish(item, timer, error);
+      },
     );
-    // The losing promise of the race must not surface as an unhandled rejection.
-    attempt.catch(() => undefined);
-    timedOut.catch(() => undefined);
   }
 
   private finish(item: QueueItem, timer: TimerHandle | undefined, error: unknown): void {

@@ -19,6 +19,7 @@ export { AlertManager, type AlertManagerOptions } from "./manager.js";
 export { createAlerting, createChannels, type Alerting, type AlertingDeps } from "./create.js";
 export { attachTradingAlerts, type TradingAlerts, type TradingAlertsOptions } from "./hooks.js";
 export { foldJournal, type OutboxContents } from "./outbox.js";
+export { OutboxLockedError, readOutboxLock, liveOutboxHolder, type OutboxLockInfo } from "./lock.js";
 export {
   traceLink,
   escapeHtml,

@@ -1,3 +1,5 @@
+import { randomBytes } from "node:crypto";
+import fs from "node:fs";
 import { metrics as metricsApi, trace, type Meter } from "@opentelemetry/api";
 import { systemClock, type Clock, type TimerHandle } from "../clock.js";
 import { TicktraceError } from "../errors.js";
@@ -12,6 +14,7 @@ import {
   type QueueItem,
   type RetryPolicy,
 } from "./delivery.js";
+import { OutboxLock, OutboxLockedError } from "./lock.js";
 import { atLeast, createIdSource, fingerprintOf, isoTimestamp, maxLevel } from "./model.js";
 import { Outbox, type NotificationRecord, type OutboxContents } from "./outbox.js";
 import type { Alert, AlertChannel, AlertEvent, AlertLevel, Alerter, RaiseAlertInput } from "./types.js";
@@ -49,6 +52,16 @@ export interface AlertManagerOptions {
   defaultTimeoutMs?: number;
   /** Random source for retry jitter (tests pin it). */
   random?: () => number;
+  /**
+   * `alerts.outbox.restart_grace_ms`: a firing alert restored from the outbox (raised by a
+   * previous run) that this run does not raise again within this time is resolved, with that
+   * reason (default 300 000).
+   */
+  restartGraceMs?: number;
+  /** Id of this run, stamped on every alert it raises (default: random, 8 hex digits). */
+  runId?: string;
+  /** How often a failing outbox journal is retried (default 5000). */
+  outboxRetryIntervalMs?: number;
 }
 
 interface Entry {
@@ -63,6 +76,8 @@ interface Entry {
   /** The newest raise absorbed by dedup, folded in by `current()` when the alert is next needed. */
   update?: RaiseAlertInput | undefined;
   updateTraceId?: string | undefined;
+  /** Restored from the outbox: raised by a previous run (see {@link AlertManager.start}). */
+  leftover: boolean;
 }
 
 /**
@@ -79,6 +94,8 @@ interface Pending {
   /** An event alert (never active): state channels, which mirror active alerts, skip it. */
   transient: boolean;
   collapsed?: Alert[];
+  /** Only for audit channels: the record of a leftover alert replaced by this run's own. */
+  auditOnly?: boolean;
 }
 
 interface Notification {
@@ -90,6 +107,7 @@ interface Notification {
   page: boolean;
   transient: boolean;
   collapsed?: Alert[] | undefined;
+  auditOnly: boolean;
 }
 
 /** Storm summaries name at most this many of the collapsed alerts. */
@@ -107,8 +125,16 @@ const SUMMARY_LIST_MAX = 20;
  * per-channel queues; delivery runs in the background after that. A slow or dead channel delays
  * only its own queue. A raise during or after {@link AlertManager.shutdown} is still journaled.
  *
+ * Restarts: every alert carries the {@link AlertManager.runId} of the run (process) that raised
+ * it. {@link AlertManager.start} restores the firing alerts of the previous run as leftovers and
+ * delivers the notifications it still owed. A leftover is not this run's: the first raise of its
+ * fingerprint here notifies as a new alert (its message says it fired again after a restart) and
+ * the leftover is closed in the audit log; a leftover nothing raises again within
+ * `restartGraceMs` is resolved with that reason. See docs/alert-guarantees.md.
+ *
  * ```ts
  * const manager = new AlertManager({ channels: [telegram], outboxDir: "data/alerts-outbox", logger });
+ * manager.start(); // takes the outbox lock, delivers what a previous run left owed
  * manager.raise({ rule: "circuit_breaker_tripped", level: "CRITICAL", title: "Breaker tripped", message: "..." });
  * await manager.shutdown();
  * ```
@@ -147,6 +173,24 @@ export class AlertManager implements Alerter {
   private stormTimer: TimerHandle | undefined;
   private readonly resendTimers: TimerHandle[] = [];
   private shutdownPromise: Promise<void> | undefined;
+  private readonly restartGraceMs: number;
+  private readonly lock: OutboxLock | undefined;
+  private started = false;
+  private warnedNotStarted = false;
+  private graceTimer: TimerHandle | undefined;
+  /** Journals, synchronously, what was raised in the last turn of a process that exits without shutdown(). */
+  private readonly onProcessExit = () => {
+    this.stopped = true;
+    this.flushFanOut();
+    this.outbox?.flushSync();
+  };
+
+  /**
+   * This run's id (random per process unless given): stamped on every alert it raises, written
+   * to the outbox lock, and what `ticktrace monitor status` uses to tell this run's alerts from
+   * leftovers of a previous one.
+   */
+  readonly runId: string;
 
   /** `service.name` given in the options (channels that label alerts read it from their own options). */
   readonly serviceName: string | undefined;
@@ -162,6 +206,8 @@ export class AlertManager implements Alerter {
     positive(this.storm.maxPerWindow, "storm.maxPerWindow");
     this.health = options.health;
     this.serviceName = options.serviceName;
+    this.restartGraceMs = positive(options.restartGraceMs ?? 300_000, "restartGraceMs");
+    this.runId = options.runId ?? randomBytes(4).toString("hex");
 
     const channels = [...options.channels];
     if (!channels.some((channel) => channel.name === "log"))
@@ -197,6 +243,12 @@ export class AlertManager implements Alerter {
 
     if (options.outboxDir !== undefined && this.enabled) {
       this.health?.register("alerts.outbox", { group: "alerts", required: false });
+      this.lock = new OutboxLock(options.outboxDir, {
+        pid: process.pid,
+        run_id: this.runId,
+        started_at: isoTimestamp(this.clock.now()),
+        ...(options.serviceName !== undefined ? { service: options.serviceName } : {}),
+      });
       this.outbox = new Outbox({
         dir: options.outboxDir,
         logger: this.logger,
@@ -207,13 +259,52 @@ export class AlertManager implements Alerter {
             "alerts.outbox",
             ok ? { state: "up" } : { state: "degraded", detail: detail ?? "failing" },
           ),
+        onWriteError: () => this.metrics.alertOutboxWriteErrors?.add(1),
+        // A journal that could not be opened at start: the lock first, then what it held.
+        beforeLateOpen: () => this.lock?.acquire(),
+        onOpenedLate: (contents) => this.recover(contents),
+        ...(options.outboxRetryIntervalMs !== undefined
+          ? { retryIntervalMs: options.outboxRetryIntervalMs }
+          : {}),
       });
-      this.recover(this.outbox.open());
     }
+  }
+
+  /**
+   * Starts the manager: takes the outbox lock, reads the journal, restores the previous run's
+   * firing alerts as leftovers (resolved after `restartGraceMs` unless raised again), re-delivers
+   * the notifications it still owed and starts the resend timers. Synchronous (a start-up step,
+   * before trading). Raises made before `start()` are delivered from memory and journaled here.
+   *
+   * Throws {@link OutboxLockedError} when another live process holds the outbox directory. A
+   * directory that cannot be written is not an error: it is reported once (log, `/health`
+   * `alerts.outbox` degraded, `ticktrace_alert_outbox_write_errors_total`) and delivery runs from
+   * memory. Idempotent.
+   */
+  start(): this {
+    if (this.started) return this;
+    if (this.outbox !== undefined && this.lock !== undefined) {
+      try {
+        fs.mkdirSync(this.outbox.dir, { recursive: true });
+        this.lock.acquire();
+      } catch (error) {
+        if (error instanceof OutboxLockedError) throw error;
+        // An unwritable directory: open() below fails the same way, reports it and runs from memory.
+      }
+      this.started = true;
+      const early = [...this.owed.values()].map(({ record, channels }) => ({ ...record, ch: [...channels] }));
+      this.recover(this.outbox.open());
+      for (const record of early) this.outbox.append(record);
+    }
+    this.started = true;
+    // process.exit() or an uncaught exception: no further turn comes for the fan-out or the
+    // journal write, so what is still in memory is written synchronously on the way out.
+    if (this.outbox !== undefined) process.once("exit", this.onProcessExit);
     for (const queue of this.queues) {
       const interval = queue.channel.resendIntervalMs;
       if (queue.channel.kind === "state" && interval !== undefined) this.scheduleResend(queue, interval);
     }
+    return this;
   }
 
   /**
@@ -234,19 +325,13 @@ export class AlertManager implements Alerter {
       return this.enabled ? alert : undefined;
     }
     const entry = this.byFingerprint.get(fingerprint);
-    if (entry === undefined) {
-      const alert = this.build(input, fingerprint, now, traceId);
-      const created: Entry = {
-        alert,
-        lastPagedAtMs: now,
-        paged: false,
-        update: undefined,
-        updateTraceId: undefined,
-      };
-      this.byFingerprint.set(fingerprint, created);
-      this.byId.set(alert.id, created);
-      this.notify("firing", alert, now, created);
-      return this.enabled ? alert : undefined;
+    if (entry === undefined) return this.fire(input, fingerprint, now, traceId);
+    if (entry.leftover) {
+      // A previous run's alert: this raise is this run's first, so it notifies (see start()).
+      const old = this.current(entry);
+      this.supersede(old, now);
+      const note = `Fired again after a restart (a previous run raised it at ${old.timestamp}).`;
+      return this.fire({ ...input, message: `${input.message}\n${note}` }, fingerprint, now, traceId);
     }
     const previous = entry.alert;
     const level = maxLevel(previous.level, input.level);
@@ -267,6 +352,73 @@ export class AlertManager implements Alerter {
     entry.lastPagedAtMs = now;
     this.notify(level !== previous.level ? "escalated" : "repeat", updated, now, entry);
     return this.enabled ? entry.alert : undefined;
+  }
+
+  /** A new firing alert for a fingerprint with no entry of this run. */
+  private fire(
+    input: RaiseAlertInput,
+    fingerprint: string,
+    now: number,
+    traceId: string | undefined,
+  ): Alert | undefined {
+    const alert = this.build(input, fingerprint, now, traceId);
+    const created: Entry = {
+      alert,
+      lastPagedAtMs: now,
+      paged: false,
+      update: undefined,
+      updateTraceId: undefined,
+      leftover: false,
+    };
+    this.byFingerprint.set(fingerprint, created);
+    this.byId.set(alert.id, created);
+    this.notify("firing", alert, now, created);
+    return this.enabled ? alert : undefined;
+  }
+
+  /**
+   * Closes a leftover that this run raised again: the audit log records it as resolved (its
+   * successor carries the incident on); pages and Alertmanager only hear of the successor.
+   */
+  private supersede(old: Alert, now: number): void {
+    this.byId.delete(old.id);
+    const closed: Alert = {
+      ...old,
+      status: "resolved",
+      resolvedAt: isoTimestamp(now),
+      resolveReason: `raised again after a restart by run ${this.runId}`,
+    };
+    this.pendingFanOut.push({
+      event: "resolved",
+      alert: closed,
+      atMs: now,
+      entry: undefined,
+      transient: false,
+      auditOnly: true,
+    });
+    this.scheduleFanOut();
+  }
+
+  /** Resolves the leftovers nothing raised again within the grace period. */
+  private expireLeftovers(): void {
+    this.graceTimer = undefined;
+    const now = this.clock.now();
+    const seconds = Math.round(this.restartGraceMs / 1000);
+    const reason = `not raised again within ${seconds}s after a restart`;
+    for (const entry of [...this.byFingerprint.values()]) {
+      if (!entry.leftover) continue;
+      this.byFingerprint.delete(entry.alert.fingerprint);
+      this.byId.delete(entry.alert.id);
+      const current = this.current(entry);
+      const alert: Alert = {
+        ...current,
+        message: `${current.message}\nResolved: ${reason}; the run that raised it has ended.`,
+        status: "resolved",
+        resolvedAt: isoTimestamp(now),
+        resolveReason: reason,
+      };
+      this.notify("resolved", alert, now, entry);
+    }
   }
 
   /** {@inheritDoc Alerter.resolve} */
@@ -338,6 +490,15 @@ export class AlertManager implements Alerter {
   }
 
   /**
+   * Resolves when every notification made so far is in the outbox journal (written and, with
+   * `fsync`, synced): from then on a crash does not lose it. Without a journal, once fanned out.
+   */
+  async journaled(): Promise<void> {
+    if (this.fanOutScheduled) await new Promise((resolve) => setImmediate(resolve));
+    await this.outbox?.idle();
+  }
+
+  /**
    * Stops delivery: waits up to `drainMs` (default 2000, real time) for the queues to empty,
    * then abandons what is left (it stays in the outbox for the next start), closes the outbox
    * and the channels. A raise during the drain is delivered if time allows and journaled either
@@ -349,6 +510,7 @@ export class AlertManager implements Alerter {
   }
 
   private async doShutdown(drainMs: number): Promise<void> {
+    process.removeListener("exit", this.onProcessExit);
     this.flushFanOut();
     let deadline: NodeJS.Timeout | undefined;
     await Promise.race([
@@ -360,6 +522,7 @@ export class AlertManager implements Alerter {
     ]);
     if (deadline) clearTimeout(deadline);
     if (this.stormTimer) this.clock.clearTimeout(this.stormTimer);
+    if (this.graceTimer) this.clock.clearTimeout(this.graceTimer);
     for (const timer of this.resendTimers) this.clock.clearTimeout(timer);
     // From here on no fan-out turn is sure to come (the process may exit once this resolves):
     // what was raised during the drain, and anything raised later, is journaled at once for the
@@ -368,6 +531,7 @@ export class AlertManager implements Alerter {
     this.flushFanOut();
     for (const queue of this.queues) queue.stop();
     await this.outbox?.close();
+    this.lock?.release();
     await Promise.all(this.queues.map(async (queue) => queue.channel.shutdown?.()));
   }
 
@@ -412,6 +576,7 @@ export class AlertManager implements Alerter {
         fields,
         status: "firing",
         acknowledged: false,
+        runId: this.runId,
       };
     }
     return {
@@ -427,6 +592,7 @@ export class AlertManager implements Alerter {
       traceId,
       status: "firing",
       acknowledged: false,
+      runId: this.runId,
     };
   }
 
@@ -439,6 +605,10 @@ export class AlertManager implements Alerter {
     transient = false,
   ): void {
     this.pendingFanOut.push({ event, alert, atMs: now, entry, transient });
+    this.scheduleFanOut();
+  }
+
+  private scheduleFanOut(): void {
     if (this.stopped) {
       // No fan-out turn may come after shutdown: journal it now (off the hot path: trading has stopped).
       this.flushFanOut();
@@ -551,6 +721,7 @@ export class AlertManager implements Alerter {
       page,
       transient: pending.transient,
       collapsed: pending.collapsed,
+      auditOnly: pending.auditOnly === true,
     };
     const targets: ChannelQueue[] = [];
     for (const queue of this.queues) if (wants(queue.channel, notification)) targets.push(queue);
@@ -565,7 +736,15 @@ export class AlertManager implements Alerter {
       ...(notification.collapsed ? { collapsed: notification.collapsed } : {}),
     };
     this.owed.set(record.id, { record, channels: new Set(record.ch) });
-    this.outbox?.append(record);
+    // Before start() the journal is not open yet: start() journals what is still owed then.
+    if (this.started) this.outbox?.append(record);
+    else if (this.outbox !== undefined && !this.warnedNotStarted) {
+      this.warnedNotStarted = true;
+      this.logger.warn(
+        "alert raised before AlertManager.start(): it is delivered from memory, and journaled in the outbox only once start() is called",
+        { component: "alert" },
+      );
+    }
     if (this.stopped) {
       if (this.outbox === undefined) {
         // No journal to keep it for the next start: the log is the last resort.
@@ -588,23 +767,42 @@ export class AlertManager implements Alerter {
       owed.channels.delete(channel);
       if (owed.channels.size === 0) this.owed.delete(item.notificationId);
     }
-    this.outbox?.append({ op: "d", id: item.notificationId, ch: channel, outcome });
+    if (this.started) this.outbox?.append({ op: "d", id: item.notificationId, ch: channel, outcome });
   }
 
   /** Re-delivers what a previous run owed and restores the firing alerts. */
   private recover(contents: OutboxContents): void {
+    const now = this.clock.now();
+    let leftovers = 0;
     for (const alert of contents.active) {
+      // Our own run's (a journal opened late holds what this run wrote before) or already restored.
+      if (alert.runId === this.runId || this.byId.has(alert.id)) continue;
+      if (this.byFingerprint.has(alert.fingerprint)) {
+        // Raised again by this run before start(): the leftover is closed at once.
+        this.supersede(alert, now);
+        continue;
+      }
       const entry: Entry = {
         alert,
         lastPagedAtMs: Date.parse(alert.timestamp),
         paged: true,
         update: undefined,
         updateTraceId: undefined,
+        leftover: true,
       };
       this.byFingerprint.set(alert.fingerprint, entry);
       this.byId.set(alert.id, entry);
+      leftovers += 1;
+    }
+    if (leftovers > 0) {
+      this.logger.info(
+        `alert outbox: ${leftovers} alert(s) still firing when a previous run ended; they are resolved in ${Math.round(this.restartGraceMs / 1000)}s unless this run raises them again`,
+        { component: "alert", run_id: this.runId },
+      );
+      this.graceTimer ??= this.clock.setTimeout(() => this.expireLeftovers(), this.restartGraceMs);
     }
     for (const record of contents.pending) {
+      if (this.owed.has(record.id)) continue; // already owed (a journal opened late)
       const entry = this.byId.get(record.alert.id);
       if (entry && record.event !== "resolved")
         entry.lastPagedAtMs = Math.max(entry.lastPagedAtMs, record.at);
@@ -654,6 +852,7 @@ export class AlertManager implements Alerter {
 function wants(channel: AlertChannel, notification: Notification): boolean {
   const { event, alert } = notification;
   if (!atLeast(alert.level, channel.minLevel)) return false;
+  if (notification.auditOnly) return channel.kind === "audit";
   switch (channel.kind ?? "page") {
     case "audit":
       return event !== "repeat" && event !== "summary" && event !== "resend";

@@ -2,6 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { describeError } from "../errors.js";
 import type { Logger } from "../logging/logger.js";
+import { OutboxLockedError } from "./lock.js";
 import { isAlertLike } from "./model.js";
 import type { Alert, AlertEvent } from "./types.js";
 
@@ -27,7 +28,11 @@ import type { Alert, AlertEvent } from "./types.js";
  * is `fdatasync`ed before the next is written (option `fsync`, default true), so a notification
  * is durable a few milliseconds after it was raised; a crash inside that window can lose it.
  * A failing disk never throws: the first failure is logged once, delivery goes on from memory,
- * and {@link Outbox.healthy} turns false until a write succeeds again. After {@link Outbox.close}
+ * and {@link Outbox.healthy} turns false until a write succeeds again. While failing, the journal
+ * is not appended to (a full disk may have torn the last line); instead it is rewritten whole
+ * from memory (compaction) on the next batch and every `retryIntervalMs`, so once the disk
+ * takes writes again the journal holds everything still owed. A journal that could not be opened
+ * at start is opened then, and what it held is handed to `onOpenedLate`. After {@link Outbox.close}
  * no write turn is sure to come (the process may be exiting), so a record appended then is written
  * synchronously.
  */
@@ -72,6 +77,14 @@ export interface OutboxOptions {
   contents: () => OutboxContents;
   /** Told when the disk starts or stops failing. */
   onHealth?: (ok: boolean, detail?: string) => void;
+  /** Told of every failed write (for a metric). */
+  onWriteError?: () => void;
+  /** How often a failing journal is retried when no alert comes (default 5000). */
+  retryIntervalMs?: number;
+  /** Runs before a late open (the outbox lock); throwing stops the retries for good. */
+  beforeLateOpen?: () => void;
+  /** What a journal opened late (not at start) held, for the owner to merge and deliver. */
+  onOpenedLate?: (contents: OutboxContents) => void;
 }
 
 export const JOURNAL_FILE = "journal.jsonl";
@@ -117,6 +130,8 @@ function serialize(contents: OutboxContents): string {
 }
 
 export class Outbox {
+  /** The outbox directory. */
+  readonly dir: string;
   private readonly file: string;
   private readonly options: OutboxOptions;
   private readonly fsync: boolean;
@@ -132,9 +147,13 @@ export class Outbox {
   private closing: Promise<void> | undefined;
   private closed = false;
   private idleWaiters: (() => void)[] = [];
+  private retryTimer: NodeJS.Timeout | undefined;
+  /** A late open was refused for good (another process took the directory). */
+  private gaveUp = false;
 
   constructor(options: OutboxOptions) {
     this.options = options;
+    this.dir = options.dir;
     this.file = path.join(options.dir, JOURNAL_FILE);
     this.fsync = options.fsync ?? true;
     this.compactAfter = options.compactAfterRecords ?? 5000;
@@ -153,26 +172,79 @@ export class Outbox {
   open(): OutboxContents {
     let contents: OutboxContents = { pending: [], active: [] };
     try {
-      fs.mkdirSync(this.options.dir, { recursive: true });
-      let text = "";
-      try {
-        text = fs.readFileSync(this.file, "utf8");
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
-      }
-      contents = foldJournal(text.split("\n"));
-      const tmp = `${this.file}.tmp`;
-      fs.writeFileSync(tmp, serialize(contents));
-      const tmpFd = fs.openSync(tmp, "r+");
-      fs.fsyncSync(tmpFd);
-      fs.closeSync(tmpFd);
-      fs.renameSync(tmp, this.file);
-      this.fd = fs.openSync(this.file, "a");
-      this.opened = true;
+      contents = this.openSync((read) => read);
     } catch (error) {
       this.fail(`cannot open the alert outbox ${this.file}: ${describeError(error)}`);
     }
     return contents;
+  }
+
+  /**
+   * Reads and folds the journal, rewrites it as `merge(read)` (synced, renamed over) and opens it
+   * for appending. Throws on any file-system error.
+   */
+  private openSync(merge: (read: OutboxContents) => OutboxContents): OutboxContents {
+    fs.mkdirSync(this.options.dir, { recursive: true });
+    let text = "";
+    try {
+      text = fs.readFileSync(this.file, "utf8");
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+    }
+    const read = foldJournal(text.split("\n"));
+    const tmp = `${this.file}.tmp`;
+    try {
+      fs.writeFileSync(tmp, serialize(merge(read)));
+      const tmpFd = fs.openSync(tmp, "r+");
+      fs.fsyncSync(tmpFd);
+      fs.closeSync(tmpFd);
+      fs.renameSync(tmp, this.file);
+    } catch (error) {
+      fs.rmSync(tmp, { force: true }); // a partial file on a full disk holds space
+      throw error;
+    }
+    this.fd = fs.openSync(this.file, "a");
+    this.opened = true;
+    return read;
+  }
+
+  /** While failing: open late (start could not) or rewrite the journal whole from memory. */
+  private async repair(): Promise<void> {
+    if (this.closed || this.gaveUp) return;
+    if (!this.opened) {
+      fs.mkdirSync(this.options.dir, { recursive: true });
+      try {
+        this.options.beforeLateOpen?.();
+      } catch (error) {
+        if (!(error instanceof OutboxLockedError)) throw error; // still unwritable: retried
+        this.gaveUp = true;
+        this.options.logger.error(
+          `alert outbox ${this.options.dir} stays in memory: ${describeError(error)}`,
+          { dir: this.options.dir },
+        );
+        return;
+      }
+      // What the journal held is handed over first, so the rewrite (all this run owes) includes it.
+      this.openSync((contents) => {
+        this.options.onOpenedLate?.(contents);
+        return this.options.contents();
+      });
+    } else {
+      await this.compact();
+    }
+    this.appendedSinceCompaction = 0;
+    this.recovered();
+  }
+
+  private recovered(): void {
+    if (!this.failing) return;
+    this.failing = false;
+    if (this.retryTimer) clearInterval(this.retryTimer);
+    this.retryTimer = undefined;
+    this.options.logger.info("alert outbox writes succeed again; the journal holds everything owed", {
+      dir: this.options.dir,
+    });
+    this.options.onHealth?.(true);
   }
 
   /** Queues a record; written on the next turn of the event loop (at once once closed). Never throws. */
@@ -204,6 +276,8 @@ export class Outbox {
   private async doClose(): Promise<void> {
     await this.idle();
     this.closed = true;
+    if (this.retryTimer) clearInterval(this.retryTimer);
+    this.retryTimer = undefined;
     const fd = this.fd;
     this.fd = undefined;
     // Appended after the last batch was written but before `closed` was set: written now.
@@ -213,7 +287,19 @@ export class Outbox {
     if (fd !== undefined) await new Promise<void>((resolve) => fs.close(fd, () => resolve()));
   }
 
-  /** Synchronous append (after close only: a shutdown's stragglers). */
+  /**
+   * Writes what is queued synchronously (the process is exiting: no further turn comes). The
+   * journal is appended to whatever batch is in flight; the fold does not depend on line order
+   * between notifications.
+   */
+  flushSync(): void {
+    if (this.buffer.length === 0 || this.failing) return;
+    const left = this.buffer;
+    this.buffer = [];
+    this.writeNow(left);
+  }
+
+  /** Synchronous append (after close, or on exit: a shutdown's stragglers). */
   private writeNow(records: readonly OutboxRecord[]): void {
     if (!this.opened) return; // running from memory
     let data = "";
@@ -234,25 +320,33 @@ export class Outbox {
     this.scheduled = false;
     this.writing = true;
     try {
+      if (this.failing && this.buffer.length === 0 && !this.gaveUp) {
+        // The retry timer: nothing new to write, but the journal is to be made whole.
+        try {
+          await this.repair();
+        } catch (error) {
+          this.fail(`alert outbox write failed: ${describeError(error)}`);
+        }
+      }
       while (this.buffer.length > 0) {
         const batch = this.buffer;
         this.buffer = [];
-        if (this.fd === undefined) continue; // running from memory
-        let data = "";
-        for (const record of batch) data += `${JSON.stringify(record)}\n`;
+        if (this.gaveUp) continue; // running from memory for good
         try {
+          if (this.failing || this.fd === undefined) {
+            // The batch is part of what the manager owes: a whole rewrite includes it.
+            await this.repair();
+            continue;
+          }
+          let data = "";
+          for (const record of batch) data += `${JSON.stringify(record)}\n`;
           await writeAll(this.fd, data);
           if (this.fsync) await datasync(this.fd);
           this.appendedSinceCompaction += batch.length;
-          if (this.failing) {
-            this.failing = false;
-            this.options.logger.info("alert outbox writes succeed again", { dir: this.options.dir });
-            this.options.onHealth?.(true);
-          }
           if (this.appendedSinceCompaction >= this.compactAfter) await this.compact();
         } catch (error) {
           this.fail(
-            `alert outbox write failed: ${describeError(error)}; alerts are kept in memory until delivered`,
+            `alert outbox write failed: ${describeError(error)}; alerts are kept in memory until delivered, and the journal is rewritten once the disk takes writes again`,
           );
         }
       }
@@ -266,11 +360,19 @@ export class Outbox {
 
   private async compact(): Promise<void> {
     const tmp = `${this.file}.tmp`;
-    await fs.promises.writeFile(tmp, serialize(this.options.contents()));
-    const handle = await fs.promises.open(tmp, "r+");
-    await handle.sync();
-    await handle.close();
-    await fs.promises.rename(tmp, this.file);
+    try {
+      await fs.promises.writeFile(tmp, serialize(this.options.contents()));
+      const handle = await fs.promises.open(tmp, "r+");
+      try {
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      await fs.promises.rename(tmp, this.file);
+    } catch (error) {
+      await fs.promises.rm(tmp, { force: true }); // a partial file on a full disk holds space
+      throw error;
+    }
     const old = this.fd;
     this.fd = fs.openSync(this.file, "a");
     if (old !== undefined) fs.close(old, () => undefined);
@@ -280,7 +382,18 @@ export class Outbox {
   private fail(message: string): void {
     if (!this.failing) this.options.logger.error(message, { dir: this.options.dir });
     this.failing = true;
+    this.options.onWriteError?.();
     this.options.onHealth?.(false, message);
+    if (this.retryTimer === undefined && !this.closed && !this.gaveUp) {
+      // Retried even when no alert comes, so the journal is whole again soon after the disk is.
+      this.retryTimer = setInterval(() => {
+        if (!this.writing && !this.scheduled) {
+          this.scheduled = true;
+          setImmediate(() => void this.flush());
+        }
+      }, this.options.retryIntervalMs ?? 5000);
+      this.retryTimer.unref();
+    }
   }
 }
 

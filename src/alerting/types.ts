@@ -44,6 +44,13 @@ export interface Alert {
   readonly acknowledgedBy?: string;
   /** ISO-8601 time of the acknowledgement. */
   readonly acknowledgedAt?: string;
+  /**
+   * The run (one process of the bot) that raised it: `AlertManager.runId`. An alert restored from
+   * the outbox after a restart keeps its old run id, which is how it is told from the new run's.
+   */
+  readonly runId?: string;
+  /** Why it was resolved, when not by its producer (`not raised again within 300s after a restart`). */
+  readonly resolveReason?: string;
 }
 
 /** What a caller hands to `raise`. */

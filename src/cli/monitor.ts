@@ -3,6 +3,7 @@ import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import * as asciichart from "asciichart";
 import { appendAcknowledgement, readAlertLog, type AlertLogLine } from "../alerting/channels/jsonl.js";
+import { processAlive, readOutboxLock } from "../alerting/lock.js";
 import { atLeast, parseLevel } from "../alerting/model.js";
 import type { Alert, AlertLevel } from "../alerting/types.js";
 import { loadConfig } from "../config/index.js";
@@ -88,6 +89,8 @@ interface Targets {
   url: string | undefined;
   alertsDir: string;
   snapshotsDir: string;
+  /** `alerts.outbox.dir`: its lock file names the running process and its run id. */
+  outboxDir: string;
 }
 
 function targets(values: Values, context: MonitorContext): Targets {
@@ -98,6 +101,7 @@ function targets(values: Values, context: MonitorContext): Targets {
     url,
     alertsDir: resolve(context.cwd, values["alerts-dir"] ?? config.alerts.jsonl.dir),
     snapshotsDir: resolve(context.cwd, values["snapshots-dir"] ?? config.monitoring.snapshot_dir),
+    outboxDir: resolve(context.cwd, config.alerts.outbox.dir),
   };
 }
 
@@ -240,13 +244,38 @@ function levelOption(text: string): AlertLevel {
 
 // --- status ---
 
+/**
+ * Whose an alert is: raised by the `current` run (the live process holding the outbox lock), by
+ * a `previous` run of it (a leftover the running process resolves after
+ * `alerts.outbox.restart_grace_ms` unless it raises it again), or by a run that has `ended`
+ * (no live process holds the outbox). `unknown` for lines without a run id (older logs).
+ */
+type RunOwner = "current" | "previous" | "ended" | "unknown";
+
+function ownerOf(alert: Alert, liveRunId: string | undefined): RunOwner {
+  if (alert.runId === undefined) return "unknown";
+  if (liveRunId === undefined) return "ended";
+  return alert.runId === liveRunId ? "current" : "previous";
+}
+
+const OWNER_TEXT: Record<RunOwner, string> = {
+  current: "this run",
+  previous: "previous run",
+  ended: "ended",
+  unknown: "?",
+};
+
 async function status(values: Values, context: MonitorContext): Promise<number> {
-  const { alertsDir } = targets(values, context);
+  const { alertsDir, outboxDir } = targets(values, context);
   await readDir(alertsDir, "alert directory", "--alerts-dir or alerts.jsonl.dir");
   const firing = readAlertLog(alertsDir).filter((a) => a.status === "firing");
   const shown = values.all ? firing : firing.filter((a) => !a.acknowledged);
+  const lock = readOutboxLock(outboxDir);
+  const liveRunId = lock !== undefined && processAlive(lock.pid) ? lock.run_id : undefined;
+  const owners = shown.map((a) => ownerOf(a, liveRunId));
   if (values.json) {
-    context.io.stdout(`${JSON.stringify(shown, null, 2)}\n`);
+    const out = shown.map((a, i) => ({ ...a, run: owners[i] }));
+    context.io.stdout(`${JSON.stringify(out, null, 2)}\n`);
     return 0;
   }
   const c = colorsFor(context.io);
@@ -258,8 +287,11 @@ async function status(values: Values, context: MonitorContext): Promise<number> 
     return 0;
   }
   const now = (context.now ?? Date.now)();
-  const rows = shown.map((a: Alert) => [
+  // The RUN column appears when something listed is not the running process's own.
+  const showRun = owners.some((owner) => owner !== "current");
+  const rows = shown.map((a: Alert, i) => [
     a.id,
+    ...(showRun ? [OWNER_TEXT[owners[i]!]] : []),
     colorLevel(c, a.level),
     a.rule,
     Object.entries(a.labels)
@@ -269,10 +301,33 @@ async function status(values: Values, context: MonitorContext): Promise<number> 
     ...(values.all ? [a.acknowledged ? `yes (${a.acknowledgedBy ?? "?"})` : "no"] : []),
     a.message,
   ]);
-  const header = ["ID", "LEVEL", "RULE", "LABELS", "AGE", ...(values.all ? ["ACKED"] : []), "MESSAGE"];
+  const header = [
+    "ID",
+    ...(showRun ? ["RUN"] : []),
+    "LEVEL",
+    "RULE",
+    "LABELS",
+    "AGE",
+    ...(values.all ? ["ACKED"] : []),
+    "MESSAGE",
+  ];
+  // Messages are multi-line at times (restart notes): the table shows the first line.
+  for (const row of rows) row[row.length - 1] = row[row.length - 1]!.split("\n")[0]!;
   context.io.stdout(table(header, rows, c));
   const note = acknowledged > 0 && !values.all ? `, ${acknowledged} acknowledged not shown (--all)` : "";
   context.io.stdout(`${shown.length} active alert${shown.length === 1 ? "" : "s"}${note}\n`);
+  const previous = owners.filter((owner) => owner === "previous").length;
+  const ended = owners.filter((owner) => owner === "ended").length;
+  if (previous > 0) {
+    context.io.stdout(
+      `${previous} left over from a previous run: the running process (pid ${lock!.pid}) resolves them after alerts.outbox.restart_grace_ms unless it raises them again\n`,
+    );
+  }
+  if (ended > 0) {
+    context.io.stdout(
+      `${ended} from a run that has ended (no running process holds ${outboxDir}); the next start resolves them after alerts.outbox.restart_grace_ms unless it raises them again\n`,
+    );
+  }
   return 0;
 }
 

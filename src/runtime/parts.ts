@@ -4,7 +4,8 @@
  * wiring from here:
  *
  * - the trading event hub, with the alert module's trading rules attached to it;
- * - the alert module (channels from `alerts.*`, plus the bot's own), built on first use;
+ * - the alert module (channels from `alerts.*`, plus the bot's own), started once the servers
+ *   listen (or at the first alert, when that comes earlier);
  * - the monitoring service (`monitoring.*`), started with the alert module or on first use;
  * - the decision recorder (`decisions.*`), created on first use;
  * - the Telegram command bot (`bot.*`), started in the background once the runtime is ready.
@@ -63,9 +64,10 @@ const requireModules: PartsModules = {
  */
 export interface RuntimeAlerts extends Alerter {
   /**
-   * Adds your own channel (see `AlertChannel`) to the configured ones. Call it before the first
-   * alert, at the start of your program: once the alert module has started it throws
-   * `INVALID_STATE`, because the outbox already owes notifications to a fixed set of channels.
+   * Adds your own channel (see `AlertChannel`) to the configured ones. Call it on the first lines
+   * of your program, before the runtime is ready (the alert module starts then, or at an earlier
+   * first alert); after that it throws `INVALID_STATE`, because the outbox already owes
+   * notifications to a fixed set of channels. With `startRuntime`, pass the `channels` option.
    */
   addChannel(channel: AlertChannel): void;
   /** Names of the channels alerts go to, `log` first. Starts the alert module. */
@@ -118,7 +120,11 @@ export interface RuntimeParts {
   readonly monitoring: RuntimeMonitoring | undefined;
   readonly decisions: DecisionRecorder | undefined;
   readonly bot: RuntimeBot;
-  /** Background start-up once the servers listen: the bot, when configured. Never throws. */
+  /**
+   * Start-up once the servers listen: the alert module (outbox lock, pending deliveries of a
+   * previous run), then the bot when configured. Throws `OutboxLockedError` when another live
+   * process holds the outbox; a failing bot is logged.
+   */
   start(): void;
   /** Bot, decisions, monitoring, then alerts (so alerts raised while stopping still go out). Idempotent. */
   shutdown(): Promise<void>;
@@ -214,7 +220,7 @@ export function createRuntimeParts(core: PartsCore): RuntimeParts {
       if (alerting) {
         throw new TicktraceError(
           "INVALID_STATE",
-          `alerts.addChannel("${channel.name}"): the alert module has already started; add channels at the start of the program, before the first alert`,
+          `alerts.addChannel("${channel.name}"): the alert module has already started; add channels on the first lines of the program (before the runtime is ready), or pass them to startRuntime as the channels option`,
         );
       }
       extraChannels.push(channel);
@@ -279,6 +285,10 @@ export function createRuntimeParts(core: PartsCore): RuntimeParts {
       },
     },
     start() {
+      // The alert module starts with the runtime, not at the first alert: it takes the outbox
+      // lock (a second process on one outbox must hear of it now) and delivers what a previous
+      // run left pending. Throws OutboxLockedError; the runtime's `ready` rejects with it.
+      manager();
       try {
         startBot();
       } catch (error) {

@@ -377,6 +377,15 @@ export const METRICS = {
     description: "Alerts waiting for delivery, by channel.",
     labels: ["channel"],
   }),
+  alertOutboxWriteErrors: define({
+    name: "ticktrace_alert_outbox_write_errors_total",
+    kind: "counter",
+    unit: "{error}",
+    description:
+      "Failed writes to the alert outbox journal (disk full, unwritable); alerts are delivered from memory meanwhile.",
+    labels: [],
+    seed: "-",
+  }),
   monitoringEvaluations: define({
     name: "ticktrace_monitoring_evaluations_total",
     kind: "counter",

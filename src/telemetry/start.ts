@@ -154,16 +154,6 @@ export function createRuntime(config: Config, options: InternalRuntimeOptions = 
       startHttpServer(createMetricsApp(metricsHandler), config.health.host, config.telemetry.metrics_port!),
     );
   }
-  const ready = Promise.all(servers.map((server) => server.ready)).then(() => {
-    log.info("ticktrace runtime started", {
-      health_url: healthServer.url,
-      telemetry: config.telemetry.enabled ? sdk.exportMonitor.endpoint : "disabled",
-      instrumentations: sdk.instrumentations.loaded.join(","),
-    });
-  });
-  // Observed by whoever awaits `ready`; this keeps an unobserved rejection from crashing the process.
-  ready.catch(() => undefined);
-
   const parts = createRuntimeParts({
     config,
     logger,
@@ -173,11 +163,18 @@ export function createRuntime(config: Config, options: InternalRuntimeOptions = 
     ...(options.channels ? { channels: options.channels } : {}),
     ...(options.modules ? { modules: options.modules } : {}),
   });
-  // The bot starts in the background once the servers listen, never on the start-up path.
-  ready.then(
-    () => parts.start(),
-    () => undefined,
-  );
+  // Once the servers listen, never on the start-up path: the alert module (outbox lock, what a
+  // previous run left pending) and the bot. A held outbox lock rejects `ready`.
+  const ready = Promise.all(servers.map((server) => server.ready)).then(() => {
+    log.info("ticktrace runtime started", {
+      health_url: healthServer.url,
+      telemetry: config.telemetry.enabled ? sdk.exportMonitor.endpoint : "disabled",
+      instrumentations: sdk.instrumentations.loaded.join(","),
+    });
+    parts.start();
+  });
+  // Observed by whoever awaits `ready`; this keeps an unobserved rejection from crashing the process.
+  ready.catch(() => undefined);
 
   const hooks: (() => Promise<void> | void)[] = [];
   let stopping: Promise<void> | undefined;

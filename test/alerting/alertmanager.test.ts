@@ -99,7 +99,7 @@ describe("Alertmanager channel against a real Prometheus Alertmanager", () => {
       resendIntervalMs: 300,
       minLevel: "WARNING",
     });
-    const manager = new AlertManager({ channels: [channel] });
+    const manager = new AlertManager({ channels: [channel] }).start();
     const raised = manager.raise({
       rule: "circuit_breaker_tripped",
       level: "CRITICAL",

@@ -60,6 +60,7 @@ describe("JSONL channel", () => {
       event: "firing",
       event_time: "2026-03-10T23:59:00.000Z",
       trace_id: "abc",
+      run_id: manager.runId,
     });
     expect(day1[1]).toMatchObject({
       event: "acknowledged",

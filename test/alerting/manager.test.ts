@@ -309,7 +309,7 @@ describe("AlertManager", () => {
   it("state channels get a resend of every firing alert each interval, and skip transient alerts", async () => {
     const clock = createManualClock();
     const state = createRecordingChannel({ name: "am", kind: "state", resendIntervalMs: 60_000 });
-    const manager = new AlertManager({ channels: [state], clock });
+    const manager = new AlertManager({ channels: [state], clock }).start();
     manager.raise(breaker);
     manager.raise({ rule: "large_fill", level: "INFO", title: "fill", message: "m", transient: true });
     await manager.idle();
@@ -387,14 +387,14 @@ describe("AlertManager", () => {
     try {
       const hanging = createRecordingChannel({ name: "page" });
       hanging.hang = true;
-      const first = new AlertManager({ channels: [hanging], outboxDir: dir, fsync: false });
+      const first = new AlertManager({ channels: [hanging], outboxDir: dir, fsync: false }).start();
       first.raise(breaker);
       const stopping = first.shutdown({ drainMs: 50 });
       first.raise({ ...breaker, labels: { breaker: "during" } });
       await stopping;
       first.raise({ ...breaker, labels: { breaker: "after" } });
       const page = createRecordingChannel({ name: "page" });
-      const second = new AlertManager({ channels: [page], outboxDir: dir, fsync: false });
+      const second = new AlertManager({ channels: [page], outboxDir: dir, fsync: false }).start();
       await second.idle();
       expect(page.delivered.map((d) => d.alert.labels.breaker).sort()).toEqual([
         "after",

@@ -91,7 +91,7 @@ describe("outbox journal", () => {
     const { logger, lines } = createCapturingLogger();
     const health = new HealthRegistry();
     const page = createRecordingChannel({ name: "page" });
-    const manager = new AlertManager({ channels: [page], outboxDir: blocked, logger, health });
+    const manager = new AlertManager({ channels: [page], outboxDir: blocked, logger, health }).start();
     for (let i = 0; i < 3; i++)
       manager.raise({ rule: "r", level: "ERROR", title: `t${i}`, message: "m", labels: { i: String(i) } });
     await manager.idle();

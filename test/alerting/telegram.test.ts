@@ -54,7 +54,7 @@ function manager(options: { timeoutMs?: number; outbox?: boolean } = {}) {
     health,
     ...(options.outbox === false ? {} : { outboxDir: path.join(dir, "outbox") }),
     retry: { initialDelayMs: 50, maxDelayMs: 200 },
-  });
+  }).start();
   return { m, health, ...capture };
 }
 
@@ -211,20 +211,26 @@ describe("Telegram channel", () => {
     expect(
       server.accepted().map((r) => String(r.body.reply_markup.inline_keyboard[0][0].callback_data)),
     ).toEqual([`ack:${a.id}`, `ack:${b.id}`]);
-    // The restored alerts are still firing (dedup holds across the restart).
+    // The restored alerts are the previous run's: listed until raised again or the grace ends.
     expect(
       second.m
         .active()
         .map((x) => x.id)
         .sort(),
     ).toEqual([a.id, b.id].sort());
-    expect(second.m.raise(breaker)!.id).toBe(a.id);
+    expect(second.m.active().every((x) => x.runId === first.m.runId)).toBe(true);
+    // This run's own breaker trip notifies: it is a new alert, not a repeat of the old one.
+    const again = second.m.raise(breaker)!;
+    expect(again.id).not.toBe(a.id);
+    expect(again.runId).toBe(second.m.runId);
+    const [resent] = (await server.waitForAccepted(3)).slice(2);
+    expect(String(resent!.body.text)).toContain("Fired again after a restart");
     await second.m.shutdown();
 
     const third = manager();
     await new Promise((resolve) => setTimeout(resolve, 150));
     await third.m.idle();
-    expect(server.accepted()).toHaveLength(2); // nothing delivered is sent again
+    expect(server.accepted()).toHaveLength(3); // nothing delivered is sent again
     await third.m.shutdown();
   });
 });

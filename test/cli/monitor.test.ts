@@ -27,12 +27,20 @@ async function workdir(name: string): Promise<string> {
   return dir;
 }
 
-/** A real AlertManager writing the real JSONL log in `<cwd>/logs/alerts`. */
+/**
+ * A real AlertManager writing the real JSONL log in `<cwd>/logs/alerts`, holding the default
+ * outbox `<cwd>/data/alerts-outbox` (this test process is "the running bot").
+ */
 function alertLog(cwd: string) {
   const dir = join(cwd, "logs/alerts");
   const clock = createManualClock(Date.now());
   const jsonl = createJsonlChannel({ dir, clock });
-  const manager = new AlertManager({ channels: [jsonl], clock });
+  const manager = new AlertManager({
+    channels: [jsonl],
+    clock,
+    outboxDir: join(cwd, "data/alerts-outbox"),
+    fsync: false,
+  }).start();
   return { dir, clock, manager };
 }
 
@@ -143,6 +151,53 @@ describe.concurrent("ticktrace CLI", () => {
     });
     await watcher.shutdown();
     await manager.shutdown();
+  });
+
+  it("regression: status tells the running process's alerts from leftovers of a process that is gone", async () => {
+    const cwd = await workdir("status-runs");
+    const first = alertLog(cwd);
+    const old = first.manager.raise({
+      rule: "circuit_breaker_tripped",
+      level: "CRITICAL",
+      title: "Breaker",
+      message: "Circuit breaker active",
+      labels: { breaker: "daily_loss" },
+    })!;
+    await first.manager.idle();
+    await first.manager.shutdown(); // the process is gone; its alert still fires in the log
+
+    const ended = await run(["monitor", "status"], { cwd });
+    const outbox = join(cwd, "data/alerts-outbox");
+    expect(ended.stdout.split("\n")[0]).toMatch(/^ID\s+RUN\s+LEVEL\s+RULE\s+LABELS\s+AGE\s+MESSAGE$/);
+    expect(ended.stdout).toMatch(new RegExp(`^${old.id}\\s+ended\\s+CRITICAL`, "m"));
+    expect(ended.stdout).toContain(
+      `1 from a run that has ended (no running process holds ${outbox}); the next start resolves them after alerts.outbox.restart_grace_ms unless it raises them again\n`,
+    );
+
+    const second = alertLog(cwd); // the restart: the old alert is a leftover
+    const fresh = second.manager.raise({
+      rule: "exchange_disconnected",
+      level: "WARNING",
+      title: "Down",
+      message: "simex lost",
+      labels: { exchange: "simex" },
+    })!;
+    await second.manager.idle();
+    const mixed = await run(["monitor", "status"], { cwd });
+    expect(mixed.stdout).toMatch(new RegExp(`^${fresh.id}\\s+this run\\s+WARNING`, "m"));
+    expect(mixed.stdout).toMatch(new RegExp(`^${old.id}\\s+previous run\\s+CRITICAL`, "m"));
+    expect(mixed.stdout).toContain(
+      `1 left over from a previous run: the running process (pid ${process.pid}) resolves them after alerts.outbox.restart_grace_ms unless it raises them again\n`,
+    );
+    const json = JSON.parse((await run(["monitor", "status", "--json"], { cwd })).stdout) as {
+      id: string;
+      run: string;
+    }[];
+    expect(Object.fromEntries(json.map((a) => [a.id, a.run]))).toEqual({
+      [fresh.id]: "current",
+      [old.id]: "previous",
+    });
+    await second.manager.shutdown();
   });
 
   it("tail shows the backlog filtered by --level/--since, follows new lines across the midnight file change, colours by level", async () => {

@@ -126,15 +126,14 @@ describe("the runtime's event hub", () => {
 });
 
 describe("the runtime's parts", () => {
-  it("nothing of the alert module starts before it is used; addChannel then refuses with the fix", async () => {
-    const { runtime, dir, entries } = await start();
-    expect(existsSync(join(dir, "outbox"))).toBe(false);
-    expect(entries().some((entry) => String(entry.message).startsWith("alerting:"))).toBe(false);
-    runtime.alerts.addChannel(createRecordingChannel({ name: "second" }));
+  it("the alert module starts with the runtime (outbox lock taken, nothing raised); addChannel then refuses with the fix", async () => {
+    const { runtime, dir } = await start();
+    // Started once the servers listened: the outbox and its lock exist before any alert.
+    expect(existsSync(join(dir, "outbox", "lock"))).toBe(true);
     expect(runtime.alerts.active()).toEqual([]);
-    expect(runtime.alerts.channelNames()).toEqual(["log", "jsonl", "recording", "second"]);
+    expect(runtime.alerts.channelNames()).toEqual(["log", "jsonl", "recording"]);
     expect(() => runtime.alerts.addChannel(createRecordingChannel({ name: "late" }))).toThrow(
-      'alerts.addChannel("late"): the alert module has already started; add channels at the start of the program, before the first alert',
+      'alerts.addChannel("late"): the alert module has already started; add channels on the first lines of the program (before the runtime is ready), or pass them to startRuntime as the channels option',
     );
   });
 

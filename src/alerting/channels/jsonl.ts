@@ -40,6 +40,8 @@ import type {
  * | `resolved_at`     | string? | when resolved                                                  |
  * | `acknowledged_by` | string? | who acknowledged (`telegram:@alice`, `cli`)                    |
  * | `acknowledged_at` | string? | when acknowledged                                              |
+ * | `run_id`          | string? | the run (process) that raised it; see docs/alert-guarantees.md |
+ * | `resolve_reason`  | string? | why it was resolved, when not by its producer (restarts)       |
  *
  * To read the log, fold it: read the files in date order, lines in file order, and let each line
  * update the alert with its `id` ({@link foldAlertLines}). A line may be partial: a writer that
@@ -65,6 +67,8 @@ export interface AlertLogLine {
   resolved_at?: string;
   acknowledged_by?: string;
   acknowledged_at?: string;
+  run_id?: string;
+  resolve_reason?: string;
 }
 
 /** The file a line written at `atMs` goes to. */
@@ -92,6 +96,8 @@ export function formatAlertLine(alert: Alert, event: AlertEvent, atMs: number): 
     ...(alert.resolvedAt ? { resolved_at: alert.resolvedAt } : {}),
     ...(alert.acknowledgedBy ? { acknowledged_by: alert.acknowledgedBy } : {}),
     ...(alert.acknowledgedAt ? { acknowledged_at: alert.acknowledgedAt } : {}),
+    ...(alert.runId ? { run_id: alert.runId } : {}),
+    ...(alert.resolveReason ? { resolve_reason: alert.resolveReason } : {}),
   };
   return JSON.stringify(line);
 }
@@ -130,6 +136,8 @@ export function foldAlertLines(lines: Iterable<string>): Alert[] {
       ...(raw.resolved_at !== undefined ? { resolvedAt: raw.resolved_at } : {}),
       ...(raw.acknowledged_by !== undefined ? { acknowledgedBy: raw.acknowledged_by } : {}),
       ...(raw.acknowledged_at !== undefined ? { acknowledgedAt: raw.acknowledged_at } : {}),
+      ...(typeof raw.run_id === "string" ? { runId: raw.run_id } : {}),
+      ...(typeof raw.resolve_reason === "string" ? { resolveReason: raw.resolve_reason } : {}),
     } as Partial<Alert> & { id: string };
     if (raw.event === "resolved" && merged.status === undefined)
       (merged as { status: string }).status = "resolved";
@@ -223,6 +231,8 @@ export function createJsonlChannel(options: JsonlChannelOptions): AlertChannel {
   const retentionDays = options.retentionDays ?? 90;
   const intervalMs = options.cleanupIntervalMs ?? 6 * 3_600_000;
   let madeDir = false;
+  /** A write failed: it may have left a torn line, which the next write must not extend. */
+  let torn = false;
   let timer: TimerHandle | undefined;
   let stopped = false;
   const cleanup = () => {
@@ -245,14 +255,19 @@ export function createJsonlChannel(options: JsonlChannelOptions): AlertChannel {
           await fs.promises.mkdir(options.dir, { recursive: true });
           madeDir = true;
         }
-        await fs.promises.appendFile(alertLogFile(options.dir, at), `${formatAlertLine(alert, event, at)}\n`);
+        // After a failure, a leading newline ends any torn line (the fold skips it and blank lines).
+        const line = `${torn ? "\n" : ""}${formatAlertLine(alert, event, at)}\n`;
+        await fs.promises.appendFile(alertLogFile(options.dir, at), line);
+        torn = false;
       } catch (error) {
+        torn = true;
+        madeDir = false;
+        // UNREACHABLE, so the manager retries with backoff: a full or read-only disk comes back,
+        // and the line is written then (the queue keeps it in memory meanwhile).
         throw new TicktraceError(
-          "IO",
+          "UNREACHABLE",
           `cannot append to the alert log in ${options.dir}: ${describeError(error)}`,
-          {
-            cause: error,
-          },
+          { cause: error },
         );
       }
     },

@@ -57,10 +57,18 @@ export const alertsSection = section({
     timeout_ms: positiveMsSchema.default(5_000),
   }),
   outbox: section({
-    /** Alerts wait here until every enabled channel has accepted them. */
+    /**
+     * Alerts wait here until every enabled channel has accepted them. One process per directory
+     * (a lock file enforces it): give each bot run from one folder its own.
+     */
     dir: z.string().min(1).default("data/alerts-outbox"),
     /** Delivery attempts give up after this long; the alert is then logged as undeliverable. */
     max_age_ms: positiveMsSchema.default(24 * 3_600_000),
+    /**
+     * An alert still firing when the previous run ended is resolved after this long unless this
+     * run raises it again (which notifies as a new alert).
+     */
+    restart_grace_ms: positiveMsSchema.default(300_000),
   }),
   /** A firing alert with the same fingerprint is not re-sent before this interval. */
   repeat_interval_ms: positiveMsSchema.default(3_600_000),
