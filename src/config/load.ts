@@ -3,6 +3,7 @@ import { resolve } from "node:path";
 import { parseDocument, isScalar, visit, type Scalar } from "yaml";
 import type { z } from "zod";
 import { TicktraceError } from "../errors.js";
+import { findMovedKey } from "./moved-keys.js";
 import { configSchema, type Config } from "./schema.js";
 
 /** A config problem: names the file, the key path and what was expected. Exits with status 2. */
@@ -116,6 +117,14 @@ export function parseConfig(
   },
 ): Config {
   const env = options.env ?? process.env;
+  const moved = findMovedKey(raw);
+  if (moved) {
+    throw new ConfigError(
+      options.file,
+      moved.from,
+      `this key was removed; set ${moved.to} instead (${moved.why}; see docs/config-changes.md)`,
+    );
+  }
   const result = configSchema.safeParse(raw);
   if (!result.success) {
     const error = toConfigError(options.file, raw, result.error);

@@ -19,8 +19,6 @@ export interface MonitoringServiceOptions {
   alerter: Alerter;
   /** The `monitoring` config section. */
   config: Config["monitoring"];
-  /** The alert module's JSONL directory (`alerts.jsonl.dir`), for alert-file retention. */
-  alertsDir?: string;
   clock?: Clock;
   logger?: Logger;
   /** Instruments; default: created on the global meter. */
@@ -63,7 +61,6 @@ const LOG_EVERY_MS = 60_000;
 export class MonitoringService {
   private readonly alerter: Alerter;
   private readonly config: Config["monitoring"];
-  private readonly alertsDir: string | undefined;
   private readonly clock: Clock;
   private readonly logger: Logger;
   private readonly metrics: Pick<TradingMetrics, "monitoringEvaluations" | "monitoringEvaluationDuration">;
@@ -95,7 +92,6 @@ export class MonitoringService {
   constructor(options: MonitoringServiceOptions) {
     this.alerter = options.alerter;
     this.config = options.config;
-    this.alertsDir = options.alertsDir;
     this.clock = options.clock ?? systemClock;
     this.logger = (options.logger ?? createSilentLogger()).child({ component: "monitoring" });
     this.metrics = options.metrics ?? createTradingMetrics();
@@ -246,7 +242,7 @@ export class MonitoringService {
     }
   }
 
-  /** Deletes snapshots and alert files past their retention. Never rejects. */
+  /** Deletes snapshots past their retention. Never rejects. */
   async cleanup(): Promise<RetentionResult> {
     const { retention } = this.config;
     try {
@@ -254,24 +250,18 @@ export class MonitoringService {
         {
           snapshotDir: this.config.snapshot_dir,
           snapshotsDays: retention.snapshots_days,
-          ...(this.alertsDir !== undefined ? { alertsDir: this.alertsDir } : {}),
-          alertsDays: retention.alerts_days,
           nowMs: this.clock.now(),
         },
         (path, error) =>
           this.logger.warn("retention could not delete a file", { path, error: describeError(error) }),
       );
-      const deleted = result.snapshotsDeleted.length + result.alertFilesDeleted.length;
-      if (deleted > 0) {
-        this.logger.info("retention cleanup", {
-          snapshots_deleted: result.snapshotsDeleted.length,
-          alert_files_deleted: result.alertFilesDeleted.length,
-        });
+      if (result.snapshotsDeleted.length > 0) {
+        this.logger.info("retention cleanup", { snapshots_deleted: result.snapshotsDeleted.length });
       }
       return result;
     } catch (error) {
       this.logger.warn("retention cleanup failed", { error: describeError(error) });
-      return { snapshotsDeleted: [], alertFilesDeleted: [] };
+      return { snapshotsDeleted: [] };
     }
   }
 

@@ -46,7 +46,6 @@ async function setup(
     clock,
     logger,
     metrics,
-    alertsDir: join(root, "alerts"),
     defer: (fn) => deferred.push(fn),
     ...extra,
   });
@@ -269,7 +268,7 @@ describe("MonitoringService", () => {
     expect(await listDir(config.snapshot_dir)).toEqual([name, "metrics_2026-01-10T12-02-00-000Z.json"]);
   });
 
-  it("retention deletes snapshots after 30 days and alert files after 90, in the background", async () => {
+  it("retention deletes snapshots after 30 days in the background; alert files are the JSONL channel's (regression: two owners)", async () => {
     const { service, clock, root, config } = await setup({ retention: { cleanup_interval_ms: DAY } });
     const snapshots = config.snapshot_dir;
     const alerts = join(root, "alerts");
@@ -285,14 +284,19 @@ describe("MonitoringService", () => {
     service.start(); // runs once at start
     await waitForFiles(snapshots, 2);
     expect(await listDir(snapshots)).toEqual([snapshotNames[1], "notes.txt"].sort());
-    // 2026-01-10 minus 90 days is 2025-10-12: older files go.
-    expect(await listDir(alerts)).toEqual(["2025-10-12.jsonl", "2026-01-10.jsonl", "keep.log"]);
+    // Alert files belong to alerts.jsonl.retention_days (the channel); monitoring leaves them.
+    expect(await listDir(alerts)).toEqual([
+      "2025-10-01.jsonl",
+      "2025-10-12.jsonl",
+      "2026-01-10.jsonl",
+      "keep.log",
+    ]);
 
     // Two days on, the background cleanup (daily) removes what aged out meanwhile.
     clock.advance(2 * DAY);
     await waitForFiles(snapshots, 1);
     expect(await listDir(snapshots)).toEqual(["notes.txt"]);
-    expect(await listDir(alerts)).toEqual(["2026-01-10.jsonl", "keep.log"]);
+    expect(await listDir(alerts)).toHaveLength(4);
     await service.shutdown();
   });
 

@@ -27,10 +27,8 @@ export const monitoringSection = section({
    */
   ack_poll_interval_ms: positiveMsSchema.default(2_000),
   retention: section({
-    /** Snapshot files older than this are deleted. */
+    /** Snapshot files older than this are deleted (alert files: `alerts.jsonl.retention_days`). */
     snapshots_days: z.int().min(1).default(30),
-    /** Alert files `<alerts.jsonl.dir>/<YYYY-MM-DD>.jsonl` older than this are deleted. */
-    alerts_days: z.int().min(1).default(90),
     /** How often the background cleanup runs. */
     cleanup_interval_ms: positiveMsSchema.default(3_600_000),
   }),
