@@ -47,8 +47,8 @@ const REFRESH_MS = 60_000;
 const LOG_EVERY_MS = 60_000;
 
 /**
- * Watches the trading process from the inside (seed 003): rules on every tick, snapshots to
- * disk at an interval, retention in the background.
+ * Watches the trading process from the inside: rules on every tick, snapshots to disk (the
+ * first as soon as one arrives, then at an interval), retention in the background.
  *
  * `recordTick` is O(1) for the caller: it stores the snapshot and schedules one evaluation on
  * `setImmediate`; rules, validation and alerting happen there. Nothing in here ever throws into
@@ -160,8 +160,12 @@ export class MonitoringService {
         const raw = typeof source === "function" ? source() : source;
         const parsed = monitoringSnapshotSchema.safeParse(raw);
         if (parsed.success) {
+          const first = this.latest === undefined;
           this.latest = parsed.data;
           this.window.add(nowMs, countersOf(parsed.data));
+          // The first snapshot is written at once, not a whole snapshot_interval_ms after start:
+          // `ticktrace monitor metrics` has something to show in the first minute.
+          if (first && this.started && !this.stopped) this.track(this.persistSnapshot());
         } else {
           outcome = "invalid";
           const issue = parsed.error.issues[0];

@@ -244,7 +244,7 @@ describe("MonitoringService", () => {
     await service.shutdown();
   });
 
-  it("persists the latest snapshot at the interval (not every tick), and only when it changed", async () => {
+  it("regression: the first snapshot waited a whole interval; it is written at the first tick, then at the interval (not every tick), only when changed", async () => {
     const { service, clock, tick, config } = await setup({
       snapshot_interval_ms: 60_000,
       evaluation_interval_ms: 60_000,
@@ -252,20 +252,29 @@ describe("MonitoringService", () => {
     service.start();
     const firstTime = clock.now();
     tick({ pnl: { daily: 1 } });
-    tick({ pnl: { daily: 2 } });
-    expect(await listDir(config.snapshot_dir)).toEqual([]);
-    clock.advance(60_000);
     await waitForFiles(config.snapshot_dir, 1);
+    const first = snapshotFileName(firstTime);
+    expect(await listDir(config.snapshot_dir)).toEqual([first]);
+    expect(JSON.parse(await readFile(join(config.snapshot_dir, first), "utf8")).pnl.daily).toBe(1);
+    tick({ pnl: { daily: 2 } });
+    tick({ pnl: { daily: 3 } });
+    expect(await listDir(config.snapshot_dir)).toEqual([first]);
+    clock.advance(60_000);
+    await waitForFiles(config.snapshot_dir, 2);
     const name = snapshotFileName(firstTime + 60_000);
     expect(name).toBe("metrics_2026-01-10T12-01-00-000Z.json");
     const written = JSON.parse(await readFile(join(config.snapshot_dir, name), "utf8"));
-    expect(written.pnl.daily).toBe(2);
+    expect(written.pnl.daily).toBe(3);
     clock.advance(60_000); // nothing new
     await service.persistSnapshot();
-    expect(await listDir(config.snapshot_dir)).toEqual([name]);
-    tick({ pnl: { daily: 3 } });
+    expect(await listDir(config.snapshot_dir)).toEqual([first, name]);
+    tick({ pnl: { daily: 4 } });
     await service.shutdown(); // writes the last one
-    expect(await listDir(config.snapshot_dir)).toEqual([name, "metrics_2026-01-10T12-02-00-000Z.json"]);
+    expect(await listDir(config.snapshot_dir)).toEqual([
+      first,
+      name,
+      "metrics_2026-01-10T12-02-00-000Z.json",
+    ]);
   });
 
   it("retention deletes snapshots after 30 days in the background; alert files are the JSONL channel's (regression: two owners)", async () => {

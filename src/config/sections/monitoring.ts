@@ -6,7 +6,7 @@ export const monitoringSection = section({
   enabled: z.boolean().default(true),
   /** Snapshots are written to `<snapshot_dir>/metrics_<timestamp>.json`. */
   snapshot_dir: z.string().min(1).default("data/monitoring"),
-  /** How often the latest snapshot is written to disk (not every tick). */
+  /** How often the latest snapshot is written to disk (not every tick); the first is written as soon as one arrives. */
   snapshot_interval_ms: positiveMsSchema.default(60_000),
   /**
    * Rules are also evaluated on this interval when no tick arrives, so a stalled trading loop
