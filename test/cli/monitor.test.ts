@@ -10,6 +10,7 @@ import { createManualClock } from "../../src/clock.js";
 import { AckWatcher } from "../../src/monitoring/alert-log.js";
 import { writeSnapshotFile } from "../../src/monitoring/files.js";
 import { makeSnapshot } from "../monitoring/fixtures.js";
+import { REFUSING_PORT } from "../support/processes.js";
 import { build, run, start } from "./helpers.js";
 
 let root: string;
@@ -358,10 +359,7 @@ describe.concurrent("ticktrace CLI", () => {
 
     it("unreachable is exit 2 with one line; --config finds the URL from health.host/port", async () => {
       const cwd = await workdir("unreachable");
-      const closed = createServer();
-      await new Promise<void>((r) => closed.listen(0, "127.0.0.1", r));
-      const port = (closed.address() as AddressInfo).port;
-      await new Promise<void>((r) => closed.close(() => r()));
+      const port = REFUSING_PORT;
       await writeFile(join(cwd, "ops.yaml"), `health:\n  host: 127.0.0.1\n  port: ${port}\n`);
       const result = await run(["monitor", "health", "--config", "ops.yaml"], { cwd });
       expect(result).toEqual({
