@@ -14,10 +14,12 @@ import type { Server as HttpServer } from "node:http";
 import { createServer, type AddressInfo, type Server } from "node:net";
 
 /**
- * A port on 127.0.0.1 that refuses connections: one nothing can listen on without root, and
- * nothing in our tests does. For "the collector is down" without a port that someone may take.
+ * A port on 127.0.0.1 that refuses connections, for "the collector / process is down" without
+ * a port that someone may take meanwhile: an unassigned port below 1024 (binding it needs
+ * root, and nothing here does), and not on fetch's blocked-port list (port 1 is, and fetch
+ * would fail with "bad port" instead of ECONNREFUSED).
  */
-export const REFUSING_PORT = 1;
+export const REFUSING_PORT = 4;
 
 /** Listens `server` on 127.0.0.1 port 0 and resolves with the port it got. */
 export function listenOnFreePort(server: Server | HttpServer): Promise<number> {
