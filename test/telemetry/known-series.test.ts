@@ -64,8 +64,12 @@ describe("counters whose label values are known start at 0", () => {
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
       // Past the crash: the breaker trips, yet none of these moved in this run.
-      await new Promise((resolve) => setTimeout(resolve, 4_000));
-      const text = await (await fetch(`${url}/metrics`)).text();
+      let text = "";
+      while (!/trading_circuit_breaker_trips_total\{[^}]*\} [1-9]/.test(text)) {
+        if (Date.now() > deadline + 20_000) throw new Error(`the breaker did not trip:\n${text}\n${out}`);
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        text = await (await fetch(`${url}/metrics`)).text();
+      }
       // `name{labels}` without the scope label -> value
       const values = new Map<string, number>();
       for (const line of text.split("\n")) {
