@@ -2,7 +2,8 @@ import { userInfo } from "node:os";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import * as asciichart from "asciichart";
-import { appendAcknowledgement, readAlertLog, type AlertLogLine } from "../alerting/channels/jsonl.js";
+import { appendAcknowledgement, readAlertLog } from "../alerting/channels/jsonl.js";
+import { parseAlertLogLine } from "../alerting/log-line.js";
 import { atLeast, parseLevel } from "../alerting/model.js";
 import type { Alert, AlertLevel } from "../alerting/types.js";
 import { loadConfig } from "../config/index.js";
@@ -168,13 +169,8 @@ async function tail(values: Values, context: MonitorContext): Promise<number> {
 
   const show = (lines: string[], backlog: boolean) => {
     let shown = lines.flatMap((text) => {
-      let line: Partial<AlertLogLine>;
-      try {
-        line = JSON.parse(text) as Partial<AlertLogLine>;
-      } catch {
-        return [];
-      }
-      if (typeof line.id !== "string") return [];
+      const line = parseAlertLogLine(text);
+      if (!line) return [];
       if (line.severity) levels.set(line.id, line.severity);
       const level = line.severity ?? levels.get(line.id);
       if (minLevel && (!level || !atLeast(level, minLevel))) return [];
