@@ -173,8 +173,16 @@ describe("config: bad input names the file, the key path and what was expected",
     );
   });
 
-  it("unterminated ${ is reported", () => {
-    expect(errorOf("service:\n  name: ${NAME\n").message).toBe(`${FILE}: unterminated \${...} in "\${NAME"`);
+  it("unterminated ${ is reported with its key path", () => {
+    expect(errorOf("service:\n  name: ${NAME\n").message).toBe(
+      `${FILE}: service.name: unterminated \${...} in "\${NAME"`,
+    );
+  });
+
+  it("regression (found by the property tests): an alias to an unknown anchor is a one-line ConfigError, not a ReferenceError", () => {
+    expect(errorOf("*!").message).toBe(
+      `${FILE}: YAML error: Unresolved alias (the anchor must be set before the alias): !`,
+    );
   });
 });
 
