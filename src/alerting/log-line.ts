@@ -45,5 +45,5 @@ export function parseAlertLogLine(text: string): ParsedAlertLogLine | undefined 
     return undefined;
   }
   const parsed = alertLogLineSchema.safeParse(raw);
-  return parsed.success ? (parsed.data) : undefined;
+  return parsed.success ? parsed.data : undefined;
 }
