@@ -1,66 +1,61 @@
-import { request as httpRequest } from "node:http";
-import { request as httpsRequest } from "node:https";
+import { connect } from "node:net";
 
-/** How long a probe waits for any answer before it calls the collector slow rather than refusing. */
+/** How long a probe waits for the connection before it calls the collector slow rather than refusing. */
 export const PROBE_TIMEOUT_MS = 2_000;
 
 /**
- * What one request to the collector's origin found:
- * - `refused`: nothing takes the connection (`ECONNREFUSED`, an unknown host, no route), or the
- *   peer drops it before answering; a flush cannot get through, so waiting for it is useless;
- * - `answered`: some HTTP response came back (whatever its status), so exports can get through;
- * - `silent`: the connection stays open without an answer (a slow or hung collector).
+ * How long an accepted connection is watched for being dropped at once (a port that accepts
+ * and resets, like a proxy with no backend behind it).
  */
-export type ProbeResult = "refused" | "answered" | "silent";
-
-const REFUSED_CODES = new Set([
-  "ECONNREFUSED",
-  "ECONNRESET",
-  "EPIPE",
-  "ENOTFOUND",
-  "EAI_AGAIN",
-  "EHOSTUNREACH",
-  "ENETUNREACH",
-  "EADDRNOTAVAIL",
-]);
+const DROP_WINDOW_MS = 50;
 
 /**
- * Asks `url`'s origin once (`GET /`, no keep-alive) whether anything answers. Never rejects.
- * Used at shutdown: the OTLP exporters retry a refused connection with back-off for their
- * whole timeout, so without this a process whose collector is down waited
- * `telemetry.shutdown_timeout_ms` on every exit.
+ * What one connection to the collector's address found:
+ * - `refused`: nothing takes the connection (`ECONNREFUSED`, an unknown host, no route), or the
+ *   peer drops it at once; a flush cannot get through, so waiting for it is useless;
+ * - `accepted`: the connection is open (the collector may still be slow);
+ * - `silent`: no answer to the connection attempt within the timeout.
+ */
+export type ProbeResult = "refused" | "accepted" | "silent";
+
+/**
+ * Opens one TCP connection to `url`'s host and port and closes it again, sending nothing, so a
+ * collector sees no request. Never rejects. Used at shutdown: the OTLP exporters retry a refused
+ * connection with back-off for their whole timeout, so without this a process whose collector
+ * is down waited `telemetry.shutdown_timeout_ms` on every exit.
  */
 export function probeCollector(url: string, timeoutMs = PROBE_TIMEOUT_MS): Promise<ProbeResult> {
   return new Promise<ProbeResult>((resolve) => {
     let target: URL;
     try {
-      target = new URL("/", url);
+      target = new URL(url);
     } catch {
       resolve("refused");
       return;
     }
-    const request = target.protocol === "https:" ? httpsRequest : httpRequest;
+    const port = Number(target.port || (target.protocol === "https:" ? 443 : 80));
+    const host = target.hostname.replace(/^\[|\]$/g, "");
     let settled = false;
+    let dropTimer: NodeJS.Timeout | undefined;
     const settle = (result: ProbeResult) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      req.destroy();
+      if (dropTimer) clearTimeout(dropTimer);
+      socket.destroy();
       resolve(result);
     };
     const timer = setTimeout(() => settle("silent"), timeoutMs);
     timer.unref();
-    const req = request(target, { method: "GET", agent: false, headers: { connection: "close" } }, (res) => {
-      res.resume();
-      settle("answered");
+    const socket = connect({ host, port });
+    socket.unref();
+    socket.on("connect", () => {
+      dropTimer = setTimeout(() => settle("accepted"), DROP_WINDOW_MS);
+      dropTimer.unref();
     });
-    req.on("socket", (socket) => socket.unref());
-    req.on("error", (error: NodeJS.ErrnoException) => {
-      // "socket hang up" has no errno code: the peer closed the connection without an answer.
-      const code = error.code ?? "";
-      settle(REFUSED_CODES.has(code) || code === "" || code === "ECONNABORTED" ? "refused" : "silent");
-    });
-    req.end();
+    // Any error (refused, reset, unknown host, no route) or a close before the window ends.
+    socket.on("error", () => settle("refused"));
+    socket.on("close", () => settle("refused"));
   });
 }
 

@@ -204,7 +204,8 @@ describe("the bounded flush is for a collector that is slow", () => {
     const before = answeredRequests;
     const run = await runPreloaded("exit-answering", `http://127.0.0.1:${answeringPort}`, ENDS_ON_ITS_OWN);
     expect(run.code, run.stderr).toBe(0);
-    expect(run.afterEndMs).toBeLessThan(FAST_EXIT_MS);
+    // As long as the flush takes, not the whole timeout.
+    expect(run.afterEndMs).toBeLessThan(SHUTDOWN_TIMEOUT_MS - 1_000);
     // The span and the log line were flushed at exit (they were queued for the batch delay).
     expect(answeredRequests - before).toBeGreaterThanOrEqual(2);
   });
