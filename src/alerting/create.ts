@@ -5,7 +5,8 @@ import type { Config } from "../config/schema.js";
 import { describeError, redact } from "../errors.js";
 import type { HealthRegistry } from "../health/registry.js";
 import type { Logger } from "../logging/logger.js";
-import type { TradingMetrics } from "../telemetry/metrics.js";
+import { startKnownSeriesAtZero } from "../telemetry/known-series.js";
+import { createTradingMetrics, type TradingMetrics } from "../telemetry/metrics.js";
 import { createAlertmanagerChannel } from "./channels/alertmanager.js";
 import { createJsonlChannel } from "./channels/jsonl.js";
 import { createLogChannel } from "./channels/log.js";
@@ -13,7 +14,8 @@ import { createSlackChannel } from "./channels/slack.js";
 import { createTelegramChannel } from "./channels/telegram.js";
 import type { GrafanaLinkOptions } from "./format.js";
 import { AlertManager, type AlertManagerOptions } from "./manager.js";
-import type { AlertChannel } from "./types.js";
+import { ALERT_RULES } from "./rules.js";
+import { ALERT_LEVELS, type AlertChannel } from "./types.js";
 
 /** What the composition root hands to {@link createAlerting} (a `Runtime` fits). */
 export interface AlertingDeps {
@@ -136,6 +138,12 @@ export function createAlerting(
     ...(deps.health ? { health: deps.health } : {}),
     ...(deps.metrics ? { metrics: deps.metrics } : deps.meter ? { meter: deps.meter } : {}),
     ...deps.manager,
+  });
+  // The delivery and raise counters of every channel, rule and level start at 0.
+  startKnownSeriesAtZero(deps.metrics ?? createTradingMetrics(deps.meter), {
+    alertChannels: channels.map((channel) => channel.name),
+    alertRules: Object.values(ALERT_RULES).map((definition) => definition.id),
+    alertLevels: ALERT_LEVELS,
   });
   // Takes the outbox lock (throws OutboxLockedError when another process holds it) and recovers.
   manager.start();

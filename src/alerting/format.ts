@@ -105,7 +105,9 @@ export function telegramBlocks(
 /**
  * Packs blocks into messages of at most `limit` characters, blocks joined by blank lines. A block
  * too long for the room left (a long escaped message) is cut, preferably at a newline and never
- * inside an HTML entity; nothing is lost or added but the separators at message boundaries.
+ * inside an HTML entity, a tag or an emoji's surrogate pair; tags open at the cut are closed
+ * there and opened again in the next message, so each message is well-formed on its own.
+ * Nothing is lost or added but the separators at message boundaries.
  */
 export function splitMessage(blocks: readonly string[], limit = TELEGRAM_MAX_MESSAGE_CHARS): string[] {
   const separator = "\n\n";
@@ -124,25 +126,72 @@ export function splitMessage(blocks: readonly string[], limit = TELEGRAM_MAX_MES
         current = "";
         continue;
       }
-      const cut = safeCut(rest, room);
-      const head = rest.slice(0, cut);
+      let cut = safeCut(rest, room);
+      let open = openTagsAt(rest, cut);
+      if (open.length > 0) {
+        // Make room for the closing tags, then look again at what is open at the new cut.
+        cut = safeCut(rest, room - closingTags(open).length);
+        open = openTagsAt(rest, cut);
+      }
+      const head = rest.slice(0, cut) + closingTags(open);
       messages.push(current === "" ? head : current + separator + head);
       current = "";
-      rest = rest.slice(cut);
+      rest = open.join("") + rest.slice(cut);
     }
   }
   if (current !== "") messages.push(current);
   return messages;
 }
 
-/** A cut position at most `max` into `text` that is not inside an HTML entity, after a newline when one is near. */
+/**
+ * A cut position at most `max` into `text` that is not inside an HTML entity or tag, nor
+ * between the halves of a surrogate pair, after a newline when one is near.
+ */
 function safeCut(text: string, max: number): number {
   let cut = max;
+  const lt = text.lastIndexOf("<", cut - 1);
+  if (lt > text.lastIndexOf(">", cut - 1)) cut = lt;
   const amp = text.lastIndexOf("&", cut - 1);
   if (amp !== -1 && amp > cut - 10 && text.indexOf(";", amp) >= cut) cut = amp;
   const newline = text.lastIndexOf("\n", cut - 1);
   if (newline > max / 2) cut = newline + 1;
+  const before = text.charCodeAt(cut - 1);
+  if (before >= 0xd800 && before <= 0xdbff) cut -= 1;
   return Math.max(1, cut);
+}
+
+/** The opening tags (whole, attributes included) still open at `end` in well-formed `html`. */
+function openTagsAt(html: string, end: number): string[] {
+  const open: string[] = [];
+  for (const match of html.slice(0, end).matchAll(/<(\/?)[a-zA-Z][\w-]*[^>]*>/g)) {
+    if (match[1]) open.pop();
+    else open.push(match[0]);
+  }
+  return open;
+}
+
+/** `</b></a>` for the opening tags `<a href="...">`, `<b>`. */
+function closingTags(open: readonly string[]): string {
+  return open
+    .map((tag) => `</${/^<([a-zA-Z][\w-]*)/.exec(tag)![1]!}>`)
+    .reverse()
+    .join("");
+}
+
+/** Slack cuts a message's and an attachment's `text` beyond this many characters. */
+export const SLACK_MAX_TEXT_CHARS = 40_000;
+
+/**
+ * `text` within `max` characters: cut (never inside a surrogate pair) with a note saying how long
+ * it was, so a reader knows it was cut by us rather than by Slack without a word.
+ */
+function clipText(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const note = `… (${text.length} characters, cut)`;
+  let end = max - note.length;
+  const before = text.charCodeAt(end - 1);
+  if (before >= 0xd800 && before <= 0xdbff) end -= 1;
+  return text.slice(0, end) + note;
 }
 
 const SLACK_COLOURS: Record<AlertLevel, string> = {
@@ -173,13 +222,16 @@ export function slackPayload(
   const link = traceLink(options.grafana, alert.traceId);
   return {
     ...(options.channel ? { channel: options.channel } : {}),
-    text: `[${event === "resolved" ? "RESOLVED" : alert.level}] ${alert.title}`,
+    text: clipText(
+      `[${event === "resolved" ? "RESOLVED" : alert.level}] ${alert.title}`,
+      SLACK_MAX_TEXT_CHARS,
+    ),
     attachments: [
       {
         color: slackColour(alert, event),
         title,
         ...(link ? { title_link: link } : {}),
-        text: alert.message,
+        text: clipText(alert.message, SLACK_MAX_TEXT_CHARS),
         fields,
         footer: `ticktrace · ${alert.rule} · id ${alert.id}${alert.traceId ? ` · trace ${alert.traceId}` : ""}`,
         ts: Math.floor(Date.parse(alert.timestamp) / 1000),

@@ -11,19 +11,13 @@ export interface TradingAlertsOptions {
   events: TradingEvents;
   /** Usually the `AlertManager`. */
   alerter: Alerter;
-  /** Thresholds from `alerts.*`: `escalation`, `large_fill_notional`, `max_open_positions`, `rejection_rate_threshold`. */
+  /** Thresholds from `alerts.*`: `escalation`, `large_fill_notional`. */
   config: Pick<Config, "alerts">;
   clock?: Clock;
   /** When given, workers reported `stalled` in the registry raise `worker_stalled`. */
   health?: HealthRegistry;
-  /** Open positions right now; polled, raises `open_positions_high` above `alerts.max_open_positions`. */
-  openPositions?: () => number;
-  /** How often health and open positions are polled (default 5000 ms). */
+  /** How often health is polled (default 5000 ms). */
   pollIntervalMs?: number;
-  /** Window of the order rejection rate (default 60 000 ms). */
-  rejectionWindowMs?: number;
-  /** Fewer decided orders than this in the window never raise the rejection alert (default 10). */
-  rejectionMinSamples?: number;
   /** A rate-limit alert resolves after this long without another 429 (default 60 000 ms). */
   rateLimitQuietMs?: number;
 }
@@ -32,18 +26,11 @@ export interface TradingAlertsOptions {
 export interface TradingAlerts {
   /** Unsubscribes and stops timers. Idempotent. */
   stop(): void;
-  /** Runs the health and position checks now (the poll loop calls it). */
+  /** Runs the health check now (the poll loop calls it). */
   poll(): void;
 }
 
 const R = ALERT_RULES;
-
-/**
- * The rejection-rate alert resolves only once the rate falls below this share of the threshold:
- * a rate hovering at the threshold would otherwise fire and resolve on alternate orders and page
- * the operator each time it fires again.
- */
-export const REJECTION_RESOLVE_RATIO = 0.8;
 
 function money(value: number): string {
   return value.toLocaleString("en-US", { maximumFractionDigits: 2 });
@@ -61,8 +48,10 @@ function money(value: number): string {
  * | `fill` above `alerts.large_fill_notional` | `large_fill`          | INFO, one per fill     |
  * | `rateLimited`                       | `rate_limit_exceeded`       | WARNING, resolves when quiet |
  * | `workerFailed`, stalled in health   | `worker_stalled`            | ERROR                  |
- * | rejected / decided orders in 1 min  | `order_rejection_rate_high` | WARNING above `alerts.rejection_rate_threshold` |
- * | `openPositions()`                   | `open_positions_high`       | WARNING above `alerts.max_open_positions` |
+ *
+ * The order rejection rate and the open-position count are the monitoring rules'
+ * (`monitoring.rules.rejection_rate`, `monitoring.rules.open_positions`), which see them in
+ * every snapshot; they are not raised here.
  *
  * The hooks are public: a user's bot that emits the same events gets the same alerts.
  */
@@ -71,17 +60,12 @@ export function attachTradingAlerts(options: TradingAlertsOptions): TradingAlert
   const alerts = options.config.alerts;
   const clock = options.clock ?? systemClock;
   const pollMs = options.pollIntervalMs ?? 5000;
-  const windowMs = options.rejectionWindowMs ?? 60_000;
-  const minSamples = options.rejectionMinSamples ?? 10;
   const quietMs = options.rateLimitQuietMs ?? 60_000;
   const unsubscribe: (() => void)[] = [];
   const escalations = new Map<string, TimerHandle>();
   const rateLimitTimers = new Map<string, TimerHandle>();
   const stalledWorkers = new Set<string>();
   const failedWorkers = new Set<string>();
-  const decided: { atMs: number; rejected: boolean }[] = [];
-  let rejectionFiring = false;
-  let positionsFiring = false;
   let pollTimer: TimerHandle | undefined;
   let stopped = false;
 
@@ -202,8 +186,6 @@ export function attachTradingAlerts(options: TradingAlertsOptions): TradingAlert
       failedWorkers.add(e.worker);
       raiseWorker(e.worker, `Worker ${e.worker} failed: ${e.error}`, { error: e.error });
     }),
-    events.on("orderPlaced", () => recordDecision(false)),
-    events.on("orderRejected", () => recordDecision(true)),
   );
 
   function raiseWorker(worker: string, message: string, fields: Record<string, string>): void {
@@ -215,33 +197,6 @@ export function attachTradingAlerts(options: TradingAlertsOptions): TradingAlert
       labels: { worker },
       fields,
     });
-  }
-
-  function recordDecision(rejected: boolean): void {
-    decided.push({ atMs: clock.now(), rejected });
-    checkRejectionRate();
-  }
-
-  function checkRejectionRate(): void {
-    const cutoff = clock.now() - windowMs;
-    while (decided.length > 0 && decided[0]!.atMs <= cutoff) decided.shift();
-    let rejected = 0;
-    for (const d of decided) if (d.rejected) rejected++;
-    const rate = decided.length === 0 ? 0 : rejected / decided.length;
-    const threshold = alerts.rejection_rate_threshold;
-    if (decided.length >= minSamples && rate > threshold) {
-      rejectionFiring = true;
-      alerter.raise({
-        rule: R.orderRejectionRateHigh.id,
-        level: "WARNING",
-        title: `Order rejection rate ${(rate * 100).toFixed(0)}% over the last ${Math.round(windowMs / 1000)}s`,
-        message: `${rejected} of ${decided.length} orders were rejected (threshold ${(threshold * 100).toFixed(0)}%).`,
-        fields: { rejected, orders: decided.length, rate: Math.round(rate * 1000) / 1000, threshold },
-      });
-    } else if (rejectionFiring && rate <= threshold * REJECTION_RESOLVE_RATIO) {
-      rejectionFiring = false;
-      alerter.resolve(R.orderRejectionRateHigh.id);
-    }
   }
 
   function checkWorkers(health: HealthRegistry): void {
@@ -271,30 +226,11 @@ export function attachTradingAlerts(options: TradingAlertsOptions): TradingAlert
     }
   }
 
-  function checkPositions(count: number): void {
-    const max = alerts.max_open_positions;
-    if (count > max) {
-      positionsFiring = true;
-      alerter.raise({
-        rule: R.openPositionsHigh.id,
-        level: "WARNING",
-        title: `${count} open positions (more than ${max})`,
-        message: `There are ${count} open positions; the threshold is ${max}.`,
-        fields: { open_positions: count, threshold: max },
-      });
-    } else if (positionsFiring) {
-      positionsFiring = false;
-      alerter.resolve(R.openPositionsHigh.id);
-    }
-  }
-
   function poll(): void {
     if (stopped) return;
     // A background check never throws into the timer.
     try {
       if (options.health) checkWorkers(options.health);
-      if (options.openPositions) checkPositions(options.openPositions());
-      if (decided.length > 0 || rejectionFiring) checkRejectionRate();
     } catch {
       // the next poll tries again
     }

@@ -11,6 +11,7 @@ import type { HealthRegistry } from "../health/registry.js";
 import type { Logger } from "../logging/logger.js";
 import {
   b,
+  clip,
   code,
   formatAlerts,
   formatHealth,
@@ -23,6 +24,13 @@ import {
   type BotStatus,
   type PortfolioPosition,
 } from "./format.js";
+
+/**
+ * What the user typed, shown back in a reply: clipped, so an argument of thousands of characters
+ * cannot push the reply past Telegram's 4096-character limit (the Bot API then refuses it).
+ */
+const MAX_ECHO_CHARS = 80;
+const echo = (text: string): string => code(clip(text, MAX_ECHO_CHARS));
 
 /** What the bot reads. Every provider is optional: a command without one says so. */
 export interface BotProviders {
@@ -97,7 +105,7 @@ export function createCommandHandlers(providers: BotProviders, logger: Logger): 
     const trace = await decisions.getSession(id);
     if (!trace)
       return plain(
-        [`No session ${code(id)} found (it may be past retention).`, await recentHint()].filter(Boolean),
+        [`No session ${echo(id)} found (it may be past retention).`, await recentHint()].filter(Boolean),
       );
     return formatReasoning(trace, { grafana: providers.grafana }).replies;
   }
@@ -117,7 +125,7 @@ export function createCommandHandlers(providers: BotProviders, logger: Logger): 
       ];
     }
     const trace = await decisions.latestDecision(strategyId);
-    if (!trace) return [{ text: `No decision recorded for strategy ${code(strategyId)}.` }];
+    if (!trace) return [{ text: `No decision recorded for strategy ${echo(strategyId)}.` }];
     return formatReasoning(trace, { title: "Latest decision", grafana: providers.grafana }).replies;
   }
 
@@ -161,12 +169,12 @@ export function createCommandHandlers(providers: BotProviders, logger: Logger): 
       if (error instanceof TicktraceError && error.code === "NOT_FOUND") {
         return {
           ok: false,
-          message: `No active alert has id ${code(alertId)} (resolved already?). /alerts lists them.`,
+          message: `No active alert has id ${echo(alertId)} (resolved already?). /alerts lists them.`,
         };
       }
       return {
         ok: false,
-        message: `Could not acknowledge ${code(alertId)}: ${escapeHtml(describeError(error))}`,
+        message: `Could not acknowledge ${echo(alertId)}: ${escapeHtml(clip(describeError(error), 300))}`,
       };
     }
   }

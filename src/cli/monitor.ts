@@ -4,6 +4,7 @@ import { parseArgs } from "node:util";
 import * as asciichart from "asciichart";
 import { appendAcknowledgement, readAlertLog, type AlertLogLine } from "../alerting/channels/jsonl.js";
 import { processAlive, readOutboxLock } from "../alerting/lock.js";
+import { parseAlertLogLine } from "../alerting/log-line.js";
 import { atLeast, parseLevel } from "../alerting/model.js";
 import type { Alert, AlertLevel } from "../alerting/types.js";
 import { loadConfig } from "../config/index.js";
@@ -157,7 +158,8 @@ export async function runMonitor(argv: readonly string[], context: MonitorContex
 
 async function tail(values: Values, context: MonitorContext): Promise<number> {
   const { alertsDir } = targets(values, context);
-  await readDir(alertsDir, "alert directory", "--alerts-dir or alerts.jsonl.dir");
+  // A missing directory is where a process has not raised its first alert yet: follow it anyway.
+  const exists = await directoryExists(alertsDir, "alert directory", "--alerts-dir or alerts.jsonl.dir");
   const now = context.now ?? Date.now;
   const sinceMs = values.since !== undefined ? parseSince(values.since, now()) : undefined;
   const minLevel = values.level !== undefined ? levelOption(values.level) : undefined;
@@ -171,13 +173,8 @@ async function tail(values: Values, context: MonitorContext): Promise<number> {
 
   const show = (lines: string[], backlog: boolean) => {
     let shown = lines.flatMap((text) => {
-      let line: Partial<AlertLogLine>;
-      try {
-        line = JSON.parse(text) as Partial<AlertLogLine>;
-      } catch {
-        return [];
-      }
-      if (typeof line.id !== "string") return [];
+      const line = parseAlertLogLine(text);
+      if (!line) return [];
       if (line.severity) levels.set(line.id, line.severity);
       const level = line.severity ?? levels.get(line.id);
       if (minLevel && (!level || !atLeast(level, minLevel))) return [];
@@ -187,6 +184,7 @@ async function tail(values: Values, context: MonitorContext): Promise<number> {
     });
     // Without --since the backlog is the last 10 events, as tail(1) does.
     if (backlog && sinceMs === undefined) shown = shown.slice(-10);
+    const count = shown.length;
     for (const { text, line, level } of shown) {
       if (values.json) {
         context.io.stdout(`${text}\n`);
@@ -207,9 +205,19 @@ async function tail(values: Values, context: MonitorContext): Promise<number> {
         `${c.dim(time)}  ${levelText}  ${event}  ${c.dim(line.id)}  ${line.rule ?? ""}${labels}  ${line.message ?? ""}\n`,
       );
     }
+    return count;
   };
 
-  show(await follower.poll(), true);
+  const shownBacklog = show(await follower.poll(), true);
+  if (shownBacklog === 0) {
+    const where = exists ? `in ${alertsDir}` : `yet: ${alertsDir} does not exist`;
+    const what = exists ? "no alerts yet" : "no alerts";
+    note(
+      context,
+      values.json === true,
+      `${what} ${where}${values["no-follow"] ? "" : "; following, the first alert shows here (Ctrl-C to stop)"}`,
+    );
+  }
   if (values["no-follow"]) return 0;
   const signal = context.signal;
   while (!signal?.aborted) {
@@ -218,6 +226,23 @@ async function tail(values: Values, context: MonitorContext): Promise<number> {
     show(await follower.poll(), false);
   }
   return 0;
+}
+
+/** A one-line note for people: on stdout, or on stderr when stdout carries JSON. */
+function note(context: MonitorContext, json: boolean, text: string): void {
+  if (json) context.io.stderr(`ticktrace: ${text}\n`);
+  else context.io.stdout(`${text}\n`);
+}
+
+/** Whether `dir` exists; any other problem (not a directory, unreadable) is the usual error. */
+async function directoryExists(dir: string, what: string, fix: string): Promise<boolean> {
+  try {
+    await readDir(dir, what, fix);
+    return true;
+  } catch (error) {
+    if (error instanceof TicktraceError && error.code === "NOT_FOUND") return false;
+    throw error;
+  }
 }
 
 function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
@@ -384,12 +409,22 @@ async function metrics(values: Values, context: MonitorContext): Promise<number>
   const { snapshotsDir } = targets(values, context);
   const now = (context.now ?? Date.now)();
   const sinceMs = values.since !== undefined ? parseSince(values.since, now) : undefined;
-  const files = await listSnapshotFiles(snapshotsDir);
-  if (files.length === 0)
-    throw new TicktraceError(
-      "NOT_FOUND",
-      `no snapshots in ${snapshotsDir} yet (they are written every monitoring.snapshot_interval_ms)`,
+  const exists = await directoryExists(
+    snapshotsDir,
+    "snapshot directory",
+    "--snapshots-dir or monitoring.snapshot_dir",
+  );
+  const files = exists ? await listSnapshotFiles(snapshotsDir) : [];
+  if (files.length === 0) {
+    // Before the first snapshot is written: not an error, say so.
+    if (values.json) context.io.stdout("null\n");
+    note(
+      context,
+      values.json === true,
+      `no snapshots yet ${exists ? "in" : "(no directory)"} ${snapshotsDir}: a running process writes the first one within seconds of its first tick`,
     );
+    return 0;
+  }
   // Without --since and --window, only the latest snapshot is needed.
   const wantsSeries =
     values.field !== undefined || values.window !== undefined || values.chart || sinceMs !== undefined;

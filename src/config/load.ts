@@ -1,8 +1,9 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { parseDocument, isScalar, visit, type Scalar } from "yaml";
+import { parseDocument, isPair, isScalar, visit, type Scalar } from "yaml";
 import type { z } from "zod";
 import { TicktraceError } from "../errors.js";
+import { findMovedKey } from "./moved-keys.js";
 import { configSchema, type Config } from "./schema.js";
 
 /** A config problem: names the file, the key path and what was expected. Exits with status 2. */
@@ -90,7 +91,14 @@ export function parseConfigText(text: string, options: { file: string; env?: Nod
     throw new ConfigError(options.file, "", `YAML syntax error at ${at}${reason}`);
   }
   const unset = substituteEnv(doc, env, options.file);
-  const raw: unknown = doc.toJS() ?? {};
+  let raw: unknown;
+  try {
+    raw = doc.toJS() ?? {};
+  } catch (error) {
+    // The yaml package throws plain errors for what it parsed but cannot build (an alias to an
+    // anchor never set, an alias cycle): one line like any other syntax error.
+    throw new ConfigError(options.file, "", `YAML error: ${(error as Error).message.split("\n")[0]!}`);
+  }
   if (typeof raw !== "object" || Array.isArray(raw)) {
     throw new ConfigError(
       options.file,
@@ -116,6 +124,14 @@ export function parseConfig(
   },
 ): Config {
   const env = options.env ?? process.env;
+  const moved = findMovedKey(raw);
+  if (moved) {
+    throw new ConfigError(
+      options.file,
+      moved.from,
+      `this key was removed; set ${moved.to} instead (${moved.why}; see docs/config-changes.md)`,
+    );
+  }
   const result = configSchema.safeParse(raw);
   if (!result.success) {
     const error = toConfigError(options.file, raw, result.error);
@@ -144,7 +160,7 @@ function substituteEnv(
 ): Map<Scalar, string[]> {
   const unset = new Map<Scalar, string[]>();
   visit(doc, {
-    Scalar(_key, node) {
+    Scalar(_key, node, path) {
       if (!isScalar(node) || typeof node.value !== "string" || !node.value.includes("${")) return;
       const original = node.value;
       const replaced = original.replace(ENV_PATTERN, (_m, name: string, fallback: string | undefined) => {
@@ -154,7 +170,11 @@ function substituteEnv(
         return fallback ?? "";
       });
       if (/\$\{/.test(replaced) && /\$\{[^}]*$/.test(original)) {
-        throw new ConfigError(file, "", `unterminated \${...} in "${original}"`);
+        const keyPath = path
+          .filter(isPair)
+          .map((pair) => String(isScalar(pair.key) ? pair.key.value : pair.key))
+          .join(".");
+        throw new ConfigError(file, keyPath, `unterminated \${...} in "${original}"`);
       }
       const whole = /^\$\{[^}]+\}$/.test(original.trim());
       // A quoted value stays text: `chat_id: "${TELEGRAM_CHAT_ID}"` with a numeric id is still a string.

@@ -98,7 +98,8 @@ export class SessionTelemetry {
     this.metrics?.llmRequests.add(1, labels);
     this.metrics?.llmTokens.add(event.inputTokens, { ...labels, type: "input" });
     this.metrics?.llmTokens.add(event.outputTokens, { ...labels, type: "output" });
-    if (event.costUsd > 0) this.metrics?.llmCost.add(event.costUsd, labels);
+    // A free call adds 0, so the cost series exists from the first call of each model.
+    if (event.costUsd >= 0) this.metrics?.llmCost.add(event.costUsd, labels);
   }
 
   decision(decision: DecisionInput): void {

@@ -1,6 +1,7 @@
 import { open } from "node:fs/promises";
 import { basename } from "node:path";
 import { listAlertLogFiles } from "../alerting/channels/jsonl.js";
+import { parseAlertLogLine } from "../alerting/log-line.js";
 import type { Alerter } from "../alerting/types.js";
 import { systemClock, type Clock, type TimerHandle } from "../clock.js";
 import { describeError } from "../errors.js";
@@ -167,18 +168,13 @@ export class AckWatcher {
     let applied = 0;
     for (const line of lines) {
       if (!line.includes('"acknowledged"')) continue;
-      let raw: { id?: unknown; event?: unknown; acknowledged_by?: unknown };
-      try {
-        raw = JSON.parse(line) as typeof raw;
-      } catch {
-        continue;
-      }
-      if (raw.event !== "acknowledged" || typeof raw.id !== "string") continue;
+      const raw = parseAlertLogLine(line);
+      if (raw?.event !== "acknowledged") continue;
       const id = raw.id;
       const alert = this.options.alerter.active().find((a) => a.id === id);
       if (!alert || alert.acknowledged) continue;
       try {
-        const by = typeof raw.acknowledged_by === "string" ? raw.acknowledged_by : "cli";
+        const by = raw.acknowledged_by ?? "cli";
         this.options.alerter.acknowledge(id, by);
         applied++;
         this.logger.info("alert acknowledged from the alert log", { alert_id: id, rule: alert.rule, by });

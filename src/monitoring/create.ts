@@ -42,7 +42,6 @@ export function startMonitoring(config: Config, deps: MonitoringDeps): Monitorin
   const service = new MonitoringService({
     alerter: deps.alerter,
     config: config.monitoring,
-    ...(jsonlDir !== undefined ? { alertsDir: jsonlDir } : {}),
     ...(deps.logger ? { logger: deps.logger } : {}),
     ...(deps.metrics ? { metrics: deps.metrics } : {}),
     ...(deps.health ? { health: deps.health } : {}),

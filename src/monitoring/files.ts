@@ -1,14 +1,13 @@
 import { mkdir, readdir, readFile, rename, stat, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { cleanupAlertLogs } from "../alerting/channels/jsonl.js";
 import { TicktraceError } from "../errors.js";
 import type { TimedSnapshot } from "./history.js";
 import { monitoringSnapshotSchema } from "./snapshot.js";
 
 /**
- * The files monitoring keeps: snapshots `<dir>/metrics_<timestamp>.json` and, for retention,
- * the alert module's daily files `<alerts dir>/<YYYY-MM-DD>.jsonl`. File names carry their
- * time, so listing, windowing and retention never need to open a file.
+ * The files monitoring keeps: snapshots `<dir>/metrics_<timestamp>.json`. File names carry
+ * their time, so listing, windowing and retention never need to open a file. (The alert
+ * module's JSONL files are kept by their channel, `alerts.jsonl.retention_days`.)
  */
 
 const DAY_MS = 86_400_000;
@@ -86,38 +85,29 @@ export async function readSnapshots(
 
 export interface RetentionResult {
   snapshotsDeleted: string[];
-  alertFilesDeleted: string[];
 }
 
 export interface RetentionOptions {
   snapshotDir: string;
   snapshotsDays: number;
-  /** The alert module's JSONL directory; omitted means alerts are left alone. */
-  alertsDir?: string;
-  alertsDays: number;
   nowMs: number;
 }
 
 /**
- * Deletes snapshots older than `snapshotsDays` and daily alert files dated before
- * `alertsDays` ago. Missing directories are not an error (nothing was written yet); a file
+ * Deletes snapshots older than `snapshotsDays`. A missing directory are not an error (nothing was written yet); a file
  * that cannot be deleted is reported through `onError` and the rest goes on.
  */
 export async function applyRetention(
   options: RetentionOptions,
   onError: (path: string, error: unknown) => void,
 ): Promise<RetentionResult> {
-  const result: RetentionResult = { snapshotsDeleted: [], alertFilesDeleted: [] };
+  const result: RetentionResult = { snapshotsDeleted: [] };
   const snapshotCutoff = options.nowMs - options.snapshotsDays * DAY_MS;
   for (const name of await readDirOrEmpty(options.snapshotDir)) {
     const timeMs = snapshotFileTime(name);
     if (timeMs !== undefined && timeMs < snapshotCutoff) {
       await remove(join(options.snapshotDir, name), result.snapshotsDeleted, onError);
     }
-  }
-  if (options.alertsDir !== undefined) {
-    // The alert module's own cleanup, so both agree on what "older than N days" means.
-    result.alertFilesDeleted = await cleanupAlertLogs(options.alertsDir, options.alertsDays, options.nowMs);
   }
   return result;
 }

@@ -1,5 +1,24 @@
+import { z } from "zod";
 import { TicktraceError } from "../errors.js";
 import type { ComponentReport, HealthReport, OverallStatus } from "../health/registry.js";
+
+/** A `/health` answer as it may arrive from anything listening at the URL. */
+const componentSchema = z
+  .object({
+    status: z.enum(["up", "degraded", "down"]),
+    detail: z.string().optional(),
+    latency_ms: z.number().optional(),
+    last_run: z.string().optional(),
+    last_run_ago: z.string().optional(),
+  })
+  .catchall(z.union([z.string(), z.number(), z.boolean()]));
+const healthReportSchema = z.object({
+  status: z.enum(["healthy", "degraded", "unhealthy"]),
+  ready: z.boolean(),
+  timestamp: z.string(),
+  uptime_seconds: z.number(),
+  components: z.record(z.string(), z.union([componentSchema, z.record(z.string(), componentSchema)])),
+});
 
 /**
  * An ad-hoc health check of a running process (`ticktrace monitor health`): GET
@@ -67,17 +86,15 @@ export async function checkHealth(
     );
   }
   const text = await response.text();
-  let report: HealthReport;
+  let raw: unknown;
   try {
-    report = JSON.parse(text) as HealthReport;
+    raw = JSON.parse(text);
   } catch {
-    report = undefined as unknown as HealthReport;
+    raw = undefined;
   }
-  if (
-    !report ||
-    typeof report !== "object" ||
-    !["healthy", "degraded", "unhealthy"].includes(report.status)
-  ) {
+  const parsed = healthReportSchema.safeParse(raw);
+  const report = parsed.success ? (parsed.data as HealthReport) : undefined;
+  if (!report) {
     throw new TicktraceError(
       "REJECTED",
       `${url} answered HTTP ${response.status} without a health report (is this a ticktrace health server?)`,

@@ -19,8 +19,6 @@ export interface MonitoringServiceOptions {
   alerter: Alerter;
   /** The `monitoring` config section. */
   config: Config["monitoring"];
-  /** The alert module's JSONL directory (`alerts.jsonl.dir`), for alert-file retention. */
-  alertsDir?: string;
   clock?: Clock;
   logger?: Logger;
   /** Instruments; default: created on the global meter. */
@@ -49,8 +47,8 @@ const REFRESH_MS = 60_000;
 const LOG_EVERY_MS = 60_000;
 
 /**
- * Watches the trading process from the inside: rules on every tick, snapshots to
- * disk at an interval, retention in the background.
+ * Watches the trading process from the inside: rules on every tick, snapshots to disk (the
+ * first as soon as one arrives, then at an interval), retention in the background.
  *
  * `recordTick` is O(1) for the caller: it stores the snapshot and schedules one evaluation on
  * `setImmediate`; rules, validation and alerting happen there. Nothing in here ever throws into
@@ -63,7 +61,6 @@ const LOG_EVERY_MS = 60_000;
 export class MonitoringService {
   private readonly alerter: Alerter;
   private readonly config: Config["monitoring"];
-  private readonly alertsDir: string | undefined;
   private readonly clock: Clock;
   private readonly logger: Logger;
   private readonly metrics: Pick<TradingMetrics, "monitoringEvaluations" | "monitoringEvaluationDuration">;
@@ -95,7 +92,6 @@ export class MonitoringService {
   constructor(options: MonitoringServiceOptions) {
     this.alerter = options.alerter;
     this.config = options.config;
-    this.alertsDir = options.alertsDir;
     this.clock = options.clock ?? systemClock;
     this.logger = (options.logger ?? createSilentLogger()).child({ component: "monitoring" });
     this.metrics = options.metrics ?? createTradingMetrics();
@@ -164,8 +160,12 @@ export class MonitoringService {
         const raw = typeof source === "function" ? source() : source;
         const parsed = monitoringSnapshotSchema.safeParse(raw);
         if (parsed.success) {
+          const first = this.latest === undefined;
           this.latest = parsed.data;
           this.window.add(nowMs, countersOf(parsed.data));
+          // The first snapshot is written at once, not a whole snapshot_interval_ms after start:
+          // `ticktrace monitor metrics` has something to show in the first minute.
+          if (first && this.started && !this.stopped) this.track(this.persistSnapshot());
         } else {
           outcome = "invalid";
           const issue = parsed.error.issues[0];
@@ -246,7 +246,7 @@ export class MonitoringService {
     }
   }
 
-  /** Deletes snapshots and alert files past their retention. Never rejects. */
+  /** Deletes snapshots past their retention. Never rejects. */
   async cleanup(): Promise<RetentionResult> {
     const { retention } = this.config;
     try {
@@ -254,24 +254,18 @@ export class MonitoringService {
         {
           snapshotDir: this.config.snapshot_dir,
           snapshotsDays: retention.snapshots_days,
-          ...(this.alertsDir !== undefined ? { alertsDir: this.alertsDir } : {}),
-          alertsDays: retention.alerts_days,
           nowMs: this.clock.now(),
         },
         (path, error) =>
           this.logger.warn("retention could not delete a file", { path, error: describeError(error) }),
       );
-      const deleted = result.snapshotsDeleted.length + result.alertFilesDeleted.length;
-      if (deleted > 0) {
-        this.logger.info("retention cleanup", {
-          snapshots_deleted: result.snapshotsDeleted.length,
-          alert_files_deleted: result.alertFilesDeleted.length,
-        });
+      if (result.snapshotsDeleted.length > 0) {
+        this.logger.info("retention cleanup", { snapshots_deleted: result.snapshotsDeleted.length });
       }
       return result;
     } catch (error) {
       this.logger.warn("retention cleanup failed", { error: describeError(error) });
-      return { snapshotsDeleted: [], alertFilesDeleted: [] };
+      return { snapshotsDeleted: [] };
     }
   }
 

@@ -56,6 +56,7 @@ import {
 import { NodeTracerProvider } from "@opentelemetry/sdk-trace-node";
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from "@opentelemetry/semantic-conventions";
 import type { Config } from "../config/schema.js";
+import { whenAllRefuse } from "./collector-probe.js";
 import { createExportMonitor, type ExportMonitor } from "./export-monitor.js";
 import { loadInstrumentations } from "./instrumentations.js";
 import { createLazyExporter } from "./lazy-exporter.js";
@@ -263,8 +264,11 @@ export function startTelemetrySdk(config: Config): TelemetrySdk {
   // Instrumentations patch on construction, before anything they instrument is loaded.
   const { instrumentations, loaded, warnings } = loadInstrumentations(config);
 
+  /** The OTLP endpoints something is pushed to; probed at shutdown. */
+  const pushUrls: string[] = [];
   const spanProcessors: SpanProcessor[] = [];
   if (telemetry.traces.enabled) {
+    pushUrls.push(otlpUrl(config, "traces"));
     const exporter = exportMonitor.wrapSpanExporter(
       createLazyExporter<ReadableSpan[]>(() => createTraceExporter(protocol, exporterOptions("traces"))),
     );
@@ -277,6 +281,7 @@ export function startTelemetrySdk(config: Config): TelemetrySdk {
     metricReaders.push(prometheus);
   }
   if (telemetry.metrics_push.enabled) {
+    pushUrls.push(otlpUrl(config, "metrics"));
     const exporter = createMetricExporter(protocol, exporterOptions("metrics"));
     metricReaders.push(
       new PeriodicExportingMetricReader({
@@ -318,6 +323,7 @@ export function startTelemetrySdk(config: Config): TelemetrySdk {
       : () => undefined;
   let loggerProvider: LoggerProvider | undefined;
   if (telemetry.logs.enabled) {
+    pushUrls.push(otlpUrl(config, "logs"));
     const exporter = exportMonitor.wrapLogExporter(
       createLazyExporter<ReadableLogRecord[]>(() => createLogExporter(protocol, exporterOptions("logs"))),
     );
@@ -350,9 +356,12 @@ export function startTelemetrySdk(config: Config): TelemetrySdk {
     instrumentations: { loaded, warnings },
     shutdown(timeoutMs = telemetry.shutdown_timeout_ms) {
       stopDrain();
-      // Each provider flushes what it holds, all at once, within the one budget.
-      stopped ??= settleWithin(Promise.all(providers.map((provider) => provider.shutdown())), timeoutMs).then(
-        () => releaseGlobals(instrumentations),
+      // Each provider flushes what it holds, all at once, within the one budget. The budget is
+      // for a collector that is slow; one that refuses connections gets nothing from waiting
+      // (the exporters would retry with back-off until it ran out), so a refusal ends the wait.
+      const flush = Promise.all(providers.map((provider) => provider.shutdown()));
+      stopped ??= settleWithin(Promise.race([flush, whenAllRefuse(pushUrls)]), timeoutMs).then(() =>
+        releaseGlobals(instrumentations),
       );
       return stopped;
     },

@@ -10,6 +10,7 @@ import {
 } from "../health/server.js";
 import { createLogger, type Logger } from "../logging/logger.js";
 import { createRuntimeParts, type PartsModules } from "../runtime/parts.js";
+import { startKnownSeriesAtZero } from "./known-series.js";
 import { createTradingMetrics } from "./metrics.js";
 import { createMetricsHandler } from "./prometheus-text.js";
 import type { Runtime } from "./runtime.js";
@@ -129,6 +130,12 @@ export function createRuntime(config: Config, options: InternalRuntimeOptions = 
   const health = new HealthRegistry();
   const metrics = createTradingMetrics(sdk.meter, { cardinalityLimit: config.telemetry.cardinality_limit });
   if (config.telemetry.enabled) {
+    const pushed = [
+      config.telemetry.traces.enabled && "traces",
+      config.telemetry.metrics_push.enabled && "metrics",
+      config.telemetry.logs.enabled && "logs",
+    ].filter((signal) => signal !== false);
+    startKnownSeriesAtZero(metrics, { signals: pushed });
     sdk.exportMonitor.attach({ health, logger, failures: metrics.telemetryExportFailures });
   }
 

@@ -5,14 +5,15 @@ import type { HealthRegistry } from "../health/registry.js";
 import type { Logger } from "../logging/logger.js";
 import type { MonitoringSnapshot } from "../monitoring/snapshot.js";
 import { HotPathRecorder } from "../telemetry/hot-path.js";
+import { startKnownSeriesAtZero } from "../telemetry/known-series.js";
 import type { TradingMetrics } from "../telemetry/metrics.js";
 import { createTradingEvents, type TradingEvents } from "./events.js";
-import { ExchangeClient } from "./exchange-client.js";
+import { ExchangeClient, type ExchangeOperation } from "./exchange-client.js";
 import { MarketMaker, type QuoteDecisionSink } from "./market-maker.js";
 import { Orchestrator, type TickInfo } from "./orchestrator.js";
 import { OrderExecutor } from "./order-executor.js";
 import { PositionManager, type PortfolioTotals } from "./position-manager.js";
-import { RiskMonitor } from "./risk-monitor.js";
+import { RiskMonitor, type RejectReason, type RiskLimit } from "./risk-monitor.js";
 import { scheduleScenario, type ScenarioName } from "./scenarios.js";
 import { ExchangeSimulator, type SimulatorStats } from "./simulator/server.js";
 import { createSnapshotSource } from "./snapshot.js";
@@ -20,6 +21,24 @@ import { startWorker, type Worker } from "./workers.js";
 
 /** A fill at least this many times the usual quote notional is logged as a large fill. */
 const LARGE_FILL_FACTOR = 5;
+
+/* Every value of each label, as records so that a new value is a compile error until listed. */
+const OPERATIONS = {
+  place_order: 0,
+  cancel_order: 0,
+  get_order: 0,
+  open_orders: 0,
+  balances: 0,
+  ticker: 0,
+  depth: 0,
+} satisfies Record<ExchangeOperation, 0>;
+const REJECT_REASONS = {
+  circuit_breaker: 0,
+  position_limit: 0,
+  exposure_limit: 0,
+  order_rate: 0,
+} satisfies Record<RejectReason, 0>;
+const RISK_LIMITS = { position: 0, exposure: 0, order_rate: 0, daily_loss: 0 } satisfies Record<RiskLimit, 0>;
 
 /** The parts of the runtime the demo uses (a `Runtime` fits). */
 export interface DemoRuntime {
@@ -242,6 +261,15 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
     events,
     logger,
     clock,
+  });
+  // Counters whose label values are known now start at 0 (`increase()` sees their first increment).
+  startKnownSeriesAtZero(metrics, {
+    exchanges: [exchange],
+    symbols: trading.symbols,
+    exchangeOperations: Object.keys(OPERATIONS),
+    workers: workers.map((worker) => worker.name),
+    rejectReasons: Object.keys(REJECT_REASONS),
+    riskLimits: Object.keys(RISK_LIMITS),
   });
   const cancelScenario = scheduleScenario(scenario, {
     simulator,

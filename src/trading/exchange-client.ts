@@ -8,7 +8,8 @@ import { createSilentLogger, type Logger } from "../logging/logger.js";
 import type { TradingMetrics } from "../telemetry/metrics.js";
 import type { TradingEvents } from "./events.js";
 import { TokenBucket } from "./rate-limiter.js";
-import type { ErrorBody, Fill, Order, OrderBook, PlaceOrderRequest, StreamMessage, Ticker } from "./wire.js";
+import { parseStreamMessage } from "./wire-schema.js";
+import type { ErrorBody, Fill, Order, OrderBook, PlaceOrderRequest, Ticker } from "./wire.js";
 
 export type ExchangeOperation =
   | "place_order"
@@ -290,11 +291,9 @@ export class ExchangeClient {
 
   private onMessage(data: WebSocket.RawData): void {
     const receivedAtMs = this.clock.monotonicMs();
-    let message: StreamMessage;
-    try {
-      message = JSON.parse(rawText(data)) as StreamMessage;
-    } catch {
-      this.logger.warn("unparseable stream message dropped");
+    const message = parseStreamMessage(rawText(data));
+    if (!message) {
+      this.logger.warn("malformed stream message dropped");
       return;
     }
     if (message.type === "tickers") this.options.onMarketData?.(message.tickers, receivedAtMs);

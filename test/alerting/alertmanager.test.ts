@@ -1,25 +1,14 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import fs from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createAlertmanagerChannel } from "../../src/alerting/channels/alertmanager.js";
 import { AlertManager } from "../../src/alerting/manager.js";
+import { GO_LISTENING, spawnListening, stopChild } from "../support/processes.js";
 
 const BINARY = "/usr/bin/prometheus-alertmanager";
 const TRACE = "0af7651916cd43dd8448eb211c80319c";
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 let child: ChildProcess | undefined;
 let dir: string;
@@ -31,20 +20,19 @@ beforeAll(async () => {
     path.join(dir, "alertmanager.yml"),
     "route:\n  receiver: blackhole\nreceivers:\n  - name: blackhole\n",
   );
-  const port = await freePort();
-  url = `http://127.0.0.1:${port}`;
-  child = spawn(
+  // Port 0: Alertmanager logs the address it bound.
+  const started = await spawnListening(
     BINARY,
     [
       `--config.file=${path.join(dir, "alertmanager.yml")}`,
       `--storage.path=${path.join(dir, "data")}`,
-      `--web.listen-address=127.0.0.1:${port}`,
+      "--web.listen-address=127.0.0.1:0",
       "--cluster.listen-address=",
     ],
-    { stdio: ["ignore", "ignore", "pipe"] },
+    { listening: GO_LISTENING },
   );
-  let stderr = "";
-  child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+  child = started.child;
+  url = `http://${started.address}`;
   const deadline = Date.now() + 20_000;
   for (;;) {
     try {
@@ -54,17 +42,13 @@ beforeAll(async () => {
       // not up yet
     }
     if (Date.now() > deadline || child.exitCode !== null)
-      throw new Error(`alertmanager did not start: ${stderr}`);
+      throw new Error(`alertmanager did not start: ${started.output()}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 });
 
 afterAll(async () => {
-  if (child && child.exitCode === null) {
-    const exited = new Promise((resolve) => child!.once("exit", resolve));
-    child.kill("SIGTERM");
-    await exited;
-  }
+  await stopChild(child);
   fs.rmSync(dir, { recursive: true, force: true });
 });
 

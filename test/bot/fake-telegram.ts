@@ -117,6 +117,8 @@ export interface FakeTelegram {
     data: string,
     from?: { id: number; username?: string },
   ): string;
+  /** Queues an update exactly as given (its `update_id` is assigned); for malformed and unusual updates. */
+  pushUpdate(update: Record<string, unknown>): number;
   /** Adds a message as if the bot had sent it (an alert from the alert channel). */
   seedBotMessage(chatId: number, html: string, replyMarkup?: unknown): number;
   /** Resolves with the first request (from `fromIndex`) matching; rejects after `timeoutMs`. */
@@ -215,6 +217,12 @@ export async function startFakeTelegram(token = "123456:TEST-token_abc"): Promis
       });
       wakePollers();
       return id;
+    },
+    pushUpdate(update) {
+      const updateId = nextUpdateId++;
+      updates.push({ ...update, update_id: updateId });
+      wakePollers();
+      return updateId;
     },
     seedBotMessage(chatId, html, replyMarkup) {
       const parsed = parseTelegramHtml(html);

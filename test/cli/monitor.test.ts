@@ -10,6 +10,7 @@ import { createManualClock } from "../../src/clock.js";
 import { AckWatcher } from "../../src/monitoring/alert-log.js";
 import { writeSnapshotFile } from "../../src/monitoring/files.js";
 import { makeSnapshot } from "../monitoring/fixtures.js";
+import { REFUSING_PORT } from "../support/processes.js";
 import { build, run, start } from "./helpers.js";
 
 let root: string;
@@ -67,18 +68,57 @@ describe.concurrent("ticktrace CLI", () => {
 
   it("a missing directory is one clear line and exit 1, with no stack trace", async () => {
     const cwd = await workdir("missing");
-    for (const command of ["status", "tail", "ack"]) {
+    for (const command of ["status", "ack"]) {
       const result = await run(["monitor", command, ...(command === "ack" ? ["abc"] : [])], { cwd });
       expect(result.code).toBe(1);
       expect(result.stderr).toBe(
         `ticktrace: alert directory ${join(cwd, "logs/alerts")} does not exist (set --alerts-dir or alerts.jsonl.dir)\n`,
       );
     }
-    const metrics = await run(["monitor", "metrics", "--snapshots-dir", "nowhere"], { cwd });
-    expect(metrics).toMatchObject({
-      code: 1,
-      stderr: `ticktrace: snapshot directory ${join(cwd, "nowhere")} does not exist (set --snapshots-dir or monitoring.snapshot_dir)\n`,
+  });
+
+  it("regression: before the first snapshot or alert, metrics and tail said 'does not exist' and exited 1; they say so in one line", async () => {
+    const cwd = await workdir("first-minute");
+    const metrics = await run(["monitor", "metrics"], { cwd });
+    expect(metrics).toEqual({
+      code: 0,
+      stderr: "",
+      stdout: `no snapshots yet (no directory) ${join(cwd, "data/monitoring")}: a running process writes the first one within seconds of its first tick\n`,
     });
+    await mkdir(join(cwd, "data/monitoring"), { recursive: true });
+    const empty = await run(["monitor", "metrics", "--json"], { cwd });
+    expect(empty.code).toBe(0);
+    expect(empty.stdout).toBe("null\n");
+    expect(empty.stderr.split("\n").filter(Boolean)).toHaveLength(1);
+    expect(empty.stderr).toContain(`no snapshots yet in ${join(cwd, "data/monitoring")}`);
+
+    const once = await run(["monitor", "tail", "--no-follow"], { cwd });
+    expect(once).toEqual({
+      code: 0,
+      stderr: "",
+      stdout: `no alerts yet: ${join(cwd, "logs/alerts")} does not exist\n`,
+    });
+  });
+
+  it("regression: tail before the first alert exited 1; it keeps following and shows the first alert when it comes", async () => {
+    const cwd = await workdir("tail-first");
+    const follow = start(["monitor", "tail", "--interval-ms", "50"], { cwd });
+    try {
+      await follow.waitFor(/no alerts yet: .* does not exist; following/);
+      const { manager } = alertLog(cwd);
+      manager.raise({
+        rule: "exchange_disconnected",
+        level: "WARNING",
+        title: "down",
+        message: "simex is down",
+      });
+      await follow.waitFor(/WARNING +firing .*exchange_disconnected.*simex is down/);
+      expect(follow.output().split("\n").filter(Boolean)).toHaveLength(2);
+      await manager.shutdown();
+    } finally {
+      follow.child.kill("SIGINT");
+      await follow.exited;
+    }
   });
 
   it("status lists firing, unacknowledged alerts written by the real alert manager; ack reaches the log and the running manager", async () => {
@@ -374,10 +414,7 @@ describe.concurrent("ticktrace CLI", () => {
 
     it("unreachable is exit 2 with one line; --config finds the URL from health.host/port", async () => {
       const cwd = await workdir("unreachable");
-      const closed = createServer();
-      await new Promise<void>((r) => closed.listen(0, "127.0.0.1", r));
-      const port = (closed.address() as AddressInfo).port;
-      await new Promise<void>((r) => closed.close(() => r()));
+      const port = REFUSING_PORT;
       await writeFile(join(cwd, "ops.yaml"), `health:\n  host: 127.0.0.1\n  port: ${port}\n`);
       const result = await run(["monitor", "health", "--config", "ops.yaml"], { cwd });
       expect(result).toEqual({

@@ -123,6 +123,28 @@ describe("config: bad input names the file, the key path and what was expected",
     );
   });
 
+  it("regression: a key whose setting has one owner now names the key that replaced it", () => {
+    expect(errorOf("alerts:\n  max_open_positions: 5\n").message).toBe(
+      `${FILE}: alerts.max_open_positions: this key was removed; set monitoring.rules.open_positions.max instead (open_positions_high is raised by the monitoring rules only; see docs/config-changes.md)`,
+    );
+    expect(errorOf("alerts:\n  rejection_rate_threshold: 0.2\n").keyPath).toBe(
+      "alerts.rejection_rate_threshold",
+    );
+    expect(errorOf("alerts:\n  rejection_rate_threshold: 0.2\n").detail).toContain(
+      "set monitoring.rules.rejection_rate.threshold instead",
+    );
+    expect(errorOf("monitoring:\n  retention:\n    alerts_days: 30\n").detail).toContain(
+      "set alerts.jsonl.retention_days instead",
+    );
+    // The new keys are accepted.
+    const config = parseConfigText(
+      "monitoring:\n  rules:\n    open_positions:\n      max: 5\n    rejection_rate:\n      threshold: 0.2\nalerts:\n  jsonl:\n    retention_days: 30\n",
+      { file: FILE, env: {} },
+    );
+    expect(config.monitoring.rules.open_positions.max).toBe(5);
+    expect(config.alerts.jsonl.retention_days).toBe(30);
+  });
+
   it("unknown key far from every valid key lists the valid keys", () => {
     expect(errorOf("health:\n  zzzzzzzz: 1\n").message).toBe(
       `${FILE}: health.zzzzzzzz: unknown key (valid keys: host, port)`,
@@ -151,8 +173,16 @@ describe("config: bad input names the file, the key path and what was expected",
     );
   });
 
-  it("unterminated ${ is reported", () => {
-    expect(errorOf("service:\n  name: ${NAME\n").message).toBe(`${FILE}: unterminated \${...} in "\${NAME"`);
+  it("unterminated ${ is reported with its key path", () => {
+    expect(errorOf("service:\n  name: ${NAME\n").message).toBe(
+      `${FILE}: service.name: unterminated \${...} in "\${NAME"`,
+    );
+  });
+
+  it("regression (found by the property tests): an alias to an unknown anchor is a one-line ConfigError, not a ReferenceError", () => {
+    expect(errorOf("*!").message).toBe(
+      `${FILE}: YAML error: Unresolved alias (the anchor must be set before the alias): !`,
+    );
   });
 });
 

@@ -52,6 +52,12 @@ describe.concurrent("preload with a bad config", () => {
       (d) => `${join(d, "config.yaml")}: telemetry.sampling: unknown key (valid keys:`,
     ],
     [
+      "a moved key (alerts.max_open_positions)",
+      "alerts:\n  max_open_positions: 5\n",
+      (d) =>
+        `${join(d, "config.yaml")}: alerts.max_open_positions: this key was removed; set monitoring.rules.open_positions.max instead`,
+    ],
+    [
       "channel without credentials",
       "alerts:\n  telegram:\n    enabled: true\n",
       (d) =>

@@ -1,8 +1,8 @@
 import { execFileSync } from "node:child_process";
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort } from "../telemetry/helpers.js";
+import { retryOnAddressInUse } from "../support/processes.js";
 
 /**
  * A throwaway PostgreSQL cluster from Debian's packages, on 127.0.0.1 and a free port. As root
@@ -40,17 +40,36 @@ export async function startPgCluster(): Promise<PgCluster> {
     chownSync(dir, uid, gid);
   }
   run(join(bin, "initdb"), ["-D", dataDir, "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8"]);
-  const port = await freePort();
-  run(join(bin, "pg_ctl"), [
-    "-D",
-    dataDir,
-    "-l",
-    join(dir, "server.log"),
-    "-w",
-    "-o",
-    `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`,
-    "start",
-  ]);
+  // Postgres cannot listen on port 0 and report it: a port taken before it binds is retried.
+  const port = await retryOnAddressInUse((port) => {
+    try {
+      run(join(bin, "pg_ctl"), [
+        "-D",
+        dataDir,
+        "-l",
+        join(dir, "server.log"),
+        "-w",
+        "-o",
+        `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`,
+        "start",
+      ]);
+      return Promise.resolve(port);
+    } catch (error) {
+      let log = "";
+      try {
+        log = readFileSync(join(dir, "server.log"), "utf8");
+      } catch {
+        // no log written
+      }
+      return Promise.reject(
+        /Address already in use/.test(log)
+          ? new Error(`EADDRINUSE: port ${port}: ${log}`)
+          : error instanceof Error
+            ? error
+            : new Error(String(error)),
+      );
+    }
+  });
   let stopped = false;
   return {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,

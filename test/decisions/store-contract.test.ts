@@ -11,7 +11,7 @@ import {
   type SessionRecord,
 } from "../../src/decisions/index.js";
 import { TicktraceError } from "../../src/errors.js";
-import { freePort } from "../telemetry/helpers.js";
+import { REFUSING_PORT } from "../support/processes.js";
 import { startPgCluster, type PgCluster } from "./pg-cluster.js";
 
 const T0 = Date.UTC(2026, 0, 10, 12, 0, 0);
@@ -228,7 +228,7 @@ describe("PostgreSQL decision store", () => {
   });
 
   it("fails as UNREACHABLE, without the password, when the server is down", async () => {
-    const port = await freePort();
+    const port = REFUSING_PORT;
     const store = createPostgresDecisionStore({
       url: `postgres://bot:s3cret-pw@127.0.0.1:${port}/db`,
       connectTimeoutMs: 1000,

@@ -1,10 +1,10 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
+import { GO_LISTENING, spawnListening, stopChild } from "../support/processes.js";
 import {
-  freePort,
   readYaml,
   repoPath,
   run,
@@ -104,19 +104,21 @@ describe("Alertmanager delivering what Prometheus and the process both send", ()
       }),
     );
     slack = await startRecordingServer("ok");
-    const port = await freePort();
-    url = `http://127.0.0.1:${port}`;
-    alertmanager = spawn(
+    // Port 0: Alertmanager logs the address it bound (`msg="Listening on" address=...`).
+    const started = await spawnListening(
       "prometheus-alertmanager",
       [
         `--config.file=${variant({ telegram: telegram.url, slack: slack.url }, true)}`,
         `--storage.path=${join(temp.dir, "data")}`,
-        `--web.listen-address=127.0.0.1:${port}`,
+        "--web.listen-address=127.0.0.1:0",
         "--cluster.listen-address=",
-        "--log.level=warn",
+        "--log.level=info",
       ],
-      { stdio: ["ignore", "pipe", "pipe"] },
+      { listening: GO_LISTENING },
     );
+    alertmanager = started.child;
+    url = `http://${started.address}`;
+    log = started.output();
     alertmanager.stdout!.on("data", (chunk: Buffer) => (log += chunk.toString()));
     alertmanager.stderr!.on("data", (chunk: Buffer) => (log += chunk.toString()));
     await waitFor(
@@ -127,7 +129,8 @@ describe("Alertmanager delivering what Prometheus and the process both send", ()
   });
 
   afterAll(async () => {
-    alertmanager?.kill("SIGTERM");
+    // Removing its storage while it still writes there failed with ENOTEMPTY: wait for the exit.
+    await stopChild(alertmanager);
     await Promise.all([telegram?.close(), slack?.close()]);
     temp.cleanup();
   });

@@ -4,8 +4,8 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { dashboardExpressions } from "../../deploy/grafana/dashboards.js";
+import { GO_LISTENING, spawnListening, stopChild } from "../support/processes.js";
 import {
-  freePort,
   readYaml,
   repoPath,
   run,
@@ -69,8 +69,9 @@ interface QueryResponse {
 const temp = tempDir("live-prometheus");
 interface App {
   readonly scenario: string;
-  readonly url: string;
-  readonly target: string;
+  /** Known once the process logged the port it got. */
+  url: string;
+  target: string;
   readonly child: ChildProcess;
   log: string;
 }
@@ -81,8 +82,8 @@ let otlpSink: RecordingServer | undefined;
 let promUrl = "";
 let promLog = "";
 
+/** Starts the reference process on health port 0 and resolves once it logged the port it got. */
 async function startApp(scenario: string, sinkUrl: string): Promise<App> {
-  const port = await freePort();
   const workdir = join(temp.dir, scenario);
   mkdirSync(workdir);
   const env: NodeJS.ProcessEnv = {
@@ -92,7 +93,7 @@ async function startApp(scenario: string, sinkUrl: string): Promise<App> {
     SERVICE_NAME: SERVICE,
     DEPLOY_ENV: "test",
     HEALTH_HOST: "127.0.0.1",
-    HEALTH_PORT: String(port),
+    HEALTH_PORT: "0",
     OTEL_EXPORTER_OTLP_ENDPOINT: sinkUrl,
     ALERTMANAGER_URL: sinkUrl,
   };
@@ -115,10 +116,25 @@ async function startApp(scenario: string, sinkUrl: string): Promise<App> {
       stdio: ["ignore", "pipe", "pipe"],
     },
   );
-  const app: App = { scenario, url: `http://127.0.0.1:${port}`, target: `127.0.0.1:${port}`, child, log: "" };
-  const keep = (chunk: Buffer) => (app.log = (app.log + chunk.toString()).slice(-20_000));
+  const app: App = { scenario, url: "", target: "", child, log: "" };
+  let everything = "";
+  const keep = (chunk: Buffer) => {
+    app.log = (app.log + chunk.toString()).slice(-20_000);
+    if (!app.url) everything += chunk.toString();
+  };
   child.stdout.on("data", keep);
   child.stderr.on("data", keep);
+  await waitFor(
+    `the ${scenario} process's health URL`,
+    () => {
+      if (child.exitCode !== null) throw new Error(`exited with ${child.exitCode}\n${app.log}`);
+      return Promise.resolve(/"health_url":"http:\/\/([^"]+)"/.exec(everything)?.[1]);
+    },
+    30_000,
+  ).then((target) => {
+    app.url = `http://${target}`;
+    app.target = target;
+  });
   return app;
 }
 
@@ -131,7 +147,7 @@ function appLogs(): string {
  * the scrape jobs the app (at its local port) and Prometheus itself (a `role="monitoring"`
  * target); the collector, Loki, Tempo and Alertmanager do not run here.
  */
-function prometheusConfig(appTargets: string[], promPort: number): string {
+function prometheusConfig(appTargets: string[], promPort: number | undefined): string {
   const config = readYaml<
     Record<string, unknown> & {
       scrape_configs: { job_name: string; static_configs: { targets: string[] }[] }[];
@@ -144,8 +160,9 @@ function prometheusConfig(appTargets: string[], promPort: number): string {
   job.static_configs[0]!.targets = appTargets;
   (job as Record<string, unknown>).scrape_interval = "1s";
   const self = config.scrape_configs.find((c) => c.job_name === "prometheus")!;
-  self.static_configs[0]!.targets = [`127.0.0.1:${promPort}`];
-  config.scrape_configs = [job, self];
+  // Its own port is known only once it listens (port 0): the self job is added by a reload.
+  self.static_configs[0]!.targets = promPort === undefined ? [] : [`127.0.0.1:${promPort}`];
+  config.scrape_configs = promPort === undefined ? [job] : [job, self];
   cpSync(repoPath("deploy/prometheus/rules"), join(temp.dir, "rules"), { recursive: true });
   const path = join(temp.dir, "prometheus.yml");
   writeFileSync(path, stringify(config));
@@ -188,22 +205,26 @@ beforeAll(async () => {
   otlpSink = await startRecordingServer("{}");
   apps.push(await startApp("calm", otlpSink.url), await startApp("flash-crash", otlpSink.url));
 
-  const promPort = await freePort();
-  promUrl = `http://127.0.0.1:${promPort}`;
-  prometheus = spawn(
+  // Port 0: Prometheus logs the address it bound (`msg="Listening on" address=...`).
+  const targets = apps.map((a) => a.target);
+  const started = await spawnListening(
     "prometheus",
     [
-      `--config.file=${prometheusConfig(
-        apps.map((a) => a.target),
-        promPort,
-      )}`,
+      `--config.file=${prometheusConfig(targets, undefined)}`,
       `--storage.tsdb.path=${join(temp.dir, "tsdb")}`,
-      `--web.listen-address=127.0.0.1:${promPort}`,
-      "--log.level=warn",
+      "--web.listen-address=127.0.0.1:0",
+      "--web.enable-lifecycle",
+      "--log.level=info",
     ],
-    { stdio: ["ignore", "pipe", "pipe"] },
+    { listening: GO_LISTENING },
   );
+  prometheus = started.child;
+  promUrl = `http://${started.address}`;
   prometheus.stderr!.on("data", (chunk: Buffer) => (promLog = (promLog + chunk.toString()).slice(-20_000)));
+  // Now that its port is known, the self-scrape job goes in by a config reload.
+  prometheusConfig(targets, started.port);
+  const reload = await fetch(`${promUrl}/-/reload`, { method: "POST" });
+  if (!reload.ok) throw new Error(`Prometheus config reload failed: ${reload.status} ${await reload.text()}`);
 
   for (const app of apps) {
     await waitFor(
@@ -243,10 +264,9 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  for (const app of apps) app.child.kill("SIGTERM");
-  prometheus?.kill("SIGTERM");
+  // Every child has exited before its files go (a TSDB still being written made ENOTEMPTY).
+  await Promise.all([...apps.map((app) => stopChild(app.child)), stopChild(prometheus)]);
   await otlpSink?.close();
-  await new Promise((r) => setTimeout(r, 500));
   temp.cleanup();
 });
 

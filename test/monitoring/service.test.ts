@@ -46,7 +46,6 @@ async function setup(
     clock,
     logger,
     metrics,
-    alertsDir: join(root, "alerts"),
     defer: (fn) => deferred.push(fn),
     ...extra,
   });
@@ -245,7 +244,7 @@ describe("MonitoringService", () => {
     await service.shutdown();
   });
 
-  it("persists the latest snapshot at the interval (not every tick), and only when it changed", async () => {
+  it("regression: the first snapshot waited a whole interval; it is written at the first tick, then at the interval (not every tick), only when changed", async () => {
     const { service, clock, tick, config } = await setup({
       snapshot_interval_ms: 60_000,
       evaluation_interval_ms: 60_000,
@@ -253,23 +252,32 @@ describe("MonitoringService", () => {
     service.start();
     const firstTime = clock.now();
     tick({ pnl: { daily: 1 } });
-    tick({ pnl: { daily: 2 } });
-    expect(await listDir(config.snapshot_dir)).toEqual([]);
-    clock.advance(60_000);
     await waitForFiles(config.snapshot_dir, 1);
+    const first = snapshotFileName(firstTime);
+    expect(await listDir(config.snapshot_dir)).toEqual([first]);
+    expect(JSON.parse(await readFile(join(config.snapshot_dir, first), "utf8")).pnl.daily).toBe(1);
+    tick({ pnl: { daily: 2 } });
+    tick({ pnl: { daily: 3 } });
+    expect(await listDir(config.snapshot_dir)).toEqual([first]);
+    clock.advance(60_000);
+    await waitForFiles(config.snapshot_dir, 2);
     const name = snapshotFileName(firstTime + 60_000);
     expect(name).toBe("metrics_2026-01-10T12-01-00-000Z.json");
     const written = JSON.parse(await readFile(join(config.snapshot_dir, name), "utf8"));
-    expect(written.pnl.daily).toBe(2);
+    expect(written.pnl.daily).toBe(3);
     clock.advance(60_000); // nothing new
     await service.persistSnapshot();
-    expect(await listDir(config.snapshot_dir)).toEqual([name]);
-    tick({ pnl: { daily: 3 } });
+    expect(await listDir(config.snapshot_dir)).toEqual([first, name]);
+    tick({ pnl: { daily: 4 } });
     await service.shutdown(); // writes the last one
-    expect(await listDir(config.snapshot_dir)).toEqual([name, "metrics_2026-01-10T12-02-00-000Z.json"]);
+    expect(await listDir(config.snapshot_dir)).toEqual([
+      first,
+      name,
+      "metrics_2026-01-10T12-02-00-000Z.json",
+    ]);
   });
 
-  it("retention deletes snapshots after 30 days and alert files after 90, in the background", async () => {
+  it("retention deletes snapshots after 30 days in the background; alert files are the JSONL channel's (regression: two owners)", async () => {
     const { service, clock, root, config } = await setup({ retention: { cleanup_interval_ms: DAY } });
     const snapshots = config.snapshot_dir;
     const alerts = join(root, "alerts");
@@ -285,14 +293,19 @@ describe("MonitoringService", () => {
     service.start(); // runs once at start
     await waitForFiles(snapshots, 2);
     expect(await listDir(snapshots)).toEqual([snapshotNames[1], "notes.txt"].sort());
-    // 2026-01-10 minus 90 days is 2025-10-12: older files go.
-    expect(await listDir(alerts)).toEqual(["2025-10-12.jsonl", "2026-01-10.jsonl", "keep.log"]);
+    // Alert files belong to alerts.jsonl.retention_days (the channel); monitoring leaves them.
+    expect(await listDir(alerts)).toEqual([
+      "2025-10-01.jsonl",
+      "2025-10-12.jsonl",
+      "2026-01-10.jsonl",
+      "keep.log",
+    ]);
 
     // Two days on, the background cleanup (daily) removes what aged out meanwhile.
     clock.advance(2 * DAY);
     await waitForFiles(snapshots, 1);
     expect(await listDir(snapshots)).toEqual(["notes.txt"]);
-    expect(await listDir(alerts)).toEqual(["2026-01-10.jsonl", "keep.log"]);
+    expect(await listDir(alerts)).toHaveLength(4);
     await service.shutdown();
   });
 

@@ -1,7 +1,8 @@
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { configDir, ensureBuilt, freePort, ROOT, startPreloaded } from "./helpers.js";
+import { REFUSING_PORT } from "../support/processes.js";
+import { configDir, ensureBuilt, ROOT, startPreloaded } from "./helpers.js";
 
 /** Produces spans, logs and metrics continuously and prints its memory once a second. */
 const APP = `
@@ -40,7 +41,7 @@ describe("collector down", () => {
     "keeps serving /health/live, reports the outage once and on /health, and its memory stays flat for a minute",
     async () => {
       ensureBuilt();
-      const deadPort = await freePort();
+      const deadPort = REFUSING_PORT;
       const endpoint = `http://127.0.0.1:${deadPort}`;
       const dir = configDir(
         "collector-down",

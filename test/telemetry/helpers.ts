@@ -1,6 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readdirSync, statSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -27,19 +26,6 @@ export function ensureBuilt(): void {
   if (built >= newestMtime(join(ROOT, "src"))) return;
   // tsc emits even when another engineer's file has a type error; the preload's own files are what we need.
   spawnSync("npx", ["tsc", "-p", "tsconfig.build.json"], { cwd: ROOT, stdio: "ignore" });
-}
-
-/** A free TCP port on 127.0.0.1 (for servers that cannot take port 0, like Prometheus). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 export function tempDir(prefix: string): string {

@@ -1,8 +1,9 @@
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawnSync, type ChildProcess } from "node:child_process";
 import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { configDir, ensureBuilt, freePort, ROOT, startPreloaded, tempDir, type Child } from "./helpers.js";
+import { GO_LISTENING, spawnListening, stopChild } from "../support/processes.js";
+import { configDir, ensureBuilt, ROOT, startPreloaded, tempDir, type Child } from "./helpers.js";
 import { eventually } from "./otlp-receiver.js";
 
 /** Records exchange latencies continuously: 90% near 2 ms, 10% near 200 ms. */
@@ -60,24 +61,25 @@ describe("a real Prometheus scrapes /metrics", () => {
         "",
       ].join("\n"),
     );
-    const port = await freePort();
-    prometheusUrl = `http://127.0.0.1:${port}`;
-    prometheus = spawn(
+    // Port 0: Prometheus logs the address it bound.
+    const started = await spawnListening(
       "prometheus",
       [
         `--config.file=${join(promDir, "prometheus.yml")}`,
         `--storage.tsdb.path=${join(promDir, "data")}`,
-        `--web.listen-address=127.0.0.1:${port}`,
-        "--log.level=warn",
+        "--web.listen-address=127.0.0.1:0",
+        "--log.level=info",
       ],
-      { stdio: "ignore" },
+      { listening: GO_LISTENING },
     );
+    prometheus = started.child;
+    prometheusUrl = `http://${started.address}`;
   }, 60_000);
 
   afterAll(async () => {
-    prometheus?.kill("SIGTERM");
     child?.kill();
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    // Its TSDB directory is removed only once it has exited.
+    await Promise.all([stopChild(prometheus), child?.exited]);
     for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
   });
 

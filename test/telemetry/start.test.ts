@@ -10,7 +10,8 @@ import type { Runtime } from "../../src/telemetry/runtime.js";
 import { getRuntime, startRuntime, startRuntimeWith } from "../../src/telemetry/start.js";
 import { captureLogger } from "../logging/capture.js";
 import { sourceModules } from "../runtime/source-modules.js";
-import { freePort, tempDir } from "./helpers.js";
+import { retryOnAddressInUse } from "../support/processes.js";
+import { tempDir } from "./helpers.js";
 
 const runtimes: Runtime[] = [];
 afterEach(async () => {
@@ -96,10 +97,13 @@ describe("startRuntime", () => {
   });
 
   it("with telemetry on: the catalogue on a separate metrics_port, a telemetry component, real spans", async () => {
-    const metricsPort = await freePort();
-    const { runtime, entries } = await start(
-      `health:\n  port: 0\ntelemetry:\n  shutdown_timeout_ms: 1000\n  metrics_port: ${metricsPort}\n  otlp:\n    endpoint: http://127.0.0.1:9\n  instrumentations: [http]\n`,
-    );
+    // metrics_port must be a number up front: a port taken in between is retried on another.
+    const { metricsPort, runtime, entries } = await retryOnAddressInUse(async (metricsPort) => ({
+      metricsPort,
+      ...(await start(
+        `health:\n  port: 0\ntelemetry:\n  shutdown_timeout_ms: 1000\n  metrics_port: ${metricsPort}\n  otlp:\n    endpoint: http://127.0.0.1:9\n  instrumentations: [http]\n`,
+      )),
+    }));
     runtime.metrics.ordersPlaced.add(2, { exchange: "sim", symbol: "BTC/USDT", side: "buy", type: "limit" });
     const scrape = await fetch(`http://127.0.0.1:${metricsPort}/metrics`);
     expect(scrape.status).toBe(200);

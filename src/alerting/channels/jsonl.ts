@@ -2,6 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { systemClock, type Clock, type TimerHandle } from "../../clock.js";
 import { TicktraceError, describeError } from "../../errors.js";
+import { parseAlertLogLine } from "../log-line.js";
 import { isAlertLike } from "../model.js";
 import type {
   Alert,
@@ -111,13 +112,8 @@ export function foldAlertLines(lines: Iterable<string>): Alert[] {
   const byId = new Map<string, Alert>();
   for (const text of lines) {
     if (text.trim() === "") continue;
-    let raw: Partial<AlertLogLine>;
-    try {
-      raw = JSON.parse(text) as Partial<AlertLogLine>;
-    } catch {
-      continue;
-    }
-    if (typeof raw !== "object" || raw === null || typeof raw.id !== "string") continue;
+    const raw = parseAlertLogLine(text);
+    if (!raw) continue;
     const before = byId.get(raw.id);
     const merged = {
       ...before,

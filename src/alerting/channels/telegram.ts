@@ -1,3 +1,4 @@
+import { z } from "zod";
 import { TicktraceError } from "../../errors.js";
 import { splitMessage, telegramBlocks, type GrafanaLinkOptions } from "../format.js";
 import type { Alert, AlertChannel, AlertLevel, DeliveryContext } from "../types.js";
@@ -20,12 +21,15 @@ export interface TelegramChannelOptions {
   acknowledgeButton?: boolean;
 }
 
-interface TelegramAnswer {
-  ok?: boolean;
-  description?: string;
-  error_code?: number;
-  parameters?: { retry_after?: number };
-}
+/** The error answer of the Bot API, as far as we use it; anything else in the body is ignored. */
+const telegramAnswerSchema = z.object({
+  description: z.string().optional().catch(undefined),
+  parameters: z
+    .object({ retry_after: z.number().nonnegative().optional().catch(undefined) })
+    .optional()
+    .catch(undefined),
+});
+type TelegramAnswer = z.infer<typeof telegramAnswerSchema>;
 
 /**
  * Telegram: Bot API `sendMessage` to `<api_url>/bot<token>/sendMessage`, HTML parse mode (text
@@ -80,7 +84,7 @@ export function createTelegramChannel(options: TelegramChannelOptions): AlertCha
         if (answer.status >= 200 && answer.status < 300) continue;
         let parsed: TelegramAnswer = {};
         try {
-          parsed = JSON.parse(answer.body) as TelegramAnswer;
+          parsed = telegramAnswerSchema.catch({}).parse(JSON.parse(answer.body));
         } catch {
           // not JSON (a proxy's error page): fall back to the raw text below
         }

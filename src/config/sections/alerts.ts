@@ -13,7 +13,7 @@ export const alertsSection = section({
     enabled: z.boolean().default(true),
     /** Daily files `<dir>/<YYYY-MM-DD>.jsonl`. */
     dir: z.string().min(1).default("logs/alerts"),
-    /** Daily files older than this are deleted in the background. */
+    /** Daily files older than this are deleted in the background (the one owner of alert-file retention). */
     retention_days: z.int().min(1).default(90),
     /** Lowest level written to the JSONL log. */
     min_level: alertLevelSchema.default("INFO"),
@@ -89,8 +89,4 @@ export const alertsSection = section({
    * times your usual fill.
    */
   large_fill_notional: z.number().positive().default(5_000),
-  /** Raise an alert when more than this many positions are open. */
-  max_open_positions: z.int().min(1).default(50),
-  /** Raise an alert when the order rejection rate over the last minute exceeds this ratio. */
-  rejection_rate_threshold: z.number().min(0).max(1).default(0.1),
 });

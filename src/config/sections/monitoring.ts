@@ -6,7 +6,7 @@ export const monitoringSection = section({
   enabled: z.boolean().default(true),
   /** Snapshots are written to `<snapshot_dir>/metrics_<timestamp>.json`. */
   snapshot_dir: z.string().min(1).default("data/monitoring"),
-  /** How often the latest snapshot is written to disk (not every tick). */
+  /** How often the latest snapshot is written to disk (not every tick); the first is written as soon as one arrives. */
   snapshot_interval_ms: positiveMsSchema.default(60_000),
   /**
    * Rules are also evaluated on this interval when no tick arrives, so a stalled trading loop
@@ -27,10 +27,8 @@ export const monitoringSection = section({
    */
   ack_poll_interval_ms: positiveMsSchema.default(2_000),
   retention: section({
-    /** Snapshot files older than this are deleted. */
+    /** Snapshot files older than this are deleted (alert files: `alerts.jsonl.retention_days`). */
     snapshots_days: z.int().min(1).default(30),
-    /** Alert files `<alerts.jsonl.dir>/<YYYY-MM-DD>.jsonl` older than this are deleted. */
-    alerts_days: z.int().min(1).default(90),
     /** How often the background cleanup runs. */
     cleanup_interval_ms: positiveMsSchema.default(3_600_000),
   }),

@@ -61,6 +61,9 @@ export const telemetrySection = section({
     .default(["http", "express", "winston", "undici", "pg"]),
   /** Most distinct attribute sets kept per metric; further ones fold into an overflow series. */
   cardinality_limit: z.int().min(10).max(1_000_000).default(2_000),
-  /** Upper bound for flushing telemetry at shutdown. */
+  /**
+   * Upper bound for flushing telemetry at shutdown, for a collector that is slow. A collector
+   * that refuses connections ends the wait at once: the process exits without it.
+   */
   shutdown_timeout_ms: positiveMsSchema.default(5_000),
 });
