@@ -22,7 +22,7 @@ import type { AlertChannel } from "../src/alerting/types.js";
 import { parseConfig } from "../src/config/index.js";
 import { createSilentLogger } from "../src/logging/logger.js";
 import { createTradingMetrics } from "../src/telemetry/metrics.js";
-import { createTradingEvents } from "../src/trading/events.js";
+import { createTradingEvents } from "../src/events/trading-events.js";
 import {
   compareFigure,
   interleave,

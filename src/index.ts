@@ -15,6 +15,7 @@ export * from "./alerting/index.js";
 export * from "./monitoring/index.js";
 export * from "./decisions/index.js";
 export * from "./bot/index.js";
+export * from "./events/index.js";
 export * from "./trading/index.js";
 export {
   TicktraceError,

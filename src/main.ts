@@ -10,16 +10,17 @@
 import { parseArgs } from "node:util";
 import { attachTradingAlerts, createAlerting } from "./alerting/index.js";
 import { exitOnConfigError, loadConfig } from "./config/index.js";
-import { demoBotProviders, startTelegramBotFromConfig } from "./bot/index.js";
+import { startTelegramBotFromConfig } from "./bot/index.js";
+import { demoBotProviders } from "./demo/bot-providers.js";
 import { createDecisionRecorderFromConfig, createQuoteDecisionAdapter } from "./decisions/index.js";
 import { describeError } from "./errors.js";
 import { startMonitoring } from "./monitoring/index.js";
 import { getRuntime, startRuntime } from "./telemetry/start.js";
 import type { Runtime } from "./telemetry/runtime.js";
-import { createTradingEvents } from "./trading/events.js";
-import { formatSummary, startDemo } from "./trading/demo.js";
-import { isScenario, SCENARIOS } from "./trading/scenarios.js";
-import { startStatus } from "./trading/status.js";
+import { createTradingEvents } from "./events/trading-events.js";
+import { formatSummary, startDemo } from "./demo/demo.js";
+import { isScenario, SCENARIOS } from "./demo/scenarios.js";
+import { startStatus } from "./demo/status.js";
 
 const USAGE = `usage: npm start -- [--scenario ${SCENARIOS.join("|")}] [--duration SECONDS] [--seed N] [--config FILE]`;
 

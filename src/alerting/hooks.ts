@@ -1,7 +1,7 @@
 import { systemClock, type Clock, type TimerHandle } from "../clock.js";
 import type { Config } from "../config/schema.js";
 import type { ComponentReport, HealthRegistry } from "../health/registry.js";
-import type { TradingEvents } from "../trading/events.js";
+import type { TradingEvents } from "../events/trading-events.js";
 import { ALERT_RULES } from "./rules.js";
 import type { Alerter } from "./types.js";
 

@@ -1,4 +1,7 @@
-import type { QuoteDecisionSink as QuoteDecisionHook, QuoteDecisionRecord } from "../trading/market-maker.js";
+import type {
+  QuoteDecisionSink as QuoteDecisionHook,
+  QuoteDecisionRecord,
+} from "../trading/strategy/market-maker.js";
 import type { DecisionRecorder } from "./recorder.js";
 
 export interface QuoteDecisionAdapterOptions {

@@ -14,12 +14,18 @@ import type { HealthRegistry } from "../health/registry.js";
 import { createSilentLogger, type Logger } from "../logging/logger.js";
 import type { HotPathRecorder, HotPathSeries } from "../telemetry/hot-path.js";
 import type { TradingMetrics } from "../telemetry/metrics.js";
-import type { TradingEvents } from "./events.js";
-import type { MarketMaker, Quote, QuoteDecision } from "./market-maker.js";
-import type { OrderExecutor } from "./order-executor.js";
-import type { PortfolioTotals, Position, PositionManager } from "./position-manager.js";
-import type { RiskMonitor } from "./risk-monitor.js";
-import type { Order, OrderStatus, PlaceOrderRequest, Side, Ticker } from "./wire.js";
+import type { TradingEvents } from "../events/trading-events.js";
+import type {
+  Executor,
+  PortfolioTotals,
+  Position,
+  PositionBook,
+  Quote,
+  Quotes,
+  RiskCheck,
+  Strategy,
+} from "./types.js";
+import type { Order, OrderStatus, PlaceOrderRequest, Side, Ticker } from "./venues/wire.js";
 
 /** Lifecycle of the strategy as the orchestrator sees it. */
 export type StrategyState = "running" | "faulted" | "stopped";
@@ -27,10 +33,13 @@ export type StrategyState = "running" | "faulted" | "stopped";
 export interface OrchestratorOptions {
   exchange: string;
   symbols: readonly string[];
-  strategy: MarketMaker;
-  executor: OrderExecutor;
-  positions: PositionManager;
-  risk: RiskMonitor;
+  /** Decides the quotes; the market maker, or a bot's own {@link Strategy}. */
+  strategy: Strategy;
+  /** Keeps the resting orders on the venue (the order executor). */
+  executor: Executor;
+  positions: PositionBook;
+  /** Approves each quote before it is placed; the risk monitor, or a bot's own {@link RiskCheck}. */
+  risk: RiskCheck;
   metrics: TradingMetrics;
   events: TradingEvents;
   /** The runtime's tracer; each tick is one trace. */
@@ -280,7 +289,7 @@ export class Orchestrator {
       outcome = await this.trade(ctx, traceId);
       // Off the tick-to-trade path from here.
       if (sampled) this.stageSpans(ctx, mdStart, mdEnd);
-      risk.evaluate(positions.totals(), positions.all(), traceId);
+      risk.evaluate?.(positions.totals(), positions.all(), traceId);
     } catch (error) {
       outcome = "error";
       if (sampled) {
@@ -356,7 +365,7 @@ export class Orchestrator {
     if (!ticker) return "ok";
     const position = positions.position(symbol);
     const decideStart = this.spanStamp();
-    let decision: QuoteDecision;
+    let decision: Quotes;
     try {
       decision = strategy.quote(symbol, ticker.bid, ticker.ask, position.quantity);
     } catch (error) {
@@ -377,19 +386,21 @@ export class Orchestrator {
     state.checkStart = this.spanStamp();
     state.rejected = undefined;
     const totals = positions.totals();
-    const placeBid = this.approve(state, decision.bid, position, totals);
-    const placeAsk = this.approve(state, decision.ask, position, totals);
+    const wantBid = decision.bid;
+    const wantAsk = decision.ask;
+    const placeBid = wantBid !== undefined && this.approve(state, wantBid, position, totals);
+    const placeAsk = wantAsk !== undefined && this.approve(state, wantAsk, position, totals);
     state.checkEnd = this.spanStamp();
     state.decided = true;
     state.bid.placed = placeBid;
     state.ask.placed = placeAsk;
     // Both placements are in flight together; `place` never rejects.
-    const bid = placeBid ? this.place(ctx, state, state.bid, decision.bid) : undefined;
-    const ask = placeAsk ? this.place(ctx, state, state.ask, decision.ask) : undefined;
+    const bid = placeBid ? this.place(ctx, state, state.bid, wantBid) : undefined;
+    const ask = placeAsk ? this.place(ctx, state, state.ask, wantAsk) : undefined;
     if (bid) await bid;
     if (ask) await ask;
     if (placeBid || placeAsk || state.rejected !== undefined) {
-      strategy.recordOutcome(decision, position.quantity, state.rejected === undefined, state.rejected);
+      strategy.recordOutcome?.(decision, position.quantity, state.rejected === undefined, state.rejected);
     }
     return "ok";
   }

@@ -12,13 +12,14 @@ import { describe, expect, it } from "vitest";
 import { createManualClock } from "../../src/clock.js";
 import { HealthRegistry } from "../../src/health/registry.js";
 import { HotPathRecorder } from "../../src/telemetry/hot-path.js";
-import { createTradingEvents, type TradingEventMap } from "../../src/trading/events.js";
-import { MarketMaker } from "../../src/trading/market-maker.js";
+import { createTradingEvents, type TradingEventMap } from "../../src/events/trading-events.js";
+import { MarketMaker } from "../../src/trading/strategy/market-maker.js";
 import { Orchestrator, type TickInfo } from "../../src/trading/orchestrator.js";
-import { OrderExecutor, type Venue } from "../../src/trading/order-executor.js";
-import { PositionManager } from "../../src/trading/position-manager.js";
-import { RiskMonitor } from "../../src/trading/risk-monitor.js";
-import type { Order, PlaceOrderRequest } from "../../src/trading/wire.js";
+import { OrderExecutor } from "../../src/trading/execution/order-executor.js";
+import type { Venue } from "../../src/trading/types.js";
+import { PositionManager } from "../../src/trading/portfolio/position-manager.js";
+import { RiskMonitor } from "../../src/trading/risk/risk-monitor.js";
+import type { Order, PlaceOrderRequest } from "../../src/trading/venues/wire.js";
 import { createMetricsProbe } from "./helpers.js";
 
 /** An in-memory venue with switches: `failNext` rejects the next placement. */

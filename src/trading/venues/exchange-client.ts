@@ -1,12 +1,12 @@
 import { context, ROOT_CONTEXT, type Attributes } from "@opentelemetry/api";
 import axios, { type AxiosInstance, type AxiosRequestConfig, isAxiosError } from "axios";
 import WebSocket from "ws";
-import { systemClock, type Clock } from "../clock.js";
-import { describeError, TicktraceError } from "../errors.js";
-import type { HealthRegistry } from "../health/registry.js";
-import { createSilentLogger, type Logger } from "../logging/logger.js";
-import type { TradingMetrics } from "../telemetry/metrics.js";
-import type { TradingEvents } from "./events.js";
+import { systemClock, type Clock } from "../../clock.js";
+import { describeError, TicktraceError } from "../../errors.js";
+import type { HealthRegistry } from "../../health/registry.js";
+import { createSilentLogger, type Logger } from "../../logging/logger.js";
+import type { TradingMetrics } from "../../telemetry/metrics.js";
+import type { TradingEvents } from "../../events/trading-events.js";
 import { TokenBucket } from "./rate-limiter.js";
 import type { ErrorBody, Fill, Order, OrderBook, PlaceOrderRequest, StreamMessage, Ticker } from "./wire.js";
 
