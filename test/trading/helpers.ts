@@ -1,5 +1,7 @@
 import { MeterProvider, MetricReader, type DataPoint, type Histogram } from "@opentelemetry/sdk-metrics";
 import { createTradingMetrics, type TradingMetrics } from "../../src/telemetry/metrics.js";
+import type { Venue } from "../../src/trading/types.js";
+import type { Order, PlaceOrderRequest } from "../../src/trading/venues/wire.js";
 
 class InMemoryReader extends MetricReader {
   protected override onForceFlush(): Promise<void> {
@@ -44,4 +46,50 @@ export function createMetricsProbe(): {
       return out;
     },
   };
+}
+
+/** An in-memory venue with switches: `failNext` rejects the next placement. */
+export class FakeVenue implements Venue {
+  placed: PlaceOrderRequest[] = [];
+  cancelled: string[] = [];
+  failNext: Error | undefined;
+  private n = 1;
+  placeOrder(request: PlaceOrderRequest, call?: { onSent?: () => void }): Promise<Order> {
+    call?.onSent?.();
+    if (this.failNext) {
+      const error = this.failNext;
+      this.failNext = undefined;
+      return Promise.reject(error);
+    }
+    this.placed.push(request);
+    return Promise.resolve({
+      ...request,
+      orderId: `o-${this.n++}`,
+      filled: 0,
+      status: "open",
+      createdAt: 0,
+      fills: [],
+    });
+  }
+  cancelOrder(orderId: string): Promise<Order> {
+    this.cancelled.push(orderId);
+    return Promise.resolve({
+      orderId,
+      symbol: "BTC/USDT",
+      side: "buy",
+      type: "limit",
+      price: 1,
+      quantity: 1,
+      filled: 0,
+      status: "cancelled",
+      createdAt: 0,
+      fills: [],
+    });
+  }
+  getOrder(orderId: string): Promise<Order> {
+    return this.cancelOrder(orderId);
+  }
+  openOrders(): Promise<Order[]> {
+    return Promise.resolve([]);
+  }
 }

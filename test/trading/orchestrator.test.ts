@@ -16,57 +16,9 @@ import { createTradingEvents, type TradingEventMap } from "../../src/events/trad
 import { MarketMaker } from "../../src/trading/strategy/market-maker.js";
 import { Orchestrator, type TickInfo } from "../../src/trading/orchestrator.js";
 import { OrderExecutor } from "../../src/trading/execution/order-executor.js";
-import type { Venue } from "../../src/trading/types.js";
 import { PositionManager } from "../../src/trading/portfolio/position-manager.js";
 import { RiskMonitor } from "../../src/trading/risk/risk-monitor.js";
-import type { Order, PlaceOrderRequest } from "../../src/trading/venues/wire.js";
-import { createMetricsProbe } from "./helpers.js";
-
-/** An in-memory venue with switches: `failNext` rejects the next placement. */
-class FakeVenue implements Venue {
-  placed: PlaceOrderRequest[] = [];
-  cancelled: string[] = [];
-  failNext: Error | undefined;
-  private n = 1;
-  placeOrder(request: PlaceOrderRequest, call?: { onSent?: () => void }): Promise<Order> {
-    call?.onSent?.();
-    if (this.failNext) {
-      const error = this.failNext;
-      this.failNext = undefined;
-      return Promise.reject(error);
-    }
-    this.placed.push(request);
-    return Promise.resolve({
-      ...request,
-      orderId: `o-${this.n++}`,
-      filled: 0,
-      status: "open",
-      createdAt: 0,
-      fills: [],
-    });
-  }
-  cancelOrder(orderId: string): Promise<Order> {
-    this.cancelled.push(orderId);
-    return Promise.resolve({
-      orderId,
-      symbol: "BTC/USDT",
-      side: "buy",
-      type: "limit",
-      price: 1,
-      quantity: 1,
-      filled: 0,
-      status: "cancelled",
-      createdAt: 0,
-      fills: [],
-    });
-  }
-  getOrder(orderId: string): Promise<Order> {
-    return this.cancelOrder(orderId);
-  }
-  openOrders(): Promise<Order[]> {
-    return Promise.resolve([]);
-  }
-}
+import { createMetricsProbe, FakeVenue } from "./helpers.js";
 
 /** The tracer wrapped to count `startSpan` calls. */
 function countingTracer(tracer: Tracer): Tracer & { started: number } {
