@@ -126,6 +126,8 @@ const EPOCH_BASE_REFRESH_MS = 1_000;
  *
  * A strategy that throws is contained: the strategy is marked faulted (health `down`, event
  * `strategyPanic`), its orders are cancelled, and it is tried again after `panicCooldownMs`.
+ * Otherwise the strategy's health (group `strategies`) says `quoting`, or `halted` (`degraded`)
+ * while the risk check's breaker is active or the exchange's stream is down.
  */
 export class Orchestrator {
   private readonly options: OrchestratorOptions;
@@ -142,6 +144,9 @@ export class Orchestrator {
   private state: StrategyState = "running";
   private faultedUntilMs = 0;
   private breakerHandled = false;
+  /** Why the venue's market-data stream is down, while it is (the strategy is halted then). */
+  private venueDownReason: string | undefined;
+  private readonly unsubscribe: (() => void)[] = [];
   private current: Promise<void> | undefined;
   private seq = 0;
   private lastTickAtMs: number | undefined;
@@ -208,6 +213,21 @@ export class Orchestrator {
       }
     }
     options.health?.register(strategy, { group: "strategies" }, { state: "up", detail: "quoting" });
+    if (options.health) {
+      // The stream stops during an outage, and with it the ticks: only the venue's events tell.
+      this.unsubscribe.push(
+        options.events.on("exchangeDisconnected", (e) => {
+          if (e.exchange !== options.exchange) return;
+          this.venueDownReason = e.reason;
+          this.reportHealth();
+        }),
+        options.events.on("exchangeReconnected", (e) => {
+          if (e.exchange !== options.exchange || this.venueDownReason === undefined) return;
+          this.venueDownReason = undefined;
+          this.reportHealth();
+        }),
+      );
+    }
   }
 
   get strategyState(): StrategyState {
@@ -242,6 +262,7 @@ export class Orchestrator {
     if (this.state === "stopped") return;
     this.state = "stopped";
     this.pending = undefined;
+    for (const off of this.unsubscribe.splice(0)) off();
     await this.current;
     await this.options.executor.cancelAll();
     this.options.health?.report(this.options.strategy.id, { state: "up", detail: "stopped" });
@@ -336,11 +357,15 @@ export class Orchestrator {
       if (!this.breakerHandled) {
         this.breakerHandled = true;
         this.logger.warn("circuit breaker active: cancelling all orders, trading stopped");
+        this.reportHealth();
         await executor.cancelAll();
       }
       return "skipped";
     }
-    this.breakerHandled = false;
+    if (this.breakerHandled) {
+      this.breakerHandled = false;
+      this.reportHealth();
+    }
     if (this.state === "faulted") {
       if (this.clock.now() < this.faultedUntilMs) return "skipped";
       this.logger.info("retrying the strategy after its cooldown");
@@ -352,7 +377,7 @@ export class Orchestrator {
     if (this.state === "faulted") {
       this.state = "running";
       this.options.events.emit("strategyRecovered", { strategy: strategy.id });
-      this.options.health?.report(strategy.id, { state: "up", detail: "quoting (recovered)" });
+      this.reportHealth(" (recovered)");
       this.logger.info("strategy recovered");
     }
     return "ok";
@@ -529,6 +554,28 @@ export class Orchestrator {
     const ns = this.epochBaseNs + monoMs * 1e6;
     const s = Math.floor(ns / 1e9);
     return [this.epochBaseS + s, Math.floor(ns - s * 1e9)];
+  }
+
+  /**
+   * The strategy's health from its state, on each change of state (never per tick): halted
+   * (`degraded`) while the breaker is active or the venue's stream is down, else quoting. A
+   * faulted strategy keeps the `down` report {@link panic} made.
+   */
+  private reportHealth(note = ""): void {
+    const { health, strategy, exchange } = this.options;
+    if (!health || this.state === "faulted") return;
+    if (this.state === "stopped") health.report(strategy.id, { state: "up", detail: "stopped" });
+    else if (this.breakerHandled)
+      health.report(strategy.id, {
+        state: "degraded",
+        detail: "halted: circuit breaker active, orders cancelled",
+      });
+    else if (this.venueDownReason !== undefined)
+      health.report(strategy.id, {
+        state: "degraded",
+        detail: `halted: exchange ${exchange} disconnected (${this.venueDownReason})`,
+      });
+    else health.report(strategy.id, { state: "up", detail: `quoting${note}` });
   }
 
   private async panic(error: unknown, traceId: string): Promise<void> {

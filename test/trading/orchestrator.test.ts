@@ -115,7 +115,21 @@ function setup(options: { sampler?: Sampler; monotonicStepMs?: number } = {}) {
     for (let i = 0; i < 100 && ticks.length === before; i++) await new Promise((r) => setImmediate(r));
     return ticks.at(-1)!;
   };
-  return { clock, exporter, tracer, probe, seen, health, venue, strategy, hotPath, orchestrator, tick };
+  return {
+    clock,
+    exporter,
+    tracer,
+    probe,
+    seen,
+    health,
+    venue,
+    strategy,
+    hotPath,
+    orchestrator,
+    tick,
+    risk,
+    events,
+  };
 }
 
 describe("Orchestrator", () => {
@@ -243,5 +257,46 @@ describe("Orchestrator", () => {
     expect(await probe.points("trading_orders_failed_total")).toEqual([
       { attributes: { exchange: "simex", reason: "unknown" }, value: 1 },
     ]);
+  });
+
+  it("regression: strategies.mm-1 said `up quoting` during a breaker trip and during an exchange outage", async () => {
+    const { tick, health, risk, events } = setup();
+    const strategyHealth = () => {
+      const group = health.snapshot().components.strategies as Record<
+        string,
+        { status: string; detail?: string }
+      >;
+      return group["mm-1"];
+    };
+    await tick(60_000);
+    expect(strategyHealth()).toEqual({ status: "up", detail: "quoting" });
+
+    events.emit("exchangeDisconnected", { exchange: "simex", reason: "market-data stream closed" });
+    expect(strategyHealth()).toEqual({
+      status: "degraded",
+      detail: "halted: exchange simex disconnected (market-data stream closed)",
+    });
+    events.emit("exchangeDisconnected", { exchange: "other", reason: "not ours" });
+    events.emit("exchangeReconnected", { exchange: "simex", downtimeMs: 3_000 });
+    expect(strategyHealth()).toEqual({ status: "up", detail: "quoting" });
+
+    const loss = {
+      realized: -2_000,
+      unrealized: 0,
+      fees: 0,
+      daily: -2_000,
+      equity: 98_000,
+      grossNotional: 0,
+      openPositions: 0,
+    };
+    risk.evaluate(loss, []);
+    expect((await tick(60_010)).outcome).toBe("skipped");
+    expect(strategyHealth()).toEqual({
+      status: "degraded",
+      detail: "halted: circuit breaker active, orders cancelled",
+    });
+    risk.reset();
+    expect((await tick(60_020)).outcome).toBe("ok");
+    expect(strategyHealth()).toEqual({ status: "up", detail: "quoting" });
   });
 });
