@@ -13,6 +13,7 @@ import {
 import type { Alert, AlertLevel } from "../alerting/types.js";
 import type { DecisionSummary, SessionEvent, SessionRecord, SessionTrace } from "../decisions/types.js";
 import type { ComponentReport, HealthReport } from "../health/registry.js";
+import { forEachComponent } from "../health/report.js";
 
 /** One message to send: HTML text and optional inline buttons. */
 export interface BotReply {
@@ -332,16 +333,12 @@ export function formatHealth(report: HealthReport): string[] {
   const lines = [
     `🩺 ${b("Health")}: ${STATE_EMOJI[report.status] ?? ""} ${escapeHtml(report.status)} · ready ${report.ready ? "yes" : "no"} · up ${report.uptime_seconds}s`,
   ];
-  for (const [name, value] of Object.entries(report.components)) {
-    if (typeof value.status === "string") {
-      lines.push(componentLine(name, value as ComponentReport, ""));
-    } else {
-      lines.push(b(name));
-      for (const [child, childReport] of Object.entries(value as Record<string, ComponentReport>)) {
-        lines.push(componentLine(child, childReport, "  "));
-      }
-    }
-  }
+  let lastGroup: string | undefined;
+  forEachComponent(report, (name, component, group) => {
+    if (group !== undefined && group !== lastGroup) lines.push(b(group));
+    lastGroup = group;
+    lines.push(componentLine(name, component, group === undefined ? "" : "  "));
+  });
   return [lines.join("\n")];
 }
 

@@ -16,6 +16,7 @@ import {
   colorLevel,
   colorStatus,
   colorsFor,
+  formatLabels,
   formatNumber,
   humanDuration,
   table,
@@ -198,7 +199,7 @@ async function tail(values: Values, context: MonitorContext): Promise<number> {
         continue;
       }
       const labels =
-        line.labels && Object.keys(line.labels).length > 0 ? ` ${c.dim(JSON.stringify(line.labels))}` : "";
+        line.labels && Object.keys(line.labels).length > 0 ? ` ${c.dim(formatLabels(line.labels))}` : "";
       context.io.stdout(
         `${c.dim(time)}  ${levelText}  ${event}  ${c.dim(line.id)}  ${line.rule ?? ""}${labels}  ${line.message ?? ""}\n`,
       );
@@ -252,8 +253,11 @@ async function status(values: Values, context: MonitorContext): Promise<number> 
   const c = colorsFor(context.io);
   const acknowledged = firing.length - firing.filter((a) => !a.acknowledged).length;
   if (shown.length === 0) {
+    // Only "no active alerts" when there are none: acknowledged ones are still active (firing).
     context.io.stdout(
-      `${c.green("No active alerts")}${acknowledged > 0 && !values.all ? ` (${acknowledged} acknowledged, still firing: --all)` : ""}\n`,
+      acknowledged > 0
+        ? `${c.green("No unacknowledged alerts")}; ${acknowledged} acknowledged still firing (--all lists them)\n`
+        : `${c.green("No active alerts")}\n`,
     );
     return 0;
   }
@@ -262,9 +266,7 @@ async function status(values: Values, context: MonitorContext): Promise<number> 
     a.id,
     colorLevel(c, a.level),
     a.rule,
-    Object.entries(a.labels)
-      .map(([k, v]) => `${k}=${v}`)
-      .join(","),
+    formatLabels(a.labels),
     humanDuration(now - Date.parse(a.timestamp)),
     ...(values.all ? [a.acknowledged ? `yes (${a.acknowledgedBy ?? "?"})` : "no"] : []),
     a.message,

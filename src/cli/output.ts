@@ -53,6 +53,13 @@ export function table(header: readonly string[], rows: readonly (readonly string
   return [c.bold(line(header)), ...rows.map(line)].join("\n") + "\n";
 }
 
+/** Alert labels as `status` and `tail` show them: `exchange=simex,symbol=BTC/USDT`. */
+export function formatLabels(labels: Readonly<Record<string, string>>): string {
+  return Object.entries(labels)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(",");
+}
+
 /** "45s", "12m", "3h 5m", "2d 4h": how long ago or how long. */
 export function humanDuration(ms: number): string {
   const s = Math.max(0, Math.round(ms / 1000));
