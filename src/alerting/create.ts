@@ -13,7 +13,7 @@ import { createSlackChannel } from "./channels/slack.js";
 import { createTelegramChannel } from "./channels/telegram.js";
 import type { GrafanaLinkOptions } from "./format.js";
 import { AlertManager, type AlertManagerOptions } from "./manager.js";
-import type { AlertChannel } from "./types.js";
+import type { AlertChannel } from "../alert-model/types.js";
 
 /** What the composition root hands to {@link createAlerting} (a `Runtime` fits). */
 export interface AlertingDeps {

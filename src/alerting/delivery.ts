@@ -3,7 +3,7 @@ import type { Clock, TimerHandle } from "../clock.js";
 import { describeError, redact, TicktraceError } from "../errors.js";
 import type { HealthRegistry } from "../health/registry.js";
 import type { Logger } from "../logging/logger.js";
-import type { Alert, AlertChannel, AlertEvent } from "./types.js";
+import type { Alert, AlertChannel, AlertEvent } from "../alert-model/types.js";
 
 /** One notification waiting for one channel. */
 export interface QueueItem {

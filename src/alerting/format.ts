@@ -2,8 +2,8 @@
  * Message formatting for the channels: pure functions from an alert to what a remote API takes.
  * No I/O here, so every format is tested by comparing text.
  */
-import { alertnameFor } from "./rules.js";
-import type { Alert, AlertEvent, AlertLevel, DeliveryContext } from "./types.js";
+import { alertnameFor } from "../alert-model/rules.js";
+import type { Alert, AlertEvent, AlertLevel, DeliveryContext } from "../alert-model/types.js";
 
 /** Telegram's limit on one message's text. */
 export const TELEGRAM_MAX_MESSAGE_CHARS = 4096;

@@ -3,8 +3,8 @@ import type { Config } from "../config/schema.js";
 import type { ComponentReport, HealthRegistry } from "../health/registry.js";
 import { forEachComponent } from "../health/report.js";
 import type { TradingEvents } from "../events/trading-events.js";
-import { ALERT_RULES } from "./rules.js";
-import type { Alerter } from "./types.js";
+import { ALERT_RULES } from "../alert-model/rules.js";
+import type { Alerter } from "../alert-model/types.js";
 
 /** Options of {@link attachTradingAlerts}. */
 export interface TradingAlertsOptions {

@@ -12,9 +12,9 @@ export {
   type Alerter,
   type DeliveryContext,
   type RaiseAlertInput,
-} from "./types.js";
-export { ALERT_RULES, alertnameFor, type AlertRuleDefinition } from "./rules.js";
-export { fingerprintOf } from "./model.js";
+} from "../alert-model/types.js";
+export { ALERT_RULES, alertnameFor, type AlertRuleDefinition } from "../alert-model/rules.js";
+export { fingerprintOf } from "../alert-model/model.js";
 export { AlertManager, type AlertManagerOptions } from "./manager.js";
 export { createAlerting, createChannels, type Alerting, type AlertingDeps } from "./create.js";
 export { attachTradingAlerts, type TradingAlerts, type TradingAlertsOptions } from "./hooks.js";
@@ -30,8 +30,8 @@ export {
   type PostableAlert,
 } from "./format.js";
 export { createLogChannel, type LogChannelOptions } from "./channels/log.js";
+export { createJsonlChannel, type JsonlChannelOptions } from "./channels/jsonl.js";
 export {
-  createJsonlChannel,
   foldAlertLines,
   formatAlertLine,
   readAlertLog,
@@ -39,9 +39,10 @@ export {
   alertLogFile,
   appendAcknowledgement,
   cleanupAlertLogs,
+  AlertLogFollower,
+  type AlertLogFollowerOptions,
   type AlertLogLine,
-  type JsonlChannelOptions,
-} from "./channels/jsonl.js";
+} from "../alert-log/index.js";
 export { createSlackChannel, type SlackChannelOptions } from "./channels/slack.js";
 export { createTelegramChannel, type TelegramChannelOptions } from "./channels/telegram.js";
 export { createAlertmanagerChannel, type AlertmanagerChannelOptions } from "./channels/alertmanager.js";

@@ -4,7 +4,7 @@
  * becomes a short reply naming what failed, never a stack trace.
  */
 import { escapeHtml, splitMessage, type GrafanaLinkOptions } from "../alerting/format.js";
-import type { Alert, Alerter } from "../alerting/types.js";
+import type { Alert, Alerter } from "../alert-model/types.js";
 import { SESSION_ID_PATTERN, type DecisionReader, type SessionTrace } from "../decisions/types.js";
 import { describeError, TicktraceError } from "../errors.js";
 import type { HealthRegistry } from "../health/registry.js";

@@ -10,7 +10,7 @@ import {
   traceLink,
   type GrafanaLinkOptions,
 } from "../alerting/format.js";
-import type { Alert, AlertLevel } from "../alerting/types.js";
+import type { Alert, AlertLevel } from "../alert-model/types.js";
 import type { DecisionSummary, SessionEvent, SessionRecord, SessionTrace } from "../decisions/types.js";
 import type { ComponentReport, HealthReport } from "../health/registry.js";
 import { forEachComponent } from "../health/report.js";

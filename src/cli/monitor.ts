@@ -2,12 +2,16 @@ import { userInfo } from "node:os";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import * as asciichart from "asciichart";
-import { appendAcknowledgement, readAlertLog, type AlertLogLine } from "../alerting/channels/jsonl.js";
-import { atLeast, parseLevel } from "../alerting/model.js";
-import type { Alert, AlertLevel } from "../alerting/types.js";
+import {
+  AlertLogFollower,
+  appendAcknowledgement,
+  readAlertLog,
+  type AlertLogLine,
+} from "../alert-log/index.js";
+import { atLeast, parseLevel } from "../alert-model/model.js";
+import type { Alert, AlertLevel } from "../alert-model/types.js";
 import { loadConfig } from "../config/index.js";
 import { TicktraceError } from "../errors.js";
-import { AlertLogFollower } from "../monitoring/alert-log.js";
 import { listSnapshotFiles, readDir, readSnapshots } from "../monitoring/files.js";
 import { checkHealth, healthUrlFromConfig } from "../monitoring/health-check.js";
 import { aggregateSnapshots, numericFields, type TimedSnapshot } from "../monitoring/history.js";

@@ -1,5 +1,5 @@
 import pc from "picocolors";
-import type { AlertLevel } from "../alerting/types.js";
+import type { AlertLevel } from "../alert-model/types.js";
 
 /** Where a command writes; the real process streams, or buffers in tests. */
 export interface CliIo {

@@ -1,6 +1,6 @@
 import { mkdir, readdir, readFile, rename, stat, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { cleanupAlertLogs } from "../alerting/channels/jsonl.js";
+import { cleanupAlertLogs } from "../alert-log/store.js";
 import { TicktraceError } from "../errors.js";
 import type { TimedSnapshot } from "./history.js";
 import { monitoringSnapshotSchema } from "./snapshot.js";

@@ -1,5 +1,5 @@
-import { ALERT_RULES } from "../alerting/rules.js";
-import type { AlertFieldValue, AlertLevel } from "../alerting/types.js";
+import { ALERT_RULES } from "../alert-model/rules.js";
+import type { AlertFieldValue, AlertLevel } from "../alert-model/types.js";
 import type { Config } from "../config/schema.js";
 import { formatDuration } from "../health/registry.js";
 import type { CounterField, CounterWindow } from "./history.js";

@@ -1,5 +1,5 @@
-import { fingerprintOf } from "../alerting/model.js";
-import type { Alerter } from "../alerting/types.js";
+import { fingerprintOf } from "../alert-model/model.js";
+import type { Alerter } from "../alert-model/types.js";
 import { systemClock, type Clock, type TimerHandle } from "../clock.js";
 import type { Config } from "../config/schema.js";
 import { describeError } from "../errors.js";

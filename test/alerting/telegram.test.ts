@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createTelegramChannel } from "../../src/alerting/channels/telegram.js";
 import { splitMessage, telegramBlocks, traceLink } from "../../src/alerting/format.js";
 import { AlertManager } from "../../src/alerting/manager.js";
-import type { Alert } from "../../src/alerting/types.js";
+import type { Alert } from "../../src/alert-model/types.js";
 import { HealthRegistry } from "../../src/health/registry.js";
 import { startFakeHttpServer, type FakeHttpServer } from "./fake-http.js";
 import { createCapturingLogger } from "./helpers.js";

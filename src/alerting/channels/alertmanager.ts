@@ -1,5 +1,5 @@
 import { alertmanagerAlert, type GrafanaLinkOptions } from "../format.js";
-import type { Alert, AlertChannel, AlertLevel } from "../types.js";
+import type { Alert, AlertChannel, AlertLevel } from "../../alert-model/types.js";
 import { answerError, postJson, type HttpTarget } from "./http.js";
 
 export interface AlertmanagerChannelOptions {

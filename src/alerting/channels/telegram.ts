@@ -1,6 +1,6 @@
 import { TicktraceError } from "../../errors.js";
 import { splitMessage, telegramBlocks, type GrafanaLinkOptions } from "../format.js";
-import type { Alert, AlertChannel, AlertLevel, DeliveryContext } from "../types.js";
+import type { Alert, AlertChannel, AlertLevel, DeliveryContext } from "../../alert-model/types.js";
 import { answerError, postJson, type HttpTarget } from "./http.js";
 
 export interface TelegramChannelOptions {
