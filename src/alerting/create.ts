@@ -11,7 +11,7 @@ import { createJsonlChannel } from "./channels/jsonl.js";
 import { createLogChannel } from "./channels/log.js";
 import { createSlackChannel } from "./channels/slack.js";
 import { createTelegramChannel } from "./channels/telegram.js";
-import type { GrafanaLinkOptions } from "./format.js";
+import type { GrafanaLinkOptions } from "../format/trace-link.js";
 import { AlertManager, type AlertManagerOptions } from "./manager.js";
 import type { AlertChannel } from "../alert-model/types.js";
 

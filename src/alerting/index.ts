@@ -19,16 +19,9 @@ export { AlertManager, type AlertManagerOptions } from "./manager.js";
 export { createAlerting, createChannels, type Alerting, type AlertingDeps } from "./create.js";
 export { attachTradingAlerts, type TradingAlerts, type TradingAlertsOptions } from "./hooks.js";
 export { foldJournal, type OutboxContents } from "./outbox.js";
-export {
-  traceLink,
-  escapeHtml,
-  splitMessage,
-  telegramBlocks,
-  slackPayload,
-  alertmanagerAlert,
-  type GrafanaLinkOptions,
-  type PostableAlert,
-} from "./format.js";
+export { escapeHtml, splitMessage } from "../format/telegram-html.js";
+export { traceLink, type GrafanaLinkOptions } from "../format/trace-link.js";
+export { telegramBlocks, slackPayload, alertmanagerAlert, type PostableAlert } from "./format.js";
 export { createLogChannel, type LogChannelOptions } from "./channels/log.js";
 export { createJsonlChannel, type JsonlChannelOptions } from "./channels/jsonl.js";
 export {

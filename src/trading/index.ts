@@ -22,7 +22,6 @@ export type {
 export { ExchangeSimulator, type SimulatorOptions, type SimulatorStats } from "./venues/simulator/server.js";
 export {
   ExchangeClient,
-  parseRetryAfter,
   type CallOptions,
   type ExchangeClientOptions,
   type ExchangeOperation,

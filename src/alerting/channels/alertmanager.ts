@@ -1,4 +1,5 @@
-import { alertmanagerAlert, type GrafanaLinkOptions } from "../format.js";
+import type { GrafanaLinkOptions } from "../../format/trace-link.js";
+import { alertmanagerAlert } from "../format.js";
 import type { Alert, AlertChannel, AlertLevel } from "../../alert-model/types.js";
 import { answerError, postJson, type HttpTarget } from "./http.js";
 
