@@ -13,16 +13,16 @@ import type { Alert, AlertEvent, AlertFieldValue, AlertLevel } from "../alert-mo
  * ## Line format
  *
  * Every line is one event of one alert and carries the whole alert as it stood after the event,
- * in seed 003's alert schema plus identity and lifecycle keys:
+ * with its identity and lifecycle:
  *
  * | key               | type    | meaning                                                        |
  * | ----------------- | ------- | -------------------------------------------------------------- |
- * | `timestamp`       | string  | ISO-8601 time the alert started firing (seed 003)              |
- * | `severity`        | string  | `INFO` / `WARNING` / `ERROR` / `CRITICAL` (seed 003)           |
- * | `rule`            | string  | rule id, e.g. `circuit_breaker_tripped` (seed 003)             |
- * | `message`         | string  | human text (seed 003)                                          |
- * | `context`         | object  | the alert's fields (seed 003)                                  |
- * | `acknowledged`    | boolean | seed 003                                                       |
+ * | `timestamp`       | string  | ISO-8601 time the alert started firing                         |
+ * | `severity`        | string  | `INFO` / `WARNING` / `ERROR` / `CRITICAL`                      |
+ * | `rule`            | string  | rule id, e.g. `circuit_breaker_tripped`                        |
+ * | `message`         | string  | human text                                                     |
+ * | `context`         | object  | the alert's fields                                             |
+ * | `acknowledged`    | boolean | whether an operator acknowledged it                            |
  * | `id`              | string  | alert occurrence id (what `ack` takes)                         |
  * | `fingerprint`     | string  | rule plus identifying labels                                   |
  * | `status`          | string  | `firing` or `resolved`                                         |

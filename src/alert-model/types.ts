@@ -1,6 +1,6 @@
 /**
  * The alert model shared by the alert manager, its channels, the monitoring rules, the CLI and
- * the Telegram bot (seed 001 section 3.1, seed 003's alert schema).
+ * the Telegram bot.
  */
 
 export const ALERT_LEVELS = ["INFO", "WARNING", "ERROR", "CRITICAL"] as const;

@@ -4,7 +4,7 @@ import { formatAgo, formatDuration } from "../format/duration.js";
 /** A component's own state. `down` on a required component makes the process unhealthy and unready. */
 export type ComponentState = "up" | "degraded" | "down";
 
-/** Overall status on `/health`, as in seed 000 section 3. */
+/** Overall status on `/health`. */
 export type OverallStatus = "healthy" | "degraded" | "unhealthy";
 
 export interface ComponentOptions {

@@ -3,7 +3,7 @@ import type { HealthReport, OverallStatus } from "../health/registry.js";
 import { forEachComponent, qualifiedName } from "../health/report.js";
 
 /**
- * An ad-hoc health check of a running process (seed 003's `monitor.py health`): GET
+ * An ad-hoc health check of a running process (`ticktrace monitor health`): GET
  * `<url>/health` and turn the answer into rows and an exit code cron and container health
  * checks can use: 0 healthy, 1 degraded, 2 unhealthy or unreachable.
  */

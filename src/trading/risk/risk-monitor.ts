@@ -191,7 +191,7 @@ export class RiskMonitor implements RiskCheck {
     }
   }
 
-  /** Symbols whose position is beyond its limit right now (seed 003 `position_limit_breaches`). */
+  /** Symbols whose position is beyond its limit right now (the snapshot's `risk.position_limit_breaches`). */
   positionLimitBreaches(positions: readonly Position[]): string[] {
     return positions
       .filter(
