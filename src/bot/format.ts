@@ -137,7 +137,7 @@ export interface ReasoningView {
  */
 export function formatReasoning(
   trace: SessionTrace,
-  options: { page?: number; title?: string; grafana?: GrafanaLinkOptions; limit?: number } = {},
+  options: { page?: number; title?: string; grafana?: GrafanaLinkOptions | undefined; limit?: number } = {},
 ): ReasoningView {
   const limit = options.limit ?? TELEGRAM_MAX_MESSAGE_CHARS;
   const { session, events } = trace;

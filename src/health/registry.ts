@@ -9,7 +9,7 @@ export type OverallStatus = "healthy" | "degraded" | "unhealthy";
 
 export interface ComponentOptions {
   /** Groups components in the `/health` JSON (`workers`, `exchanges`, `alerts`, ...). */
-  group?: string;
+  group?: string | undefined;
   /** A required component that is down makes `/health/ready` answer 503. Default false. */
   required?: boolean;
   /**

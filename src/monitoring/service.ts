@@ -40,7 +40,7 @@ interface ActiveFinding {
   finding: Finding;
   raisedAtMs: number;
   /** When the finding was first missing from an evaluation; undefined while it holds. */
-  clearSinceMs?: number;
+  clearSinceMs?: number | undefined;
 }
 
 /** Firing findings are raised again this often, so an alert resolved elsewhere comes back while the condition holds. */
