@@ -1,5 +1,7 @@
 import { MeterProvider, MetricReader, type DataPoint, type Histogram } from "@opentelemetry/sdk-metrics";
 import { createTradingMetrics, type TradingMetrics } from "../../src/telemetry/metrics.js";
+import type { Clock } from "../../src/clock.js";
+import type { Orchestrator, TickInfo } from "../../src/trading/orchestrator.js";
 import type { Venue } from "../../src/trading/types.js";
 import type { Order, PlaceOrderRequest } from "../../src/trading/venues/wire.js";
 
@@ -92,4 +94,20 @@ export class FakeVenue implements Venue {
   openOrders(): Promise<Order[]> {
     return Promise.resolve([]);
   }
+}
+
+/**
+ * Feeds one BTC/USDT ticker around `mid` to the orchestrator and resolves with the tick it
+ * caused (`ticks` is what the orchestrator's `onTick` collects).
+ */
+export function tickDriver(orchestrator: Orchestrator, clock: Clock, ticks: readonly TickInfo[]) {
+  return async (mid: number): Promise<TickInfo> => {
+    const before = ticks.length;
+    orchestrator.onMarketData(
+      [{ symbol: "BTC/USDT", bid: mid - 1, ask: mid + 1, last: mid, ts: 0 }],
+      clock.monotonicMs(),
+    );
+    for (let i = 0; i < 100 && ticks.length === before; i++) await new Promise((r) => setImmediate(r));
+    return ticks.at(-1)!;
+  };
 }

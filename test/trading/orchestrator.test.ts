@@ -18,7 +18,7 @@ import { Orchestrator, type TickInfo } from "../../src/trading/orchestrator.js";
 import { OrderExecutor } from "../../src/trading/execution/order-executor.js";
 import { PositionManager } from "../../src/trading/portfolio/position-manager.js";
 import { RiskMonitor } from "../../src/trading/risk/risk-monitor.js";
-import { createMetricsProbe, FakeVenue } from "./helpers.js";
+import { createMetricsProbe, FakeVenue, tickDriver } from "./helpers.js";
 
 /** The tracer wrapped to count `startSpan` calls. */
 function countingTracer(tracer: Tracer): Tracer & { started: number } {
@@ -106,15 +106,7 @@ function setup(options: { sampler?: Sampler; monotonicStepMs?: number } = {}) {
     panicCooldownMs: 1_000,
     onTick: (t) => ticks.push(t),
   });
-  const tick = async (mid: number) => {
-    const before = ticks.length;
-    orchestrator.onMarketData(
-      [{ symbol: "BTC/USDT", bid: mid - 1, ask: mid + 1, last: mid, ts: 0 }],
-      clock.monotonicMs(),
-    );
-    for (let i = 0; i < 100 && ticks.length === before; i++) await new Promise((r) => setImmediate(r));
-    return ticks.at(-1)!;
-  };
+  const tick = tickDriver(orchestrator, clock, ticks);
   return {
     clock,
     exporter,

@@ -16,7 +16,7 @@ import { OrderExecutor } from "../../src/trading/execution/order-executor.js";
 import { Orchestrator, type TickInfo } from "../../src/trading/orchestrator.js";
 import { PositionManager } from "../../src/trading/portfolio/position-manager.js";
 import type { OrderIntent, Quotes, RiskCheck, RiskVerdict, Strategy } from "../../src/trading/types.js";
-import { createMetricsProbe, FakeVenue } from "./helpers.js";
+import { createMetricsProbe, FakeVenue, tickDriver } from "./helpers.js";
 
 /** The user's decision type: the quotes plus what the strategy wants to remember about them. */
 interface DipBuy extends Quotes {
@@ -86,15 +86,7 @@ function setup() {
     panicCooldownMs: 1_000,
     onTick: (t) => ticks.push(t),
   });
-  const tick = async (mid: number) => {
-    const before = ticks.length;
-    orchestrator.onMarketData(
-      [{ symbol: "BTC/USDT", bid: mid - 1, ask: mid + 1, last: mid, ts: 0 }],
-      clock.monotonicMs(),
-    );
-    for (let i = 0; i < 100 && ticks.length === before; i++) await new Promise((r) => setImmediate(r));
-    return ticks.at(-1)!;
-  };
+  const tick = tickDriver(orchestrator, clock, ticks);
   return { exporter, venue, executor, outcomes, checked, risk, tick, orchestrator };
 }
 
