@@ -59,7 +59,7 @@ export interface OrchestratorOptions {
 
 /**
  * Called after each tick, off the tick-to-trade path. `tick` says what happened; building the
- * full monitoring snapshot is left to the caller (see `createSnapshotSource` in `demo.ts`), so a
+ * full monitoring snapshot is left to the caller (see `createSnapshotSource` in `src/demo/snapshot.ts`), so a
  * listener that only needs a count pays nothing for it.
  */
 export type TickListener = (tick: TickInfo) => void;
