@@ -18,11 +18,11 @@ import { MeterProvider } from "@opentelemetry/sdk-metrics";
 import { createTelegramChannel } from "../src/alerting/channels/telegram.js";
 import { attachTradingAlerts } from "../src/alerting/hooks.js";
 import { AlertManager } from "../src/alerting/manager.js";
-import type { AlertChannel } from "../src/alerting/types.js";
+import type { AlertChannel } from "../src/alert-model/types.js";
 import { parseConfig } from "../src/config/index.js";
 import { createSilentLogger } from "../src/logging/logger.js";
 import { createTradingMetrics } from "../src/telemetry/metrics.js";
-import { createTradingEvents } from "../src/trading/events.js";
+import { createTradingEvents } from "../src/events/trading-events.js";
 import {
   compareFigure,
   interleave,

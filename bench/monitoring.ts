@@ -7,7 +7,7 @@
  * (c) `recordTick` on the caller's stack (store + schedule), against an empty function.
  */
 import { MeterProvider } from "@opentelemetry/sdk-metrics";
-import type { Alert, Alerter, RaiseAlertInput } from "../src/alerting/types.js";
+import type { Alert, Alerter, RaiseAlertInput } from "../src/alert-model/types.js";
 import { parseConfig } from "../src/config/index.js";
 import { CounterWindow, countersOf } from "../src/monitoring/history.js";
 import { evaluateRules, longestWindowMs, type ArtifactState } from "../src/monitoring/rules.js";

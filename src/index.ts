@@ -58,7 +58,7 @@ export type {
   TradingEventMap,
   TradingEventName,
   TradingEvents,
-} from "./trading/events.js";
+} from "./events/trading-events.js";
 
 // Alerts: the model, the channel interface for your own channel, and the channels.
 export {
@@ -73,9 +73,9 @@ export {
   type Alerter,
   type DeliveryContext,
   type RaiseAlertInput,
-} from "./alerting/types.js";
-export { ALERT_RULES, type AlertRuleDefinition } from "./alerting/rules.js";
-export type { GrafanaLinkOptions } from "./alerting/format.js";
+} from "./alert-model/types.js";
+export { ALERT_RULES, type AlertRuleDefinition } from "./alert-model/rules.js";
+export type { GrafanaLinkOptions } from "./format/trace-link.js";
 export { createJsonlChannel, type JsonlChannelOptions } from "./alerting/channels/jsonl.js";
 export { createSlackChannel, type SlackChannelOptions } from "./alerting/channels/slack.js";
 export { createTelegramChannel, type TelegramChannelOptions } from "./alerting/channels/telegram.js";

@@ -9,16 +9,16 @@
  * demo's trading side (`trading/demo.ts`), its status line and what the bot reads from it.
  */
 import { parseArgs } from "node:util";
-import { demoBotProviders } from "./bot/demo-providers.js";
+import { demoBotProviders } from "./demo/bot-providers.js";
 import { exitOnConfigError, loadConfig } from "./config/load.js";
 import { createQuoteDecisionAdapter } from "./decisions/strategy-adapter.js";
 import { describeError } from "./errors.js";
 import { checkOptionalPackages } from "./optional.js";
 import { currentRuntime, startRuntime } from "./telemetry/start.js";
 import type { Runtime } from "./telemetry/runtime.js";
-import { formatSummary, startDemo } from "./trading/demo.js";
-import { isScenario, SCENARIOS } from "./trading/scenarios.js";
-import { startStatus } from "./trading/status.js";
+import { formatSummary, startDemo } from "./demo/demo.js";
+import { isScenario, SCENARIOS } from "./demo/scenarios.js";
+import { startStatus } from "./demo/status.js";
 
 const USAGE = `usage: npm start -- [--scenario ${SCENARIOS.join("|")}] [--duration SECONDS] [--seed N] [--config FILE]`;
 

@@ -29,4 +29,8 @@ export {
   type RecordingChannel,
   type RecordingChannelOptions,
 } from "./testing/recording-channel.js";
-export { ExchangeSimulator, type SimulatorOptions, type SimulatorStats } from "./trading/simulator/server.js";
+export {
+  ExchangeSimulator,
+  type SimulatorOptions,
+  type SimulatorStats,
+} from "./trading/venues/simulator/server.js";

@@ -12,10 +12,10 @@ import { createJsonlChannel } from "./channels/jsonl.js";
 import { createLogChannel } from "./channels/log.js";
 import { createSlackChannel } from "./channels/slack.js";
 import { createTelegramChannel } from "./channels/telegram.js";
-import type { GrafanaLinkOptions } from "./format.js";
+import type { GrafanaLinkOptions } from "../format/trace-link.js";
 import { AlertManager, type AlertManagerOptions } from "./manager.js";
-import { ALERT_RULES } from "./rules.js";
-import { ALERT_LEVELS, type AlertChannel } from "./types.js";
+import { ALERT_RULES } from "../alert-model/rules.js";
+import { ALERT_LEVELS, type AlertChannel } from "../alert-model/types.js";
 
 /** What the composition root hands to {@link createAlerting} (a `Runtime` fits). */
 export interface AlertingDeps {

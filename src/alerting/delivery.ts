@@ -3,7 +3,8 @@ import type { Clock, TimerHandle } from "../clock.js";
 import { describeError, redact, TicktraceError } from "../errors.js";
 import type { HealthRegistry } from "../health/registry.js";
 import type { Logger } from "../logging/logger.js";
-import type { Alert, AlertChannel, AlertEvent } from "./types.js";
+import type { Alert, AlertChannel, AlertEvent } from "../alert-model/types.js";
+import { backoffDelayMs } from "../retry/backoff.js";
 
 /** One notification waiting for one channel. */
 export interface QueueItem {
@@ -54,12 +55,6 @@ export interface ChannelQueueOptions {
 /** Health component name of a channel. */
 export function healthComponentName(channel: string): string {
   return `alerts.${channel}`;
-}
-
-/** The retry delay for the given attempt (1-based): exponential, capped, with jitter in [50%, 100%]. */
-export function backoffDelayMs(attempt: number, policy: RetryPolicy, random: () => number): number {
-  const base = Math.min(policy.maxDelayMs, policy.initialDelayMs * 2 ** Math.max(0, attempt - 1));
-  return Math.round(base * (0.5 + 0.5 * random()));
 }
 
 /** Normalizes anything a channel threw into a {@link TicktraceError}. */

@@ -1,9 +1,10 @@
 import { systemClock, type Clock, type TimerHandle } from "../clock.js";
 import type { Config } from "../config/schema.js";
 import type { ComponentReport, HealthRegistry } from "../health/registry.js";
-import type { TradingEvents } from "../trading/events.js";
-import { ALERT_RULES } from "./rules.js";
-import type { Alerter } from "./types.js";
+import { forEachComponent } from "../health/report.js";
+import type { TradingEvents } from "../events/trading-events.js";
+import { ALERT_RULES } from "../alert-model/rules.js";
+import type { Alerter } from "../alert-model/types.js";
 
 /** Options of {@link attachTradingAlerts}. */
 export interface TradingAlertsOptions {
@@ -212,12 +213,7 @@ export function attachTradingAlerts(options: TradingAlertsOptions): TradingAlert
         alerter.resolve(R.workerStalled.id, { worker: name });
       }
     };
-    for (const [key, value] of Object.entries(health.snapshot().components)) {
-      if (typeof (value as ComponentReport).status === "string") visit(key, value as ComponentReport);
-      else
-        for (const [name, report] of Object.entries(value as Record<string, ComponentReport>))
-          visit(name, report);
-    }
+    forEachComponent(health.snapshot(), visit);
     for (const name of stalledWorkers) {
       if (!seen.has(name)) {
         stalledWorkers.delete(name);

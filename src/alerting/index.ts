@@ -12,27 +12,20 @@ export {
   type Alerter,
   type DeliveryContext,
   type RaiseAlertInput,
-} from "./types.js";
-export { ALERT_RULES, alertnameFor, type AlertRuleDefinition } from "./rules.js";
-export { fingerprintOf } from "./model.js";
+} from "../alert-model/types.js";
+export { ALERT_RULES, alertnameFor, type AlertRuleDefinition } from "../alert-model/rules.js";
+export { fingerprintOf } from "../alert-model/model.js";
 export { AlertManager, type AlertManagerOptions } from "./manager.js";
 export { createAlerting, createChannels, type Alerting, type AlertingDeps } from "./create.js";
 export { attachTradingAlerts, type TradingAlerts, type TradingAlertsOptions } from "./hooks.js";
 export { foldJournal, type OutboxContents } from "./outbox.js";
 export { OutboxLockedError, readOutboxLock, liveOutboxHolder, type OutboxLockInfo } from "./lock.js";
-export {
-  traceLink,
-  escapeHtml,
-  splitMessage,
-  telegramBlocks,
-  slackPayload,
-  alertmanagerAlert,
-  type GrafanaLinkOptions,
-  type PostableAlert,
-} from "./format.js";
+export { escapeHtml, splitMessage } from "../format/telegram-html.js";
+export { traceLink, type GrafanaLinkOptions } from "../format/trace-link.js";
+export { telegramBlocks, slackPayload, alertmanagerAlert, type PostableAlert } from "./format.js";
 export { createLogChannel, type LogChannelOptions } from "./channels/log.js";
+export { createJsonlChannel, type JsonlChannelOptions } from "./channels/jsonl.js";
 export {
-  createJsonlChannel,
   foldAlertLines,
   formatAlertLine,
   readAlertLog,
@@ -40,9 +33,10 @@ export {
   alertLogFile,
   appendAcknowledgement,
   cleanupAlertLogs,
+  AlertLogFollower,
+  type AlertLogFollowerOptions,
   type AlertLogLine,
-  type JsonlChannelOptions,
-} from "./channels/jsonl.js";
+} from "../alert-log/index.js";
 export { createSlackChannel, type SlackChannelOptions } from "./channels/slack.js";
 export { createTelegramChannel, type TelegramChannelOptions } from "./channels/telegram.js";
 export { createAlertmanagerChannel, type AlertmanagerChannelOptions } from "./channels/alertmanager.js";

@@ -15,9 +15,16 @@ import {
   type RetryPolicy,
 } from "./delivery.js";
 import { OutboxLock, OutboxLockedError } from "./lock.js";
-import { atLeast, createIdSource, fingerprintOf, isoTimestamp, maxLevel } from "./model.js";
+import { atLeast, createIdSource, fingerprintOf, isoTimestamp, maxLevel } from "../alert-model/model.js";
 import { Outbox, type NotificationRecord, type OutboxContents } from "./outbox.js";
-import type { Alert, AlertChannel, AlertEvent, AlertLevel, Alerter, RaiseAlertInput } from "./types.js";
+import type {
+  Alert,
+  AlertChannel,
+  AlertEvent,
+  AlertLevel,
+  Alerter,
+  RaiseAlertInput,
+} from "../alert-model/types.js";
 
 /** Options of {@link AlertManager}. Durations in milliseconds. */
 export interface AlertManagerOptions {

@@ -3,8 +3,8 @@ import path from "node:path";
 import { describeError } from "../errors.js";
 import type { Logger } from "../logging/logger.js";
 import { OutboxLockedError } from "./lock.js";
-import { isAlertLike } from "./model.js";
-import type { Alert, AlertEvent } from "./types.js";
+import { isAlertLike } from "../alert-model/model.js";
+import type { Alert, AlertEvent } from "../alert-model/types.js";
 
 /**
  * The durable outbox: an append-only journal `<dir>/journal.jsonl` of what must be delivered

@@ -1,6 +1,6 @@
 import type { Bot, Context } from "grammy";
 import type { InlineKeyboardMarkup } from "grammy/types";
-import { escapeHtml, TELEGRAM_MAX_MESSAGE_CHARS } from "../alerting/format.js";
+import { escapeHtml, TELEGRAM_MAX_MESSAGE_CHARS } from "../format/telegram-html.js";
 import { systemClock, type Clock, type TimerHandle } from "../clock.js";
 import { describeError, redact, TicktraceError } from "../errors.js";
 import { createSilentLogger, type Logger } from "../logging/logger.js";

@@ -3,8 +3,9 @@
  * injected providers and returns the replies to send. Nothing here throws: a failing provider
  * becomes a short reply naming what failed, never a stack trace.
  */
-import { escapeHtml, splitMessage, type GrafanaLinkOptions } from "../alerting/format.js";
-import type { Alert, Alerter } from "../alerting/types.js";
+import { escapeHtml, splitMessage } from "../format/telegram-html.js";
+import type { GrafanaLinkOptions } from "../format/trace-link.js";
+import type { Alert, Alerter } from "../alert-model/types.js";
 import { SESSION_ID_PATTERN, type DecisionReader, type SessionTrace } from "../decisions/types.js";
 import { describeError, TicktraceError } from "../errors.js";
 import type { HealthRegistry } from "../health/registry.js";

@@ -3,16 +3,13 @@
  * by comparing text. Every piece of outside text goes through `escapeHtml`; tags only wrap short
  * labels at the start of a block, so a long block can be cut without breaking a tag.
  */
-import {
-  escapeHtml,
-  splitMessage,
-  TELEGRAM_MAX_MESSAGE_CHARS,
-  traceLink,
-  type GrafanaLinkOptions,
-} from "../alerting/format.js";
-import type { Alert, AlertLevel } from "../alerting/types.js";
+import { formatNumber } from "../format/number.js";
+import { escapeHtml, splitMessage, TELEGRAM_MAX_MESSAGE_CHARS } from "../format/telegram-html.js";
+import { traceLink, type GrafanaLinkOptions } from "../format/trace-link.js";
+import type { Alert, AlertLevel } from "../alert-model/types.js";
 import type { DecisionSummary, SessionEvent, SessionRecord, SessionTrace } from "../decisions/types.js";
 import type { ComponentReport, HealthReport } from "../health/registry.js";
+import { forEachComponent } from "../health/report.js";
 
 /** One message to send: HTML text and optional inline buttons. */
 export interface BotReply {
@@ -44,18 +41,13 @@ export const b = (text: string): string => `<b>${escapeHtml(text)}</b>`;
 export const code = (text: string): string => `<code>${escapeHtml(text)}</code>`;
 const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
 
-/** `12,345.67`-style numbers without locale surprises. */
-export function formatNumber(value: number, digits = 2): string {
-  if (!Number.isFinite(value)) return String(value);
-  const fixed = Math.abs(value).toFixed(digits);
-  const [whole, fraction] = fixed.split(".");
-  const grouped = whole!.replace(/\B(?=(\d{3})+(?!\d))/g, ",");
-  return `${value < 0 ? "-" : ""}${grouped}${fraction ? `.${fraction}` : ""}`;
-}
+/** `12,345.67`: money and prices in the bot's replies. */
+const amount = (value: number, decimals = 2): string =>
+  formatNumber(value, { decimals, fixed: true, grouping: true });
 
-const signed = (value: number) => `${value >= 0 ? "+" : ""}${formatNumber(value)}`;
+const signed = (value: number) => `${value >= 0 ? "+" : ""}${amount(value)}`;
 const usd = (value: number) =>
-  `$${value < 0.01 && value > 0 ? value.toPrecision(2) : formatNumber(value, value < 1 ? 4 : 2)}`;
+  `$${value < 0.01 && value > 0 ? value.toPrecision(2) : amount(value, value < 1 ? 4 : 2)}`;
 
 /** Shortens plain text to `max` characters, saying how long it was. */
 export function clip(text: string, max: number): string {
@@ -145,7 +137,7 @@ export interface ReasoningView {
  */
 export function formatReasoning(
   trace: SessionTrace,
-  options: { page?: number; title?: string; grafana?: GrafanaLinkOptions; limit?: number } = {},
+  options: { page?: number; title?: string; grafana?: GrafanaLinkOptions | undefined; limit?: number } = {},
 ): ReasoningView {
   const limit = options.limit ?? TELEGRAM_MAX_MESSAGE_CHARS;
   const { session, events } = trace;
@@ -232,9 +224,9 @@ export function formatPortfolio(
   const blocks = [`💼 ${b("Portfolio")} · ${open.length} open position${open.length === 1 ? "" : "s"}`];
   for (const position of open) {
     const side = position.quantity > 0 ? "long" : "short";
-    const facts = [`${side} ${formatNumber(Math.abs(position.quantity), 6).replace(/\.?0+$/, "")}`];
-    if (position.entryPrice !== undefined) facts.push(`entry ${formatNumber(position.entryPrice)}`);
-    if (position.markPrice !== undefined) facts.push(`mark ${formatNumber(position.markPrice)}`);
+    const facts = [`${side} ${formatNumber(Math.abs(position.quantity), { decimals: 6, grouping: true })}`];
+    if (position.entryPrice !== undefined) facts.push(`entry ${amount(position.entryPrice)}`);
+    if (position.markPrice !== undefined) facts.push(`mark ${amount(position.markPrice)}`);
     if (position.unrealizedPnl !== undefined) facts.push(`uPnL ${signed(position.unrealizedPnl)}`);
     const lines = [
       `${b(position.symbol)}${position.exchange ? ` (${escapeHtml(position.exchange)})` : ""}: ${facts.join(" · ")}`,
@@ -332,16 +324,12 @@ export function formatHealth(report: HealthReport): string[] {
   const lines = [
     `🩺 ${b("Health")}: ${STATE_EMOJI[report.status] ?? ""} ${escapeHtml(report.status)} · ready ${report.ready ? "yes" : "no"} · up ${report.uptime_seconds}s`,
   ];
-  for (const [name, value] of Object.entries(report.components)) {
-    if (typeof value.status === "string") {
-      lines.push(componentLine(name, value as ComponentReport, ""));
-    } else {
-      lines.push(b(name));
-      for (const [child, childReport] of Object.entries(value as Record<string, ComponentReport>)) {
-        lines.push(componentLine(child, childReport, "  "));
-      }
-    }
-  }
+  let lastGroup: string | undefined;
+  forEachComponent(report, (name, component, group) => {
+    if (group !== undefined && group !== lastGroup) lines.push(b(group));
+    lastGroup = group;
+    lines.push(componentLine(name, component, group === undefined ? "" : "  "));
+  });
   return [lines.join("\n")];
 }
 

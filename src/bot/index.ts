@@ -21,4 +21,3 @@ export {
   type PortfolioPosition,
 } from "./format.js";
 export { botAdminChats, botEnabled, startTelegramBotFromConfig } from "./from-config.js";
-export { demoBotProviders } from "./demo-providers.js";

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * The `ticktrace` command (the package's `bin`). Argument parsing and output only: the logic
- * lives in `src/monitoring/`, `src/alerting/` and `src/config/`.
+ * lives in `src/monitoring/`, `src/alert-log/` and `src/config/`.
  */
 import { ConfigError } from "../config/index.js";
 import { TicktraceError } from "../errors.js";

@@ -2,27 +2,20 @@ import { userInfo } from "node:os";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import * as asciichart from "asciichart";
-import { appendAcknowledgement, readAlertLog, type AlertLogLine } from "../alerting/channels/jsonl.js";
+import { AlertLogFollower, appendAcknowledgement, readAlertLog } from "../alert-log/index.js";
+import { parseAlertLogLine } from "../alert-log/log-line.js";
 import { processAlive, readOutboxLock } from "../alerting/lock.js";
-import { parseAlertLogLine } from "../alerting/log-line.js";
-import { atLeast, parseLevel } from "../alerting/model.js";
-import type { Alert, AlertLevel } from "../alerting/types.js";
+import { atLeast, parseLevel } from "../alert-model/model.js";
+import type { Alert, AlertLevel } from "../alert-model/types.js";
 import { loadConfig } from "../config/index.js";
 import { TicktraceError } from "../errors.js";
-import { AlertLogFollower } from "../monitoring/alert-log.js";
+import { formatDuration } from "../format/duration.js";
+import { formatNumber } from "../format/number.js";
 import { listSnapshotFiles, readDir, readSnapshots } from "../monitoring/files.js";
 import { checkHealth, healthUrlFromConfig } from "../monitoring/health-check.js";
 import { aggregateSnapshots, numericFields, type TimedSnapshot } from "../monitoring/history.js";
 import { parseDuration, parsePositiveInt, parseSince } from "./args.js";
-import {
-  colorLevel,
-  colorStatus,
-  colorsFor,
-  formatNumber,
-  humanDuration,
-  table,
-  type CliIo,
-} from "./output.js";
+import { colorLevel, colorStatus, colorsFor, formatLabels, table, type CliIo } from "./output.js";
 
 export const MONITOR_USAGE = `Usage: ticktrace monitor <command> [options]
 
@@ -200,7 +193,7 @@ async function tail(values: Values, context: MonitorContext): Promise<number> {
         continue;
       }
       const labels =
-        line.labels && Object.keys(line.labels).length > 0 ? ` ${c.dim(JSON.stringify(line.labels))}` : "";
+        line.labels && Object.keys(line.labels).length > 0 ? ` ${c.dim(formatLabels(line.labels))}` : "";
       context.io.stdout(
         `${c.dim(time)}  ${levelText}  ${event}  ${c.dim(line.id)}  ${line.rule ?? ""}${labels}  ${line.message ?? ""}\n`,
       );
@@ -306,8 +299,11 @@ async function status(values: Values, context: MonitorContext): Promise<number> 
   const c = colorsFor(context.io);
   const acknowledged = firing.length - firing.filter((a) => !a.acknowledged).length;
   if (shown.length === 0) {
+    // Only "no active alerts" when there are none: acknowledged ones are still active (firing).
     context.io.stdout(
-      `${c.green("No active alerts")}${acknowledged > 0 && !values.all ? ` (${acknowledged} acknowledged, still firing: --all)` : ""}\n`,
+      acknowledged > 0
+        ? `${c.green("No unacknowledged alerts")}; ${acknowledged} acknowledged still firing (--all lists them)\n`
+        : `${c.green("No active alerts")}\n`,
     );
     return 0;
   }
@@ -319,10 +315,8 @@ async function status(values: Values, context: MonitorContext): Promise<number> 
     ...(showRun ? [OWNER_TEXT[owners[i]!]] : []),
     colorLevel(c, a.level),
     a.rule,
-    Object.entries(a.labels)
-      .map(([k, v]) => `${k}=${v}`)
-      .join(","),
-    humanDuration(now - Date.parse(a.timestamp)),
+    formatLabels(a.labels),
+    formatDuration(now - Date.parse(a.timestamp)),
     ...(values.all ? [a.acknowledged ? `yes (${a.acknowledgedBy ?? "?"})` : "no"] : []),
     a.message,
   ]);
@@ -388,13 +382,13 @@ async function health(values: Values, context: MonitorContext): Promise<number> 
   const c = colorsFor(context.io);
   const { report } = result;
   context.io.stdout(
-    `${c.bold(colorStatus(c, report.status))}  ${result.url}  uptime ${humanDuration(report.uptime_seconds * 1000)}  ready ${report.ready ? "yes" : c.red("no")}\n`,
+    `${c.bold(colorStatus(c, report.status))}  ${result.url}  uptime ${formatDuration(report.uptime_seconds * 1000)}  ready ${report.ready ? "yes" : c.red("no")}\n`,
   );
   if (result.components.length > 0) {
     const rows = result.components.map((row) => [
       row.name,
       colorStatus(c, row.status),
-      row.latencyMs !== undefined ? `${formatNumber(row.latencyMs, 1)} ms` : "",
+      row.latencyMs !== undefined ? `${formatNumber(row.latencyMs, { decimals: 1 })} ms` : "",
       row.lastRunAgo ?? "",
       row.detail ?? "",
     ]);
@@ -528,11 +522,11 @@ async function metrics(values: Values, context: MonitorContext): Promise<number>
   }
   const s = latest.snapshot;
   const lines = [
-    `${c.bold("Latest snapshot")}  ${s.timestamp}  (${humanDuration(now - latest.timeMs)} ago, ${files.length} on disk)`,
-    `heartbeat     last tick ${s.heartbeat.last_tick ?? c.red("never")}  uptime ${humanDuration(s.heartbeat.uptime_seconds * 1000)}`,
-    `positions     ${s.positions.count} open, value ${formatNumber(s.positions.total_value, 2)}${s.positions.symbols.length ? ` (${s.positions.symbols.join(", ")})` : ""}`,
-    `pnl           daily ${formatNumber(s.pnl.daily, 2)}  realized ${formatNumber(s.pnl.realized, 2)}  unrealized ${formatNumber(s.pnl.unrealized, 2)}`,
-    `risk          breaker ${s.risk.circuit_breaker_active ? c.red("ACTIVE") : c.green("off")}  daily loss ${formatNumber(s.risk.daily_loss_pct, 2)}%  exposure ${formatNumber(s.risk.exposure_ratio, 2)}${s.risk.position_limit_breaches.length ? c.red(`  limit breached: ${s.risk.position_limit_breaches.join(", ")}`) : ""}`,
+    `${c.bold("Latest snapshot")}  ${s.timestamp}  (${formatDuration(now - latest.timeMs)} ago, ${files.length} on disk)`,
+    `heartbeat     last tick ${s.heartbeat.last_tick ?? c.red("never")}  uptime ${formatDuration(s.heartbeat.uptime_seconds * 1000)}`,
+    `positions     ${s.positions.count} open, value ${formatNumber(s.positions.total_value, { decimals: 2 })}${s.positions.symbols.length ? ` (${s.positions.symbols.join(", ")})` : ""}`,
+    `pnl           daily ${formatNumber(s.pnl.daily, { decimals: 2 })}  realized ${formatNumber(s.pnl.realized, { decimals: 2 })}  unrealized ${formatNumber(s.pnl.unrealized, { decimals: 2 })}`,
+    `risk          breaker ${s.risk.circuit_breaker_active ? c.red("ACTIVE") : c.green("off")}  daily loss ${formatNumber(s.risk.daily_loss_pct, { decimals: 2 })}%  exposure ${formatNumber(s.risk.exposure_ratio, { decimals: 2 })}${s.risk.position_limit_breaches.length ? c.red(`  limit breached: ${s.risk.position_limit_breaches.join(", ")}`) : ""}`,
     `orders        ${s.orders.placed_total} placed, ${s.orders.rejected_total} rejected`,
     `connectivity  ${s.connectivity.exchange} ${s.connectivity.exchange_connected ? c.green("connected") : c.red("DISCONNECTED")}  last API call ${s.connectivity.last_api_call ?? "never"}`,
     ...(s.sentiment
@@ -540,7 +534,7 @@ async function metrics(values: Values, context: MonitorContext): Promise<number>
           `sentiment     score ${s.sentiment.last_score ?? "-"}  provider errors ${s.sentiment.provider_errors_total}`,
         ]
       : []),
-    ...(s.llm ? [`llm           cost $${formatNumber(s.llm.cost_usd_total, 2)} total`] : []),
+    ...(s.llm ? [`llm           cost $${formatNumber(s.llm.cost_usd_total, { decimals: 2 })} total`] : []),
   ];
   context.io.stdout(`${lines.join("\n")}\n`);
   return 0;
@@ -558,7 +552,10 @@ function chart(values: number[]): string {
     );
   }
   if (points.length === 1) points = [points[0]!, points[0]!];
-  return asciichart.plot(points, { height: 10, format: (x: number) => formatNumber(x, 2).padStart(10) });
+  return asciichart.plot(points, {
+    height: 10,
+    format: (x: number) => formatNumber(x, { decimals: 2 }).padStart(10),
+  });
 }
 
 // --- ack ---

@@ -1,5 +1,5 @@
 import pc from "picocolors";
-import type { AlertLevel } from "../alerting/types.js";
+import type { AlertLevel } from "../alert-model/types.js";
 
 /** Where a command writes; the real process streams, or buffers in tests. */
 export interface CliIo {
@@ -53,19 +53,9 @@ export function table(header: readonly string[], rows: readonly (readonly string
   return [c.bold(line(header)), ...rows.map(line)].join("\n") + "\n";
 }
 
-/** "45s", "12m", "3h 5m", "2d 4h": how long ago or how long. */
-export function humanDuration(ms: number): string {
-  const s = Math.max(0, Math.round(ms / 1000));
-  if (s < 60) return `${s}s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m}m`;
-  const h = Math.floor(m / 60);
-  if (h < 48) return m % 60 === 0 ? `${h}h` : `${h}h ${m % 60}m`;
-  const d = Math.floor(h / 24);
-  return h % 24 === 0 ? `${d}d` : `${d}d ${h % 24}h`;
-}
-
-/** A number for people: at most `digits` decimals, no trailing zeros. */
-export function formatNumber(value: number, digits = 4): string {
-  return Number.isInteger(value) ? String(value) : String(Number(value.toFixed(digits)));
+/** Alert labels as `status` and `tail` show them: `exchange=simex,symbol=BTC/USDT`. */
+export function formatLabels(labels: Readonly<Record<string, string>>): string {
+  return Object.entries(labels)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(",");
 }

@@ -1,4 +1,4 @@
-import type { QuoteDecisionSink as QuoteDecisionHook, QuoteDecisionRecord } from "../trading/market-maker.js";
+import type { QuoteDecisionSink as QuoteDecisionHook, QuoteDecisionRecord } from "../trading/index.js";
 import type { DecisionRecorder } from "./recorder.js";
 
 export interface QuoteDecisionAdapterOptions {

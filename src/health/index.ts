@@ -1,8 +1,6 @@
 /** Health: the component registry and the HTTP server for `/health`, `/health/live`, `/health/ready` and `/metrics`. */
 export {
   HealthRegistry,
-  formatAgo,
-  formatDuration,
   type ComponentOptions,
   type ComponentReport,
   type ComponentState,
@@ -10,6 +8,7 @@ export {
   type HealthReport,
   type OverallStatus,
 } from "./registry.js";
+export { formatAgo, formatDuration } from "../format/duration.js";
 export {
   createHealthApp,
   createMetricsApp,

@@ -1,4 +1,5 @@
 import { systemClock, type Clock } from "../clock.js";
+import { formatAgo, formatDuration } from "../format/duration.js";
 
 /** A component's own state. `down` on a required component makes the process unhealthy and unready. */
 export type ComponentState = "up" | "degraded" | "down";
@@ -8,7 +9,7 @@ export type OverallStatus = "healthy" | "degraded" | "unhealthy";
 
 export interface ComponentOptions {
   /** Groups components in the `/health` JSON (`workers`, `exchanges`, `alerts`, ...). */
-  group?: string;
+  group?: string | undefined;
   /** A required component that is down makes `/health/ready` answer 503. Default false. */
   required?: boolean;
   /**
@@ -157,18 +158,4 @@ export class HealthRegistry {
     }
     return report;
   }
-}
-
-/** "2m ago" style text for `last_run_ago` on `/health`: readable at a glance. */
-export function formatAgo(ms: number): string {
-  return `${formatDuration(ms)} ago`;
-}
-
-/** "45s", "2m", "3h". */
-export function formatDuration(ms: number): string {
-  const seconds = Math.max(0, Math.round(ms / 1000));
-  if (seconds < 60) return `${seconds}s`;
-  const minutes = Math.round(seconds / 60);
-  if (minutes < 60) return `${minutes}m`;
-  return `${Math.round(minutes / 60)}h`;
 }

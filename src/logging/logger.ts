@@ -22,6 +22,12 @@ export interface CreateLoggerOptions {
   format?: "json" | "pretty";
   /** Fields on every entry; `component` defaults to "app". */
   defaultMeta?: LogFields;
+  /**
+   * ANSI colours in the `pretty` format. Default: only when the console transport writes to a
+   * terminal (stdout is a TTY), so a log redirected to a file stays plain text; `NO_COLOR` turns
+   * them off and `FORCE_COLOR` (not `0`) on. Off by default with custom `transports`.
+   */
+  color?: boolean;
   /** Replaces the console transport (tests pass a stream transport). */
   transports?: winston.transport[];
   /** Service name added to every entry. */
@@ -81,6 +87,7 @@ const prettyLine = winston.format.printf((info) => {
  */
 export function createLogger(options: CreateLoggerOptions = {}): Logger {
   const format = options.format ?? "json";
+  const color = options.color ?? (options.transports === undefined && consoleIsColorTerminal());
   const logger = winston.createLogger({
     level: options.level ?? "info",
     format: winston.format.combine(
@@ -94,12 +101,22 @@ export function createLogger(options: CreateLoggerOptions = {}): Logger {
       compact(),
       format === "json"
         ? winston.format.json()
-        : winston.format.combine(winston.format.colorize(), prettyLine),
+        : color
+          ? winston.format.combine(winston.format.colorize(), prettyLine)
+          : prettyLine,
     ),
     transports: options.transports ?? [new winston.transports.Console({ stderrLevels: [] })],
   });
   if (options.otel && !hasOtelTransport(logger)) logger.add(new OpenTelemetryTransportV3());
   return logger;
+}
+
+/** Whether the console (stdout) wants colours: `FORCE_COLOR`, else a TTY without `NO_COLOR`. */
+function consoleIsColorTerminal(env: NodeJS.ProcessEnv = process.env): boolean {
+  const force = env.FORCE_COLOR;
+  if (force !== undefined && force !== "") return force !== "0" && force !== "false";
+  if (env.NO_COLOR !== undefined && env.NO_COLOR !== "") return false;
+  return process.stdout.isTTY;
 }
 
 /** Whether the logger already sends to the OpenTelemetry logs SDK (the winston instrumentation adds this transport). */

@@ -1,4 +1,4 @@
-import type { Alerter } from "../alerting/types.js";
+import type { Alerter } from "../alert-model/types.js";
 import type { Clock } from "../clock.js";
 import type { Config } from "../config/schema.js";
 import type { HealthRegistry } from "../health/registry.js";

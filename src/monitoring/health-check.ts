@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { TicktraceError } from "../errors.js";
-import type { ComponentReport, HealthReport, OverallStatus } from "../health/registry.js";
+import type { HealthReport, OverallStatus } from "../health/registry.js";
+import { forEachComponent, qualifiedName } from "../health/report.js";
 
 /** A `/health` answer as it may arrive from anything listening at the URL. */
 const componentSchema = z
@@ -115,22 +116,14 @@ export async function checkHealth(
 /** The report's components as rows, groups flattened to `group.name`, in report order. */
 export function componentRows(report: HealthReport): ComponentRow[] {
   const rows: ComponentRow[] = [];
-  const add = (name: string, c: ComponentReport) => {
+  forEachComponent(report, (name, c, group) => {
     rows.push({
-      name,
-      status: String(c.status),
+      name: qualifiedName(name, group),
+      status: c.status,
       ...(c.detail !== undefined ? { detail: c.detail } : {}),
       ...(c.latency_ms !== undefined ? { latencyMs: c.latency_ms } : {}),
       ...(c.last_run_ago !== undefined ? { lastRunAgo: c.last_run_ago } : {}),
     });
-  };
-  for (const [name, value] of Object.entries(report.components ?? {})) {
-    if (value && typeof value === "object" && "status" in value && typeof value.status === "string") {
-      add(name, value as ComponentReport);
-    } else if (value && typeof value === "object") {
-      for (const [child, report] of Object.entries(value as Record<string, ComponentReport>))
-        add(`${name}.${child}`, report);
-    }
-  }
+  });
   return rows;
 }

@@ -43,12 +43,7 @@ export {
   type ReadSnapshotsResult,
   type RetentionResult,
 } from "./files.js";
-export {
-  AckWatcher,
-  AlertLogFollower,
-  type AckWatcherOptions,
-  type AlertLogFollowerOptions,
-} from "./alert-log.js";
+export { AckWatcher, type AckWatcherOptions } from "./alert-log.js";
 export {
   checkHealth,
   componentRows,

@@ -1,7 +1,7 @@
-import { ALERT_RULES } from "../alerting/rules.js";
-import type { AlertFieldValue, AlertLevel } from "../alerting/types.js";
+import { ALERT_RULES } from "../alert-model/rules.js";
+import type { AlertFieldValue, AlertLevel } from "../alert-model/types.js";
 import type { Config } from "../config/schema.js";
-import { formatDuration } from "../health/registry.js";
+import { formatDuration } from "../format/duration.js";
 import type { CounterField, CounterWindow } from "./history.js";
 import type { MonitoringSnapshot } from "./snapshot.js";
 

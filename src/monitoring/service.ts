@@ -1,5 +1,5 @@
-import { fingerprintOf } from "../alerting/model.js";
-import type { Alerter } from "../alerting/types.js";
+import { fingerprintOf } from "../alert-model/model.js";
+import type { Alerter } from "../alert-model/types.js";
 import { systemClock, type Clock, type TimerHandle } from "../clock.js";
 import type { Config } from "../config/schema.js";
 import { describeError } from "../errors.js";
@@ -38,7 +38,7 @@ interface ActiveFinding {
   finding: Finding;
   raisedAtMs: number;
   /** When the finding was first missing from an evaluation; undefined while it holds. */
-  clearSinceMs?: number;
+  clearSinceMs?: number | undefined;
 }
 
 /** Firing findings are raised again this often, so an alert resolved elsewhere comes back while the condition holds. */

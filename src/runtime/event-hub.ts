@@ -3,7 +3,7 @@ import type {
   TradingEventMap,
   TradingEventName,
   TradingEvents,
-} from "../trading/events.js";
+} from "../events/trading-events.js";
 
 /**
  * The runtime's trading event hub: {@link TradingEvents} (`on`, `emit`) plus one method per event,

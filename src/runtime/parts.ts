@@ -16,7 +16,7 @@
 import type { Tracer } from "@opentelemetry/api";
 import type * as AlertingCreate from "../alerting/create.js";
 import type * as AlertingHooks from "../alerting/hooks.js";
-import type { Alert, AlertChannel, Alerter, RaiseAlertInput } from "../alerting/types.js";
+import type { Alert, AlertChannel, Alerter, RaiseAlertInput } from "../alert-model/types.js";
 import type * as BotFromConfig from "../bot/from-config.js";
 import type { BotProviders } from "../bot/commands.js";
 import type { TelegramBot } from "../bot/bot.js";

@@ -371,8 +371,10 @@ export function startTelemetrySdk(config: Config): TelemetrySdk {
 /** `OTEL_LOG_LEVEL` turns on the SDK's own diagnostics on the console, as the Node SDK did. */
 function setDiagLoggerFromEnv(): void {
   const level = getStringFromEnv("OTEL_LOG_LEVEL");
-  if (level !== undefined)
-    diag.setLogger(new DiagConsoleLogger(), { logLevel: diagLogLevelFromString(level) });
+  if (level === undefined) return;
+  // An unknown level leaves the API's default (INFO), as before.
+  const logLevel = diagLogLevelFromString(level);
+  diag.setLogger(new DiagConsoleLogger(), logLevel === undefined ? {} : { logLevel });
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { AlertChannel } from "../alerting/types.js";
+import type { AlertChannel } from "../alert-model/types.js";
 import type { Config } from "../config/schema.js";
 import { describeError, TicktraceError } from "../errors.js";
 import { HealthRegistry } from "../health/registry.js";

@@ -4,7 +4,7 @@ import type {
   AlertChannelKind,
   AlertLevel,
   DeliveryContext,
-} from "../alerting/types.js";
+} from "../alert-model/types.js";
 import { TicktraceError } from "../errors.js";
 
 /** One delivery a {@link RecordingChannel} received. */

@@ -1,49 +1,48 @@
 /**
- * Trading: the incident hooks a bot raises (the alert module listens to them), and the parts of
- * the reference process a user can reuse or test against: the exchange simulator and client, the
- * market maker, position manager, risk monitor, orchestrator and workers.
+ * Trading: the contracts of the trading concerns (strategy, risk check, position book,
+ * executor, venue) and the reference parts that implement them, which a bot can reuse or test
+ * against: the exchange simulator and client, the market maker, position manager, risk monitor,
+ * order executor, orchestrator and workers.
  */
-export {
-  createTradingEvents,
-  type CreateTradingEventsOptions,
-  type TradingEventListener,
-  type TradingEventMap,
-  type TradingEventName,
-  type TradingEvents,
-} from "./events.js";
-export { ExchangeSimulator, type SimulatorOptions, type SimulatorStats } from "./simulator/server.js";
+export type {
+  Executor,
+  FillInput,
+  FillResult,
+  OrderIntent,
+  PortfolioTotals,
+  Position,
+  PositionBook,
+  Quote,
+  Quotes,
+  RiskCheck,
+  RiskVerdict,
+  Strategy,
+  Venue,
+} from "./types.js";
+export { ExchangeSimulator, type SimulatorOptions, type SimulatorStats } from "./venues/simulator/server.js";
 export {
   ExchangeClient,
-  parseRetryAfter,
   type CallOptions,
   type ExchangeClientOptions,
   type ExchangeOperation,
-} from "./exchange-client.js";
+} from "./venues/exchange-client.js";
 export {
   MarketMaker,
   type QuoteDecisionSink,
   type MarketMakerOptions,
-  type Quote,
   type QuoteDecision,
   type QuoteDecisionRecord,
-} from "./market-maker.js";
-export { OrderExecutor, type OrderExecutorOptions, type RestingOrder, type Venue } from "./order-executor.js";
-export {
-  PositionManager,
-  type FillInput,
-  type FillResult,
-  type PortfolioTotals,
-  type Position,
-} from "./position-manager.js";
+} from "./strategy/market-maker.js";
+export { OrderExecutor, type OrderExecutorOptions, type RestingOrder } from "./execution/order-executor.js";
+export { PositionManager } from "./portfolio/position-manager.js";
 export {
   RiskMonitor,
-  type OrderIntent,
   type RejectReason,
   type RiskDecision,
   type RiskLimit,
   type RiskLimits,
   type RiskMonitorOptions,
-} from "./risk-monitor.js";
+} from "./risk/risk-monitor.js";
 export {
   Orchestrator,
   type OrchestratorOptions,
@@ -52,8 +51,5 @@ export {
   type TickListener,
 } from "./orchestrator.js";
 export { startWorker, type Worker, type WorkerOptions } from "./workers.js";
-export { TokenBucket, type TokenBucketOptions } from "./rate-limiter.js";
-export { createSnapshotSource, type SnapshotSourceOptions } from "./snapshot.js";
-export { SCENARIOS, isScenario, type ScenarioName } from "./scenarios.js";
-export { startDemo, type Demo, type DemoOptions, type DemoSummary } from "./demo.js";
-export type * from "./wire.js";
+export { TokenBucket, type TokenBucketOptions } from "./venues/rate-limiter.js";
+export type * from "./venues/wire.js";

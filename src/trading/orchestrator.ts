@@ -14,12 +14,18 @@ import type { HealthRegistry } from "../health/registry.js";
 import { createSilentLogger, type Logger } from "../logging/logger.js";
 import type { HotPathRecorder, HotPathSeries } from "../telemetry/hot-path.js";
 import type { TradingMetrics } from "../telemetry/metrics.js";
-import type { TradingEvents } from "./events.js";
-import type { MarketMaker, Quote, QuoteDecision } from "./market-maker.js";
-import type { OrderExecutor } from "./order-executor.js";
-import type { PortfolioTotals, Position, PositionManager } from "./position-manager.js";
-import type { RiskMonitor } from "./risk-monitor.js";
-import type { Order, OrderStatus, PlaceOrderRequest, Side, Ticker } from "./wire.js";
+import type { TradingEvents } from "../events/trading-events.js";
+import type {
+  Executor,
+  PortfolioTotals,
+  Position,
+  PositionBook,
+  Quote,
+  Quotes,
+  RiskCheck,
+  Strategy,
+} from "./types.js";
+import type { Order, OrderStatus, PlaceOrderRequest, Side, Ticker } from "./venues/wire.js";
 
 /** Lifecycle of the strategy as the orchestrator sees it. */
 export type StrategyState = "running" | "faulted" | "stopped";
@@ -27,10 +33,13 @@ export type StrategyState = "running" | "faulted" | "stopped";
 export interface OrchestratorOptions {
   exchange: string;
   symbols: readonly string[];
-  strategy: MarketMaker;
-  executor: OrderExecutor;
-  positions: PositionManager;
-  risk: RiskMonitor;
+  /** Decides the quotes; the market maker, or a bot's own {@link Strategy}. */
+  strategy: Strategy;
+  /** Keeps the resting orders on the venue (the order executor). */
+  executor: Executor;
+  positions: PositionBook;
+  /** Approves each quote before it is placed; the risk monitor, or a bot's own {@link RiskCheck}. */
+  risk: RiskCheck;
   metrics: TradingMetrics;
   events: TradingEvents;
   /** The runtime's tracer; each tick is one trace. */
@@ -50,7 +59,7 @@ export interface OrchestratorOptions {
 
 /**
  * Called after each tick, off the tick-to-trade path. `tick` says what happened; building the
- * full monitoring snapshot is left to the caller (see `createSnapshotSource` in `demo.ts`), so a
+ * full monitoring snapshot is left to the caller (see `createSnapshotSource` in `src/demo/snapshot.ts`), so a
  * listener that only needs a count pays nothing for it.
  */
 export type TickListener = (tick: TickInfo) => void;
@@ -117,6 +126,8 @@ const EPOCH_BASE_REFRESH_MS = 1_000;
  *
  * A strategy that throws is contained: the strategy is marked faulted (health `down`, event
  * `strategyPanic`), its orders are cancelled, and it is tried again after `panicCooldownMs`.
+ * Otherwise the strategy's health (group `strategies`) says `quoting`, or `halted` (`degraded`)
+ * while the risk check's breaker is active or the exchange's stream is down.
  */
 export class Orchestrator {
   private readonly options: OrchestratorOptions;
@@ -133,6 +144,9 @@ export class Orchestrator {
   private state: StrategyState = "running";
   private faultedUntilMs = 0;
   private breakerHandled = false;
+  /** Why the venue's market-data stream is down, while it is (the strategy is halted then). */
+  private venueDownReason: string | undefined;
+  private readonly unsubscribe: (() => void)[] = [];
   private current: Promise<void> | undefined;
   private seq = 0;
   private lastTickAtMs: number | undefined;
@@ -199,6 +213,21 @@ export class Orchestrator {
       }
     }
     options.health?.register(strategy, { group: "strategies" }, { state: "up", detail: "quoting" });
+    if (options.health) {
+      // The stream stops during an outage, and with it the ticks: only the venue's events tell.
+      this.unsubscribe.push(
+        options.events.on("exchangeDisconnected", (e) => {
+          if (e.exchange !== options.exchange) return;
+          this.venueDownReason = e.reason;
+          this.reportHealth();
+        }),
+        options.events.on("exchangeReconnected", (e) => {
+          if (e.exchange !== options.exchange || this.venueDownReason === undefined) return;
+          this.venueDownReason = undefined;
+          this.reportHealth();
+        }),
+      );
+    }
   }
 
   get strategyState(): StrategyState {
@@ -233,6 +262,7 @@ export class Orchestrator {
     if (this.state === "stopped") return;
     this.state = "stopped";
     this.pending = undefined;
+    for (const off of this.unsubscribe.splice(0)) off();
     await this.current;
     await this.options.executor.cancelAll();
     this.options.health?.report(this.options.strategy.id, { state: "up", detail: "stopped" });
@@ -280,7 +310,7 @@ export class Orchestrator {
       outcome = await this.trade(ctx, traceId);
       // Off the tick-to-trade path from here.
       if (sampled) this.stageSpans(ctx, mdStart, mdEnd);
-      risk.evaluate(positions.totals(), positions.all(), traceId);
+      risk.evaluate?.(positions.totals(), positions.all(), traceId);
     } catch (error) {
       outcome = "error";
       if (sampled) {
@@ -327,11 +357,15 @@ export class Orchestrator {
       if (!this.breakerHandled) {
         this.breakerHandled = true;
         this.logger.warn("circuit breaker active: cancelling all orders, trading stopped");
+        this.reportHealth();
         await executor.cancelAll();
       }
       return "skipped";
     }
-    this.breakerHandled = false;
+    if (this.breakerHandled) {
+      this.breakerHandled = false;
+      this.reportHealth();
+    }
     if (this.state === "faulted") {
       if (this.clock.now() < this.faultedUntilMs) return "skipped";
       this.logger.info("retrying the strategy after its cooldown");
@@ -343,7 +377,7 @@ export class Orchestrator {
     if (this.state === "faulted") {
       this.state = "running";
       this.options.events.emit("strategyRecovered", { strategy: strategy.id });
-      this.options.health?.report(strategy.id, { state: "up", detail: "quoting (recovered)" });
+      this.reportHealth(" (recovered)");
       this.logger.info("strategy recovered");
     }
     return "ok";
@@ -356,7 +390,7 @@ export class Orchestrator {
     if (!ticker) return "ok";
     const position = positions.position(symbol);
     const decideStart = this.spanStamp();
-    let decision: QuoteDecision;
+    let decision: Quotes;
     try {
       decision = strategy.quote(symbol, ticker.bid, ticker.ask, position.quantity);
     } catch (error) {
@@ -377,19 +411,21 @@ export class Orchestrator {
     state.checkStart = this.spanStamp();
     state.rejected = undefined;
     const totals = positions.totals();
-    const placeBid = this.approve(state, decision.bid, position, totals);
-    const placeAsk = this.approve(state, decision.ask, position, totals);
+    const wantBid = decision.bid;
+    const wantAsk = decision.ask;
+    const placeBid = wantBid !== undefined && this.approve(state, wantBid, position, totals);
+    const placeAsk = wantAsk !== undefined && this.approve(state, wantAsk, position, totals);
     state.checkEnd = this.spanStamp();
     state.decided = true;
     state.bid.placed = placeBid;
     state.ask.placed = placeAsk;
     // Both placements are in flight together; `place` never rejects.
-    const bid = placeBid ? this.place(ctx, state, state.bid, decision.bid) : undefined;
-    const ask = placeAsk ? this.place(ctx, state, state.ask, decision.ask) : undefined;
+    const bid = placeBid ? this.place(ctx, state, state.bid, wantBid) : undefined;
+    const ask = placeAsk ? this.place(ctx, state, state.ask, wantAsk) : undefined;
     if (bid) await bid;
     if (ask) await ask;
     if (placeBid || placeAsk || state.rejected !== undefined) {
-      strategy.recordOutcome(decision, position.quantity, state.rejected === undefined, state.rejected);
+      strategy.recordOutcome?.(decision, position.quantity, state.rejected === undefined, state.rejected);
     }
     return "ok";
   }
@@ -518,6 +554,28 @@ export class Orchestrator {
     const ns = this.epochBaseNs + monoMs * 1e6;
     const s = Math.floor(ns / 1e9);
     return [this.epochBaseS + s, Math.floor(ns - s * 1e9)];
+  }
+
+  /**
+   * The strategy's health from its state, on each change of state (never per tick): halted
+   * (`degraded`) while the breaker is active or the venue's stream is down, else quoting. A
+   * faulted strategy keeps the `down` report {@link panic} made.
+   */
+  private reportHealth(note = ""): void {
+    const { health, strategy, exchange } = this.options;
+    if (!health || this.state === "faulted") return;
+    if (this.state === "stopped") health.report(strategy.id, { state: "up", detail: "stopped" });
+    else if (this.breakerHandled)
+      health.report(strategy.id, {
+        state: "degraded",
+        detail: "halted: circuit breaker active, orders cancelled",
+      });
+    else if (this.venueDownReason !== undefined)
+      health.report(strategy.id, {
+        state: "degraded",
+        detail: `halted: exchange ${exchange} disconnected (${this.venueDownReason})`,
+      });
+    else health.report(strategy.id, { state: "up", detail: `quoting${note}` });
   }
 
   private async panic(error: unknown, traceId: string): Promise<void> {

@@ -4,7 +4,7 @@ import { describeError, TicktraceError } from "../errors.js";
 import type { HealthRegistry } from "../health/registry.js";
 import { createSilentLogger, type Logger } from "../logging/logger.js";
 import type { TradingMetrics } from "../telemetry/metrics.js";
-import type { TradingEvents } from "./events.js";
+import type { TradingEvents } from "../events/trading-events.js";
 
 export interface WorkerOptions {
   /** Name in metrics (`worker` label), health (group `workers`) and events. */

@@ -44,7 +44,7 @@ describe("crash consistency", () => {
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ticktrace-exit-"));
       try {
         const script = `
-          const { AlertManager } = require(${JSON.stringify(path.join(ROOT, "dist/index.js"))});
+          const { AlertManager } = require(${JSON.stringify(path.join(ROOT, "dist/alerting/index.js"))});
           const hang = { name: "page", minLevel: "INFO", send: () => new Promise(() => {}) };
           const manager = new AlertManager({ channels: [hang], outboxDir: ${JSON.stringify(dir)} }).start();
           manager.raise({ rule: "last_words", level: "CRITICAL", title: "raised right before the end", message: "m" });

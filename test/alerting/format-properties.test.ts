@@ -6,14 +6,9 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import {
-  SLACK_MAX_TEXT_CHARS,
-  slackPayload,
-  splitMessage,
-  telegramBlocks,
-  TELEGRAM_MAX_MESSAGE_CHARS,
-} from "../../src/alerting/format.js";
-import type { Alert } from "../../src/alerting/types.js";
+import { SLACK_MAX_TEXT_CHARS, slackPayload, telegramBlocks } from "../../src/alerting/format.js";
+import { splitMessage, TELEGRAM_MAX_MESSAGE_CHARS } from "../../src/format/telegram-html.js";
+import type { Alert } from "../../src/alert-model/types.js";
 import { parseTelegramHtml } from "../bot/fake-telegram.js";
 
 const SEED = 20_261_201;

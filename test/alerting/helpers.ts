@@ -9,7 +9,7 @@ import type {
   AlertChannelKind,
   AlertLevel,
   DeliveryContext,
-} from "../../src/alerting/types.js";
+} from "../../src/alert-model/types.js";
 import { TicktraceError } from "../../src/errors.js";
 
 class TestReader extends MetricReader {

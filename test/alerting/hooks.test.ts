@@ -4,7 +4,7 @@ import { AlertManager } from "../../src/alerting/manager.js";
 import { createManualClock } from "../../src/clock.js";
 import { parseConfigText } from "../../src/config/index.js";
 import { HealthRegistry } from "../../src/health/registry.js";
-import { createTradingEvents } from "../../src/trading/events.js";
+import { createTradingEvents } from "../../src/events/trading-events.js";
 import { createRecordingChannel } from "./helpers.js";
 
 function setup(yaml = "") {

@@ -5,10 +5,10 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
   appendAcknowledgement,
   cleanupAlertLogs,
-  createJsonlChannel,
   foldAlertLines,
   readAlertLog,
-} from "../../src/alerting/channels/jsonl.js";
+} from "../../src/alert-log/store.js";
+import { createJsonlChannel } from "../../src/alerting/channels/jsonl.js";
 import { AlertManager } from "../../src/alerting/manager.js";
 import { createManualClock } from "../../src/clock.js";
 

@@ -4,7 +4,7 @@ import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { AlertManager } from "../../src/alerting/manager.js";
 import { JOURNAL_FILE, Outbox, foldJournal, type NotificationRecord } from "../../src/alerting/outbox.js";
-import type { Alert } from "../../src/alerting/types.js";
+import type { Alert } from "../../src/alert-model/types.js";
 import { HealthRegistry } from "../../src/health/registry.js";
 import { createSilentLogger } from "../../src/logging/logger.js";
 import { createCapturingLogger, createRecordingChannel } from "./helpers.js";

@@ -10,7 +10,7 @@ import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { LOCK_FILE, OutboxLockedError, readOutboxLock } from "../../src/alerting/lock.js";
 import { AlertManager } from "../../src/alerting/manager.js";
-import type { RaiseAlertInput } from "../../src/alerting/types.js";
+import type { RaiseAlertInput } from "../../src/alert-model/types.js";
 import { createManualClock } from "../../src/clock.js";
 import { createRecordingChannel, settle } from "./helpers.js";
 

@@ -8,8 +8,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { readAlertLog } from "../../src/alerting/channels/jsonl.js";
-import { levelRank, type Alert } from "../../src/alerting/types.js";
+import { readAlertLog } from "../../src/alert-log/store.js";
+import { levelRank, type Alert } from "../../src/alert-model/types.js";
 import { startFakeHttpServer, type FakeHttpServer, type ReceivedRequest } from "./fake-http.js";
 
 const ROOT = resolve(__dirname, "../..");

@@ -1,6 +1,6 @@
 import { Writable } from "node:stream";
 import winston from "winston";
-import type { Alert, Alerter, RaiseAlertInput } from "../../src/alerting/types.js";
+import type { Alert, Alerter, RaiseAlertInput } from "../../src/alert-model/types.js";
 import { TicktraceError } from "../../src/errors.js";
 import { createLogger, type Logger } from "../../src/logging/logger.js";
 

@@ -178,7 +178,7 @@ describe.concurrent("ticktrace CLI", () => {
     // The manager's own acknowledgement line does not loop back.
     expect(await watcher.pollNow()).toBe(0);
     expect((await run(["monitor", "status"], { cwd })).stdout).toBe(
-      "No active alerts (2 acknowledged, still firing: --all)\n",
+      "No unacknowledged alerts; 2 acknowledged still firing (--all lists them)\n",
     );
     const again = await run(["monitor", "ack", breaker.id], { cwd });
     expect(again.stdout).toMatch(new RegExp(`^${breaker.id} was already acknowledged by cli:ops at `));
@@ -337,6 +337,51 @@ describe.concurrent("ticktrace CLI", () => {
     expect(await follow.exited).toBe(0);
   });
 
+  it("regression: status said No active alerts while status --all listed one", async () => {
+    const cwd = await workdir("status-acked");
+    const { dir, manager } = alertLog(cwd);
+    await mkdir(dir, { recursive: true });
+    expect((await run(["monitor", "status"], { cwd })).stdout).toBe("No active alerts\n");
+    const alert = manager.raise({
+      rule: "exchange_disconnected",
+      level: "WARNING",
+      title: "Down",
+      message: "simex lost",
+      labels: { exchange: "simex" },
+    })!;
+    manager.acknowledge(alert.id, "cli:ops");
+    await manager.idle();
+    const status = await run(["monitor", "status"], { cwd });
+    expect(status.stdout).toBe("No unacknowledged alerts; 1 acknowledged still firing (--all lists them)\n");
+    const all = await run(["monitor", "status", "--all"], { cwd });
+    expect(all.stdout).toContain(alert.id);
+    expect(all.stdout.trimEnd().split("\n").at(-1)).toBe("1 active alert");
+    await manager.shutdown();
+  });
+
+  it("regression: tail printed labels as JSON while status printed k=v", async () => {
+    const cwd = await workdir("labels");
+    const { manager } = alertLog(cwd);
+    const alert = manager.raise({
+      rule: "position_limit_breached",
+      level: "ERROR",
+      title: "Limit",
+      message: "BTC over its limit",
+      labels: { exchange: "simex", symbol: "BTC/USDT" },
+    })!;
+    await manager.idle();
+    const tail = await run(["monitor", "tail", "--no-follow"], { cwd });
+    const status = await run(["monitor", "status"], { cwd });
+    expect(tail.stdout).toMatch(
+      new RegExp(
+        `  ${alert.id}  position_limit_breached exchange=simex,symbol=BTC/USDT  BTC over its limit\\n$`,
+      ),
+    );
+    expect(tail.stdout).not.toContain("{");
+    expect(status.stdout.split("\n")[1]).toMatch(/\sexchange=simex,symbol=BTC\/USDT\s/);
+    await manager.shutdown();
+  });
+
   describe.sequential("health", () => {
     let server: Server;
     let url: string;
@@ -410,6 +455,28 @@ describe.concurrent("ticktrace CLI", () => {
         stdout: "",
         stderr: `ticktrace: ${url}/health answered HTTP 200 without a health report (is this a ticktrace health server?)\n`,
       });
+    });
+
+    it("regression: monitor health printed alerts.alerts.log (the group prefix doubled)", async () => {
+      const cwd = await workdir("health-alerts");
+      answer = {
+        status: 200,
+        body: report("healthy", {
+          alerts: {
+            "alerts.log": { status: "up" },
+            "alerts.outbox": { status: "up" },
+            telegram_bot: { status: "up" },
+          },
+        }),
+      };
+      const out = await run(["monitor", "health", "--url", url], { cwd });
+      expect(out.code).toBe(0);
+      const names = out.stdout
+        .trimEnd()
+        .split("\n")
+        .slice(2)
+        .map((l) => l.split(/\s+/)[0]);
+      expect(names).toEqual(["alerts.log", "alerts.outbox", "alerts.telegram_bot"]);
     });
 
     it("unreachable is exit 2 with one line; --config finds the URL from health.host/port", async () => {

@@ -5,7 +5,7 @@ import {
   createQuoteDecisionAdapter,
   createSqliteDecisionStore,
 } from "../../src/decisions/index.js";
-import { MarketMaker } from "../../src/trading/market-maker.js";
+import { MarketMaker } from "../../src/trading/strategy/market-maker.js";
 
 describe("quote decision adapter", () => {
   it("turns the market maker's quoting decisions into sessions with its reasoning, the risk check and the decision", async () => {

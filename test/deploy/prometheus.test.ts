@@ -2,7 +2,7 @@ import { cpSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
-import { ALERT_RULES } from "../../src/alerting/rules.js";
+import { ALERT_RULES } from "../../src/alert-model/rules.js";
 import { readYaml, repoPath, run, tempDir } from "./helpers.js";
 import { PROMETHEUS_BUILTIN_SERIES, catalogueSeriesNames, metricNames } from "./promql.js";
 

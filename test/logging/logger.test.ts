@@ -2,6 +2,10 @@ import { context, trace } from "@opentelemetry/api";
 import { logs } from "@opentelemetry/api-logs";
 import { InMemoryLogRecordExporter, LoggerProvider, SimpleLogRecordProcessor } from "@opentelemetry/sdk-logs";
 import { NodeTracerProvider } from "@opentelemetry/sdk-trace-node";
+import { spawnSync } from "node:child_process";
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createSilentLogger, hasOtelTransport } from "../../src/logging/logger.js";
 import { captureLogger as capture } from "./capture.js";
@@ -63,6 +67,41 @@ describe("logger", () => {
     // eslint-disable-next-line no-control-regex
     const plain = lines[0]!.replace(/\u001b\[[0-9;]*m/g, "");
     expect(plain).toMatch(/^\d{4}-\d\d-\d\dT[\d:.]+Z info \[executor\] order placed symbol=BTC\/USDT$/);
+  });
+
+  it("regression: pretty logs kept ANSI colours when written to a file", () => {
+    const dir = mkdtempSync(join(tmpdir(), "ticktrace-log-"));
+    try {
+      const script = join(dir, "log.ts");
+      writeFileSync(
+        script,
+        `import { createLogger } from ${JSON.stringify(resolve(__dirname, "../../src/logging/logger.ts"))};\n` +
+          `createLogger({ format: "pretty" }).warn("breaker near", { symbol: "BTC/USDT" });\n`,
+      );
+      const toFile = (name: string, env: NodeJS.ProcessEnv): string => {
+        const file = join(dir, name);
+        const fd = openSync(file, "w");
+        try {
+          const child = spawnSync(process.execPath, ["--import", "tsx", script], {
+            cwd: resolve(__dirname, "../.."),
+            stdio: ["ignore", fd, "pipe"],
+            env: { ...process.env, NO_COLOR: "", FORCE_COLOR: "", ...env },
+            encoding: "utf8",
+            timeout: 30_000,
+          });
+          expect(child.stderr).toBe("");
+        } finally {
+          closeSync(fd);
+        }
+        return readFileSync(file, "utf8");
+      };
+      const plain = toFile("plain.log", {});
+      expect(plain).toMatch(/^\S+Z warn \[app\] breaker near symbol=BTC\/USDT\n$/);
+      // FORCE_COLOR still colours a redirected log, as other tools do.
+      expect(toFile("forced.log", { FORCE_COLOR: "1" })).toContain("\u001b[33mwarn\u001b[39m");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("respects the level", () => {

@@ -8,8 +8,8 @@ import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { readAlertLog } from "../../src/alerting/channels/jsonl.js";
-import type { Alert } from "../../src/alerting/types.js";
+import { readAlertLog } from "../../src/alert-log/store.js";
+import type { Alert } from "../../src/alert-model/types.js";
 import { build, REPO, run } from "../cli/helpers.js";
 
 const dirs: string[] = [];

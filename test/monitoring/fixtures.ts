@@ -1,5 +1,5 @@
-import type { Alert, Alerter, RaiseAlertInput } from "../../src/alerting/types.js";
-import { fingerprintOf } from "../../src/alerting/model.js";
+import type { Alert, Alerter, RaiseAlertInput } from "../../src/alert-model/types.js";
+import { fingerprintOf } from "../../src/alert-model/model.js";
 import { TicktraceError } from "../../src/errors.js";
 import { configSchema, type Config } from "../../src/config/index.js";
 import type { MonitoringSnapshot } from "../../src/monitoring/snapshot.js";

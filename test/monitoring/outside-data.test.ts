@@ -5,8 +5,8 @@
 import { createServer, type Server } from "node:http";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { foldAlertLines } from "../../src/alerting/channels/jsonl.js";
-import { parseAlertLogLine } from "../../src/alerting/log-line.js";
+import { foldAlertLines } from "../../src/alert-log/store.js";
+import { parseAlertLogLine } from "../../src/alert-log/log-line.js";
 import { TicktraceError } from "../../src/errors.js";
 import { checkHealth } from "../../src/monitoring/health-check.js";
 import { listenOnFreePort } from "../support/processes.js";

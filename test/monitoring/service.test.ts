@@ -2,7 +2,8 @@ import { mkdtemp, readdir, readFile, rm, utimes, writeFile } from "node:fs/promi
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { createJsonlChannel, readAlertLog } from "../../src/alerting/channels/jsonl.js";
+import { readAlertLog } from "../../src/alert-log/store.js";
+import { createJsonlChannel } from "../../src/alerting/channels/jsonl.js";
 import { AlertManager } from "../../src/alerting/manager.js";
 import { createManualClock, type ManualClock } from "../../src/clock.js";
 import { HealthRegistry } from "../../src/health/registry.js";

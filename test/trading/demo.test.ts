@@ -286,6 +286,12 @@ describe("npm start -- --scenario NAME (built demo, real processes)", () => {
       circuit_breaker_active: true,
     });
     expect(run.summary.breaker).toBe("tripped");
+    // Regression: the strategy said `up quoting` while the breaker held it.
+    const strategy = run.samples.map((s) => component(s, "strategies", "mm-1"));
+    expect(strategy).toContainEqual({
+      status: "degraded",
+      detail: "halted: circuit breaker active, orders cancelled",
+    });
   });
 
   it("exchange-outage: connectivity, /health and readiness go down, then recover", () => {
@@ -302,6 +308,13 @@ describe("npm start -- --scenario NAME (built demo, real processes)", () => {
     expect(logged(run, "stream disconnected; reconnecting")).toHaveLength(1);
     expect(logged(run, "stream reconnected")[0]!.downtime_ms).toBeGreaterThanOrEqual(3_000);
     expect(run.summary.exchange).toBe("connected");
+    // Regression: the strategy said `up quoting` through the outage.
+    const strategy = run.samples.map((s) => component(s, "strategies", "mm-1")?.detail);
+    expect(strategy, strategy.join(" | ")).toContain(
+      "halted: exchange simex disconnected (market-data stream closed)",
+    );
+    const halted = strategy.indexOf("halted: exchange simex disconnected (market-data stream closed)");
+    expect(strategy.slice(halted)).toContain("quoting");
   });
 
   it("rate-limit-storm: 429s are counted and retry-after is honoured (the simulator saw no early request)", () => {

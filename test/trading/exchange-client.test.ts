@@ -1,10 +1,10 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { TicktraceError } from "../../src/errors.js";
 import { HealthRegistry } from "../../src/health/registry.js";
-import { createTradingEvents, type TradingEventMap } from "../../src/trading/events.js";
-import { ExchangeClient, parseRetryAfter } from "../../src/trading/exchange-client.js";
-import { ExchangeSimulator } from "../../src/trading/simulator/server.js";
-import type { Ticker } from "../../src/trading/wire.js";
+import { createTradingEvents, type TradingEventMap } from "../../src/events/trading-events.js";
+import { ExchangeClient } from "../../src/trading/venues/exchange-client.js";
+import { ExchangeSimulator } from "../../src/trading/venues/simulator/server.js";
+import type { Ticker } from "../../src/trading/venues/wire.js";
 import { createMetricsProbe } from "./helpers.js";
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -163,11 +163,5 @@ describe("ExchangeClient against the simulator", () => {
     expect(await probe.points("trading_exchange_connected")).toEqual([
       { attributes: { exchange: "simex" }, value: 1 },
     ]);
-  });
-
-  it("parses retry-after as seconds or an HTTP date, defaulting to 1 s", () => {
-    expect(parseRetryAfter("3")).toBe(3);
-    expect(parseRetryAfter(undefined)).toBe(1);
-    expect(parseRetryAfter("soon")).toBe(1);
   });
 });

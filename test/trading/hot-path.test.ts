@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { HotPathRecorder } from "../../src/telemetry/hot-path.js";
-import { TokenBucket } from "../../src/trading/rate-limiter.js";
+import { TokenBucket } from "../../src/trading/venues/rate-limiter.js";
 import { createManualClock } from "../../src/clock.js";
 import { createMetricsProbe } from "./helpers.js";
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { createManualClock } from "../../src/clock.js";
-import { MarketMaker, type QuoteDecisionRecord } from "../../src/trading/market-maker.js";
+import { MarketMaker, type QuoteDecisionRecord } from "../../src/trading/strategy/market-maker.js";
 
 const base = {
   id: "mm-1",

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { ExchangeRejection, MatchingEngine } from "../../src/trading/simulator/matching.js";
-import { createRandom, logNormalSampler, type Random } from "../../src/trading/simulator/random.js";
-import type { Ticker } from "../../src/trading/wire.js";
+import { ExchangeRejection, MatchingEngine } from "../../src/trading/venues/simulator/matching.js";
+import { createRandom, logNormalSampler, type Random } from "../../src/trading/venues/simulator/random.js";
+import type { Ticker } from "../../src/trading/venues/wire.js";
 
 /** A random source that replays the given values (then 0.99). */
 function scripted(values: number[]): Random {

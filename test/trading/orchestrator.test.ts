@@ -12,60 +12,13 @@ import { describe, expect, it } from "vitest";
 import { createManualClock } from "../../src/clock.js";
 import { HealthRegistry } from "../../src/health/registry.js";
 import { HotPathRecorder } from "../../src/telemetry/hot-path.js";
-import { createTradingEvents, type TradingEventMap } from "../../src/trading/events.js";
-import { MarketMaker } from "../../src/trading/market-maker.js";
+import { createTradingEvents, type TradingEventMap } from "../../src/events/trading-events.js";
+import { MarketMaker } from "../../src/trading/strategy/market-maker.js";
 import { Orchestrator, type TickInfo } from "../../src/trading/orchestrator.js";
-import { OrderExecutor, type Venue } from "../../src/trading/order-executor.js";
-import { PositionManager } from "../../src/trading/position-manager.js";
-import { RiskMonitor } from "../../src/trading/risk-monitor.js";
-import type { Order, PlaceOrderRequest } from "../../src/trading/wire.js";
-import { createMetricsProbe } from "./helpers.js";
-
-/** An in-memory venue with switches: `failNext` rejects the next placement. */
-class FakeVenue implements Venue {
-  placed: PlaceOrderRequest[] = [];
-  cancelled: string[] = [];
-  failNext: Error | undefined;
-  private n = 1;
-  placeOrder(request: PlaceOrderRequest, call?: { onSent?: () => void }): Promise<Order> {
-    call?.onSent?.();
-    if (this.failNext) {
-      const error = this.failNext;
-      this.failNext = undefined;
-      return Promise.reject(error);
-    }
-    this.placed.push(request);
-    return Promise.resolve({
-      ...request,
-      orderId: `o-${this.n++}`,
-      filled: 0,
-      status: "open",
-      createdAt: 0,
-      fills: [],
-    });
-  }
-  cancelOrder(orderId: string): Promise<Order> {
-    this.cancelled.push(orderId);
-    return Promise.resolve({
-      orderId,
-      symbol: "BTC/USDT",
-      side: "buy",
-      type: "limit",
-      price: 1,
-      quantity: 1,
-      filled: 0,
-      status: "cancelled",
-      createdAt: 0,
-      fills: [],
-    });
-  }
-  getOrder(orderId: string): Promise<Order> {
-    return this.cancelOrder(orderId);
-  }
-  openOrders(): Promise<Order[]> {
-    return Promise.resolve([]);
-  }
-}
+import { OrderExecutor } from "../../src/trading/execution/order-executor.js";
+import { PositionManager } from "../../src/trading/portfolio/position-manager.js";
+import { RiskMonitor } from "../../src/trading/risk/risk-monitor.js";
+import { createMetricsProbe, FakeVenue, tickDriver } from "./helpers.js";
 
 /** The tracer wrapped to count `startSpan` calls. */
 function countingTracer(tracer: Tracer): Tracer & { started: number } {
@@ -153,16 +106,22 @@ function setup(options: { sampler?: Sampler; monotonicStepMs?: number } = {}) {
     panicCooldownMs: 1_000,
     onTick: (t) => ticks.push(t),
   });
-  const tick = async (mid: number) => {
-    const before = ticks.length;
-    orchestrator.onMarketData(
-      [{ symbol: "BTC/USDT", bid: mid - 1, ask: mid + 1, last: mid, ts: 0 }],
-      clock.monotonicMs(),
-    );
-    for (let i = 0; i < 100 && ticks.length === before; i++) await new Promise((r) => setImmediate(r));
-    return ticks.at(-1)!;
+  const tick = tickDriver(orchestrator, clock, ticks);
+  return {
+    clock,
+    exporter,
+    tracer,
+    probe,
+    seen,
+    health,
+    venue,
+    strategy,
+    hotPath,
+    orchestrator,
+    tick,
+    risk,
+    events,
   };
-  return { clock, exporter, tracer, probe, seen, health, venue, strategy, hotPath, orchestrator, tick };
 }
 
 describe("Orchestrator", () => {
@@ -290,5 +249,46 @@ describe("Orchestrator", () => {
     expect(await probe.points("trading_orders_failed_total")).toEqual([
       { attributes: { exchange: "simex", reason: "unknown" }, value: 1 },
     ]);
+  });
+
+  it("regression: strategies.mm-1 said `up quoting` during a breaker trip and during an exchange outage", async () => {
+    const { tick, health, risk, events } = setup();
+    const strategyHealth = () => {
+      const group = health.snapshot().components.strategies as Record<
+        string,
+        { status: string; detail?: string }
+      >;
+      return group["mm-1"];
+    };
+    await tick(60_000);
+    expect(strategyHealth()).toEqual({ status: "up", detail: "quoting" });
+
+    events.emit("exchangeDisconnected", { exchange: "simex", reason: "market-data stream closed" });
+    expect(strategyHealth()).toEqual({
+      status: "degraded",
+      detail: "halted: exchange simex disconnected (market-data stream closed)",
+    });
+    events.emit("exchangeDisconnected", { exchange: "other", reason: "not ours" });
+    events.emit("exchangeReconnected", { exchange: "simex", downtimeMs: 3_000 });
+    expect(strategyHealth()).toEqual({ status: "up", detail: "quoting" });
+
+    const loss = {
+      realized: -2_000,
+      unrealized: 0,
+      fees: 0,
+      daily: -2_000,
+      equity: 98_000,
+      grossNotional: 0,
+      openPositions: 0,
+    };
+    risk.evaluate(loss, []);
+    expect((await tick(60_010)).outcome).toBe("skipped");
+    expect(strategyHealth()).toEqual({
+      status: "degraded",
+      detail: "halted: circuit breaker active, orders cancelled",
+    });
+    risk.reset();
+    expect((await tick(60_020)).outcome).toBe("ok");
+    expect(strategyHealth()).toEqual({ status: "up", detail: "quoting" });
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { createManualClock } from "../../src/clock.js";
-import { PositionManager } from "../../src/trading/position-manager.js";
+import { PositionManager } from "../../src/trading/portfolio/position-manager.js";
 
 const fill = (side: "buy" | "sell", quantity: number, price: number, fee = 0) => ({
   symbol: "BTC/USDT",

@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { createManualClock } from "../../src/clock.js";
 import { HealthRegistry } from "../../src/health/registry.js";
-import { createTradingEvents, type TradingEventMap } from "../../src/trading/events.js";
-import { PositionManager } from "../../src/trading/position-manager.js";
-import { RiskMonitor, type RiskLimits } from "../../src/trading/risk-monitor.js";
+import { createTradingEvents, type TradingEventMap } from "../../src/events/trading-events.js";
+import { PositionManager } from "../../src/trading/portfolio/position-manager.js";
+import { RiskMonitor, type RiskLimits } from "../../src/trading/risk/risk-monitor.js";
 import { createMetricsProbe } from "./helpers.js";
 
 const LIMITS: RiskLimits = {

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { parseStreamMessage } from "../../src/trading/wire-schema.js";
+import { parseStreamMessage } from "../../src/trading/venues/wire-schema.js";
 
 const TICKERS = {
   type: "tickers",

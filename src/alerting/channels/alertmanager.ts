@@ -1,5 +1,6 @@
-import { alertmanagerAlert, type GrafanaLinkOptions } from "../format.js";
-import type { Alert, AlertChannel, AlertLevel } from "../types.js";
+import type { GrafanaLinkOptions } from "../../format/trace-link.js";
+import { alertmanagerAlert } from "../format.js";
+import type { Alert, AlertChannel, AlertLevel } from "../../alert-model/types.js";
 import { answerError, postJson, type HttpTarget } from "./http.js";
 
 export interface AlertmanagerChannelOptions {

@@ -50,16 +50,6 @@ function causeText(error: unknown): string {
   return cause === undefined ? "" : ` (${describeError(cause)})`;
 }
 
-/** Seconds from an HTTP `Retry-After` header (seconds or a date), if present. */
-export function retryAfterHeaderSeconds(headers: Headers, nowMs: number): number | undefined {
-  const value = headers.get("retry-after");
-  if (value === null) return undefined;
-  const seconds = Number(value);
-  if (Number.isFinite(seconds)) return Math.max(0, seconds);
-  const date = Date.parse(value);
-  return Number.isNaN(date) ? undefined : Math.max(0, (date - nowMs) / 1000);
-}
-
 /** The error for a non-2xx answer: `RATE_LIMITED` for 429, `REJECTED` with the status otherwise. */
 export function answerError(
   answer: HttpAnswer,

@@ -1,5 +1,5 @@
 import type { Logger } from "../../logging/logger.js";
-import type { Alert, AlertChannel, AlertLevel, DeliveryContext } from "../types.js";
+import type { Alert, AlertChannel, AlertLevel, DeliveryContext } from "../../alert-model/types.js";
 
 export interface LogChannelOptions {
   logger: Logger;

@@ -1,7 +1,9 @@
 import { TicktraceError } from "../../errors.js";
-import { slackPayload, type GrafanaLinkOptions } from "../format.js";
-import type { Alert, AlertChannel, AlertLevel, DeliveryContext } from "../types.js";
-import { answerError, postJson, retryAfterHeaderSeconds, type HttpTarget } from "./http.js";
+import type { GrafanaLinkOptions } from "../../format/trace-link.js";
+import { slackPayload } from "../format.js";
+import type { Alert, AlertChannel, AlertLevel, DeliveryContext } from "../../alert-model/types.js";
+import { parseRetryAfter } from "../../retry/retry-after.js";
+import { answerError, postJson, type HttpTarget } from "./http.js";
 
 export interface SlackChannelOptions {
   /** `alerts.slack.webhook_url` (incoming webhook); a secret, never logged. */
@@ -47,7 +49,12 @@ export function createSlackChannel(options: SlackChannelOptions): AlertChannel {
       });
       const answer = await postJson(options.webhookUrl, payload, signal, target);
       if (answer.status >= 200 && answer.status < 300) return;
-      throw answerError(answer, target, answer.body, retryAfterHeaderSeconds(answer.headers, now()));
+      throw answerError(
+        answer,
+        target,
+        answer.body,
+        parseRetryAfter(answer.headers.get("retry-after"), now()),
+      );
     },
   };
 }

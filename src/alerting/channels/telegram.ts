@@ -1,7 +1,9 @@
 import { z } from "zod";
 import { TicktraceError } from "../../errors.js";
-import { splitMessage, telegramBlocks, type GrafanaLinkOptions } from "../format.js";
-import type { Alert, AlertChannel, AlertLevel, DeliveryContext } from "../types.js";
+import { splitMessage } from "../../format/telegram-html.js";
+import type { GrafanaLinkOptions } from "../../format/trace-link.js";
+import { telegramBlocks } from "../format.js";
+import type { Alert, AlertChannel, AlertLevel, DeliveryContext } from "../../alert-model/types.js";
 import { answerError, postJson, type HttpTarget } from "./http.js";
 
 export interface TelegramChannelOptions {

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { ALERT_LEVELS } from "../../alerting/types.js";
+import { ALERT_LEVELS } from "../../alert-model/types.js";
 
 /** An alert level (see {@link ALERT_LEVELS}); the alert channels' `min_level` settings. */
 export const alertLevelSchema = z.enum(ALERT_LEVELS);

@@ -1,11 +1,10 @@
 import type { Attributes } from "@opentelemetry/api";
-import { systemClock, type Clock } from "../clock.js";
-import type { HealthRegistry } from "../health/registry.js";
-import { createSilentLogger, type Logger } from "../logging/logger.js";
-import type { TradingMetrics } from "../telemetry/metrics.js";
-import type { TradingEventMap, TradingEvents } from "./events.js";
-import type { PortfolioTotals, Position } from "./position-manager.js";
-import type { Side } from "./wire.js";
+import { systemClock, type Clock } from "../../clock.js";
+import type { HealthRegistry } from "../../health/registry.js";
+import { createSilentLogger, type Logger } from "../../logging/logger.js";
+import type { TradingMetrics } from "../../telemetry/metrics.js";
+import type { TradingEventMap, TradingEvents } from "../../events/trading-events.js";
+import type { OrderIntent, PortfolioTotals, Position, RiskCheck } from "../types.js";
 
 export type RiskLimit = TradingEventMap["riskLimitBreached"]["limit"];
 export type RejectReason = "circuit_breaker" | "position_limit" | "exposure_limit" | "order_rate";
@@ -17,13 +16,6 @@ export interface RiskLimits {
   maxPositionNotional: number;
   maxExposureRatio: number;
   maxOrdersPerSecond: number;
-}
-
-export interface OrderIntent {
-  symbol: string;
-  side: Side;
-  quantity: number;
-  price: number;
 }
 
 export type RiskDecision = { approved: true } | { approved: false; reason: RejectReason };
@@ -61,7 +53,7 @@ interface Breach {
  * announced once per transition through the events (`riskLimitBreached`, `riskLimitCleared`,
  * `circuitBreakerTripped`, `circuitBreakerReset`) and shown in metrics and `/health` (`risk`).
  */
-export class RiskMonitor {
+export class RiskMonitor implements RiskCheck {
   private readonly options: RiskMonitorOptions;
   private readonly clock: Clock;
   private readonly logger: Logger;

@@ -1,15 +1,8 @@
-import { systemClock, type Clock } from "../clock.js";
-import type { Side } from "./wire.js";
+import { systemClock, type Clock } from "../../clock.js";
+import type { Quote, Quotes, Strategy } from "../types.js";
 
-/** One side of a two-sided quote. */
-export interface Quote {
-  side: Side;
-  price: number;
-  quantity: number;
-}
-
-/** What the strategy wants resting on the book for one symbol, and why. */
-export interface QuoteDecision {
+/** What the market maker wants resting on the book for one symbol, and why. */
+export interface QuoteDecision extends Quotes {
   symbol: string;
   mid: number;
   /** Shift of both quotes against the inventory, basis points (positive moves quotes down). */
@@ -77,7 +70,7 @@ const MAX_SPREAD_MULTIPLIER = 4;
  * rises and shifted against the inventory (long: both quotes move down so the ask fills
  * first). Pure: no I/O, time only through the clock.
  */
-export class MarketMaker {
+export class MarketMaker implements Strategy<QuoteDecision> {
   readonly id: string;
   private readonly options: MarketMakerOptions;
   private readonly clock: Clock;

@@ -3,7 +3,7 @@ import type { Server, IncomingMessage } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import express, { type NextFunction, type Request, type Response } from "express";
 import { WebSocketServer, type WebSocket } from "ws";
-import { systemClock, type Clock } from "../../clock.js";
+import { systemClock, type Clock } from "../../../clock.js";
 import type { ErrorBody, Fill, Order, PlaceOrderRequest, StreamMessage } from "../wire.js";
 import { Market, type Regime } from "./market.js";
 import { ExchangeRejection, MatchingEngine } from "./matching.js";

@@ -1,6 +1,6 @@
 import type { Logger } from "../logging/logger.js";
-import type { MarketMaker } from "./market-maker.js";
-import type { ExchangeSimulator } from "./simulator/server.js";
+import type { MarketMaker } from "../trading/strategy/market-maker.js";
+import type { ExchangeSimulator } from "../trading/venues/simulator/server.js";
 
 /** The incidents `npm start -- --scenario NAME` can stage. */
 export const SCENARIOS = [

@@ -1,20 +1,12 @@
 import type { Attributes, Counter, UpDownCounter } from "@opentelemetry/api";
-import { systemClock, type Clock } from "../clock.js";
-import { describeError, TicktraceError } from "../errors.js";
-import { createSilentLogger, type Logger } from "../logging/logger.js";
-import type { HotPathRecorder, HotPathSeries } from "../telemetry/hot-path.js";
-import type { TradingMetrics } from "../telemetry/metrics.js";
-import type { TradingEvents } from "./events.js";
-import type { PositionManager } from "./position-manager.js";
-import type { Fill, Order, PlaceOrderRequest, Side } from "./wire.js";
-
-/** The part of the exchange client the executor needs (the benchmark passes an in-memory one). */
-export interface Venue {
-  placeOrder(request: PlaceOrderRequest, call?: { onSent?: () => void }): Promise<Order>;
-  cancelOrder(orderId: string): Promise<Order>;
-  getOrder(orderId: string): Promise<Order>;
-  openOrders(symbol?: string): Promise<Order[]>;
-}
+import { systemClock, type Clock } from "../../clock.js";
+import { describeError, TicktraceError } from "../../errors.js";
+import { createSilentLogger, type Logger } from "../../logging/logger.js";
+import type { HotPathRecorder, HotPathSeries } from "../../telemetry/hot-path.js";
+import type { TradingMetrics } from "../../telemetry/metrics.js";
+import type { TradingEvents } from "../../events/trading-events.js";
+import type { Executor, PositionBook, Venue } from "../types.js";
+import type { Fill, Order, PlaceOrderRequest, Side } from "../venues/wire.js";
 
 /** An order of ours resting on the exchange. */
 export interface RestingOrder {
@@ -30,7 +22,7 @@ export interface RestingOrder {
 export interface OrderExecutorOptions {
   exchange: string;
   venue: Venue;
-  positions: PositionManager;
+  positions: PositionBook;
   metrics: TradingMetrics;
   events: TradingEvents;
   logger?: Logger;
@@ -76,7 +68,7 @@ const SEEN_FILLS_MAX = 20_000;
  * `trading_fees_quote_total`, `trading_position_duration_seconds`) and `fill` events. Fills
  * arrive from the stream, from order acks and from reconciliation; each is applied once.
  */
-export class OrderExecutor {
+export class OrderExecutor implements Executor {
   private readonly options: OrderExecutorOptions;
   private readonly hot: HotPathRecorder | undefined;
   private readonly clock: Clock;

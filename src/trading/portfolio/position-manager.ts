@@ -1,50 +1,5 @@
-import { systemClock, type Clock } from "../clock.js";
-import type { Side } from "./wire.js";
-
-/** One symbol's position. */
-export interface Position {
-  readonly symbol: string;
-  /** Signed base quantity: positive long, negative short. */
-  quantity: number;
-  /** Average entry price of the open quantity (0 when flat). */
-  averagePrice: number;
-  /** Realized PnL after fees, quote currency. */
-  realizedPnl: number;
-  fees: number;
-  /** Latest mark price (NaN until the first mark). */
-  mark: number;
-  /** Wall-clock ms the position left flat; undefined when flat. */
-  openedAtMs: number | undefined;
-}
-
-export interface FillInput {
-  symbol: string;
-  side: Side;
-  price: number;
-  quantity: number;
-  /** Fee in quote currency; always reduces realized PnL. */
-  fee: number;
-}
-
-/** What a fill changed: the realized PnL it produced, and a closed holding period if any. */
-export interface FillResult {
-  realized: number;
-  /** Set when the fill brought the position back to flat or through it. */
-  closed?: { side: "long" | "short"; durationMs: number };
-}
-
-export interface PortfolioTotals {
-  realized: number;
-  unrealized: number;
-  fees: number;
-  /** Realized plus unrealized since the start of the UTC day. */
-  daily: number;
-  /** Starting equity plus realized and unrealized PnL. */
-  equity: number;
-  /** Sum of |quantity| x mark over symbols. */
-  grossNotional: number;
-  openPositions: number;
-}
+import { systemClock, type Clock } from "../../clock.js";
+import type { FillInput, FillResult, PortfolioTotals, Position, PositionBook } from "../types.js";
 
 const EPSILON = 1e-12;
 const DAY_MS = 86_400_000;
@@ -54,7 +9,7 @@ const DAY_MS = 86_400_000;
  * mark. A fill on the opposite side first closes the open quantity at its average price; what is
  * left opens a new position at the fill price (a flip through zero). Pure state, clock injected.
  */
-export class PositionManager {
+export class PositionManager implements PositionBook {
   private readonly positions = new Map<string, Position>();
   private readonly clock: Clock;
   private readonly startingEquity: number;

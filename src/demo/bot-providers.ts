@@ -1,5 +1,5 @@
-import type { Demo } from "../trading/demo.js";
-import type { BotProviders } from "./commands.js";
+import type { Demo } from "./demo.js";
+import type { BotProviders } from "../bot/index.js";
 
 /**
  * What the bot reads from the reference process: `/status` (strategy state, PnL, breaker,

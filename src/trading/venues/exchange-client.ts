@@ -1,12 +1,14 @@
 import { context, ROOT_CONTEXT, type Attributes } from "@opentelemetry/api";
 import axios, { type AxiosInstance, type AxiosRequestConfig, isAxiosError } from "axios";
 import WebSocket from "ws";
-import { systemClock, type Clock } from "../clock.js";
-import { describeError, TicktraceError } from "../errors.js";
-import type { HealthRegistry } from "../health/registry.js";
-import { createSilentLogger, type Logger } from "../logging/logger.js";
-import type { TradingMetrics } from "../telemetry/metrics.js";
-import type { TradingEvents } from "./events.js";
+import { systemClock, type Clock } from "../../clock.js";
+import { describeError, TicktraceError } from "../../errors.js";
+import type { HealthRegistry } from "../../health/registry.js";
+import { createSilentLogger, type Logger } from "../../logging/logger.js";
+import type { TradingMetrics } from "../../telemetry/metrics.js";
+import type { TradingEvents } from "../../events/trading-events.js";
+import { backoffDelayMs } from "../../retry/backoff.js";
+import { parseRetryAfter } from "../../retry/retry-after.js";
 import { TokenBucket } from "./rate-limiter.js";
 import { parseStreamMessage } from "./wire-schema.js";
 import type { ErrorBody, Fill, Order, OrderBook, PlaceOrderRequest, Ticker } from "./wire.js";
@@ -221,7 +223,8 @@ export class ExchangeClient {
     const body = response.data as Partial<ErrorBody> | undefined;
     const detail = `${response.status}${body?.code ? ` ${body.code}` : ""}${body?.message ? `: ${body.message}` : ""}`;
     if (response.status === 429) {
-      const retryAfterSeconds = parseRetryAfter(response.headers["retry-after"]);
+      // Without a readable retry-after, a second: long enough not to hammer, short enough to resume.
+      const retryAfterSeconds = parseRetryAfter(response.headers["retry-after"], this.clock.now()) ?? 1;
       this.limiter.pauseUntil(this.clock.monotonicMs() + retryAfterSeconds * 1000);
       this.options.metrics.exchangeRateLimitHits.add(1, this.attrs(operation));
       this.options.events.emit("rateLimited", {
@@ -313,8 +316,8 @@ export class ExchangeClient {
     }
     const initial = this.options.reconnectInitialMs ?? 250;
     const max = this.options.reconnectMaxMs ?? 5_000;
-    const delay = Math.min(max, initial * 2 ** this.attempt) * (0.75 + Math.random() * 0.25);
     this.attempt++;
+    const delay = backoffDelayMs(this.attempt, { initialDelayMs: initial, maxDelayMs: max, jitter: 0.25 });
     this.setConnected(
       false,
       `${this.everConnected ? "disconnected" : "connecting"}; retry ${this.attempt} in ${Math.round(delay)} ms`,
@@ -342,16 +345,6 @@ function outcomeOf(error: TicktraceError): string {
     default:
       return error.status !== undefined && error.status >= 500 ? "error" : "rejected";
   }
-}
-
-/** `retry-after` in seconds (or an HTTP date); at least 1 second when absent or unreadable. */
-export function parseRetryAfter(value: unknown): number {
-  const text = typeof value === "string" ? value.trim() : "";
-  const seconds = Number(text);
-  if (text !== "" && Number.isFinite(seconds) && seconds >= 0) return seconds;
-  const date = Date.parse(text);
-  if (!Number.isNaN(date)) return Math.max(0, (date - Date.now()) / 1000);
-  return 1;
 }
 
 function rawText(data: WebSocket.RawData): string {

@@ -1,6 +1,6 @@
 import type { MonitoringSnapshot } from "../monitoring/snapshot.js";
-import type { PositionManager } from "./position-manager.js";
-import type { RiskMonitor } from "./risk-monitor.js";
+import type { PositionManager } from "../trading/portfolio/position-manager.js";
+import type { RiskMonitor } from "../trading/risk/risk-monitor.js";
 
 export interface SnapshotSourceOptions {
   exchange: string;

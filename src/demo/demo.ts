@@ -7,17 +7,18 @@ import type { MonitoringSnapshot } from "../monitoring/snapshot.js";
 import { HotPathRecorder } from "../telemetry/hot-path.js";
 import { startKnownSeriesAtZero } from "../telemetry/known-series.js";
 import type { TradingMetrics } from "../telemetry/metrics.js";
-import { createTradingEvents, type TradingEvents } from "./events.js";
-import { ExchangeClient, type ExchangeOperation } from "./exchange-client.js";
-import { MarketMaker, type QuoteDecisionSink } from "./market-maker.js";
-import { Orchestrator, type TickInfo } from "./orchestrator.js";
-import { OrderExecutor } from "./order-executor.js";
-import { PositionManager, type PortfolioTotals } from "./position-manager.js";
-import { RiskMonitor, type RejectReason, type RiskLimit } from "./risk-monitor.js";
+import { createTradingEvents, type TradingEvents } from "../events/trading-events.js";
+import { ExchangeClient, type ExchangeOperation } from "../trading/venues/exchange-client.js";
+import { MarketMaker, type QuoteDecisionSink } from "../trading/strategy/market-maker.js";
+import { Orchestrator, type TickInfo } from "../trading/orchestrator.js";
+import { OrderExecutor } from "../trading/execution/order-executor.js";
+import { PositionManager } from "../trading/portfolio/position-manager.js";
+import type { PortfolioTotals } from "../trading/types.js";
+import { RiskMonitor, type RejectReason, type RiskLimit } from "../trading/risk/risk-monitor.js";
 import { scheduleScenario, type ScenarioName } from "./scenarios.js";
-import { ExchangeSimulator, type SimulatorStats } from "./simulator/server.js";
+import { ExchangeSimulator, type SimulatorStats } from "../trading/venues/simulator/server.js";
 import { createSnapshotSource } from "./snapshot.js";
-import { startWorker, type Worker } from "./workers.js";
+import { startWorker, type Worker } from "../trading/workers.js";
 
 /** A fill at least this many times the usual quote notional is logged as a large fill. */
 const LARGE_FILL_FACTOR = 5;

@@ -45,5 +45,6 @@ export function parseStreamMessage(text: string): StreamMessage | undefined {
     return undefined;
   }
   const parsed = streamMessageSchema.safeParse(raw);
-  return parsed.success ? parsed.data : undefined;
+  // zod types an optional key as `?: T | undefined`; the schema only lets a present key through with its type.
+  return parsed.success ? (parsed.data as StreamMessage) : undefined;
 }

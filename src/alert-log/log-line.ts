@@ -1,6 +1,6 @@
 import { z } from "zod";
-import type { AlertLogLine } from "./channels/jsonl.js";
-import { ALERT_LEVELS } from "./types.js";
+import type { AlertLogLine } from "./store.js";
+import { ALERT_LEVELS } from "../alert-model/types.js";
 
 /**
  * One line of the JSONL alert log as read back from disk, where anything may be found: a torn
@@ -42,7 +42,7 @@ const everyKeyRead: [UnreadKeys] extends [never] ? true : UnreadKeys = true;
 void everyKeyRead;
 
 /** A line that parsed and matched: at least its id, and every other key with its right type. */
-export type ParsedAlertLogLine = Partial<AlertLogLine> & { id: string };
+export type ParsedAlertLogLine = z.infer<typeof alertLogLineSchema>;
 
 /** Parses one alert-log line; undefined for anything that is not a valid line (never throws). */
 export function parseAlertLogLine(text: string): ParsedAlertLogLine | undefined {

@@ -1,4 +1,4 @@
-import { systemClock, type Clock } from "../clock.js";
+import { systemClock, type Clock } from "../../clock.js";
 
 export interface TokenBucketOptions {
   /** Sustained rate; also the burst size (one second's worth). */
