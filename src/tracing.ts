@@ -10,6 +10,7 @@
 import { exitOnConfigError, loadConfig } from "./config/index.js";
 import type { Config } from "./config/schema.js";
 import { describeError } from "./errors.js";
+import { entryIsEsm, registerEsmHook } from "./telemetry/esm-hook.js";
 import { startTelemetrySdk, type TelemetrySdk } from "./telemetry/sdk.js";
 import type * as StartModule from "./telemetry/start.js";
 
@@ -18,6 +19,16 @@ try {
   config = loadConfig().config;
 } catch (error) {
   exitOnConfigError(error);
+}
+
+// An ES-module bot (`"type": "module"`, `.mjs`) imports ccxt through the ESM loader, which
+// require hooks do not see: the loader hook is registered for ccxt alone, before the bot loads.
+if (
+  config.telemetry.enabled &&
+  config.telemetry.instrumentations.includes("ccxt") &&
+  (entryIsEsm() || process.execArgv.some((arg) => arg.startsWith("--import")))
+) {
+  registerEsmHook(["ccxt"]);
 }
 
 // Instrumentations patch modules as they are first required, so the SDK starts before the

@@ -8,6 +8,9 @@ import {
   type ListeningServer,
 } from "../health/server.js";
 import { createLogger, type Logger } from "../logging/logger.js";
+import { createExchangeAlerts } from "./ccxt/alerts.js";
+import { CcxtInstrumentation } from "./ccxt/instrumentation.js";
+import { ExchangeRecorder } from "./ccxt/recorder.js";
 import { createTradingMetrics } from "./metrics.js";
 import { createMetricsHandler } from "./prometheus-text.js";
 import type { Runtime } from "./runtime.js";
@@ -113,6 +116,30 @@ export function createRuntime(config: Config, options: StartRuntimeOptions = {})
   ready.catch(() => undefined);
 
   const hooks: (() => Promise<void> | void)[] = [];
+
+  // ccxt: exchange metrics, `/health` (exchange.<id>) and alerts, from config alone.
+  const ccxt = sdk.instrumentations.instances.find(
+    (instrumentation): instrumentation is CcxtInstrumentation =>
+      instrumentation instanceof CcxtInstrumentation,
+  );
+  if (ccxt) {
+    const alerts = createExchangeAlerts({ config, logger, health, metrics });
+    const recorder = new ExchangeRecorder({
+      metrics,
+      health,
+      events: alerts.events,
+      wsSilenceMs: config.telemetry.ccxt.ws_silence_ms,
+      onFirstExchange: () => alerts.start(),
+    });
+    recorder.start();
+    ccxt.attach(recorder);
+    // Registered first, so it runs last: alerts raised while the bot stops are still delivered.
+    hooks.push(async () => {
+      ccxt.attach(undefined);
+      await recorder.shutdown();
+      await alerts.shutdown();
+    });
+  }
   let stopping: Promise<void> | undefined;
   const timeoutMs = config.telemetry.shutdown_timeout_ms;
 
