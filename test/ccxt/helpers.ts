@@ -94,7 +94,7 @@ export function createHarness(options: { wsSilenceMs?: number; moduleName?: stri
     health,
     events: {
       emit: (event: string, payload: Record<string, unknown>) => events.push([event, payload]),
-    } as ConstructorParameters<typeof ExchangeRecorder>[0]["events"] & object,
+    },
     wsSilenceMs: options.wsSilenceMs ?? 400,
   });
   recorder.start();
