@@ -4,7 +4,7 @@ import tseslint from "typescript-eslint";
 
 export default tseslint.config(
   {
-    ignores: ["dist/", "build-check/", "node_modules/", "coverage/", "bench/results/", "**/*.js", "**/*.mjs"],
+    ignores: ["dist/", "build-check/", "node_modules/", "coverage/", "bench/results/", "**/*.js", "**/*.mjs", "**/*.cjs"],
   },
   eslint.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,

@@ -366,7 +366,7 @@ export const METRICS = {
     kind: "gauge",
     unit: "s",
     description:
-      "Age of the last websocket message, the oldest of the channel's subscriptions the bot is waiting on.",
+      "Age of the last websocket message on the channel (its most silent stream), recorded about once a second.",
     labels: ["exchange", "channel"],
     seed: "-",
   }),
@@ -511,3 +511,120 @@ export type MetricKey = keyof typeof METRICS;
 
 /** The catalogue as a list, in declaration order. */
 export const METRIC_DEFINITIONS: readonly MetricDefinition[] = Object.values(METRICS);
+
+/** GC pause buckets, 0.1 ms to 1 s: scavenges sit at the low end, a full mark-compact at the top. */
+export const GC_BUCKETS_SECONDS: readonly number[] = [
+  0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
+];
+
+/**
+ * Node.js runtime metrics: the OpenTelemetry semantic conventions' `nodejs.*`, `v8js.*` and
+ * `process.memory.usage`, named as Prometheus names them once translated (dots to underscores,
+ * the unit's word appended: `nodejs.eventloop.delay.p99` in seconds is
+ * `nodejs_eventloop_delay_p99_seconds`), so `/metrics` and the OTLP path give the same series.
+ * Attribute keys keep the conventions' dots (`v8js.gc.type` becomes the label `v8js_gc_type`).
+ */
+export const RUNTIME_METRICS = {
+  eventLoopDelayMin: define({
+    name: "nodejs_eventloop_delay_min_seconds",
+    kind: "gauge",
+    unit: "s",
+    description:
+      "Smallest event-loop delay since the previous collection (perf_hooks.monitorEventLoopDelay).",
+    labels: [],
+    seed: "-",
+  }),
+  eventLoopDelayMax: define({
+    name: "nodejs_eventloop_delay_max_seconds",
+    kind: "gauge",
+    unit: "s",
+    description: "Largest event-loop delay since the previous collection.",
+    labels: [],
+    seed: "-",
+  }),
+  eventLoopDelayMean: define({
+    name: "nodejs_eventloop_delay_mean_seconds",
+    kind: "gauge",
+    unit: "s",
+    description: "Mean event-loop delay since the previous collection.",
+    labels: [],
+    seed: "-",
+  }),
+  eventLoopDelayStddev: define({
+    name: "nodejs_eventloop_delay_stddev_seconds",
+    kind: "gauge",
+    unit: "s",
+    description: "Standard deviation of the event-loop delay since the previous collection.",
+    labels: [],
+    seed: "-",
+  }),
+  eventLoopDelayP50: define({
+    name: "nodejs_eventloop_delay_p50_seconds",
+    kind: "gauge",
+    unit: "s",
+    description: "Median event-loop delay since the previous collection.",
+    labels: [],
+    seed: "-",
+  }),
+  eventLoopDelayP90: define({
+    name: "nodejs_eventloop_delay_p90_seconds",
+    kind: "gauge",
+    unit: "s",
+    description: "90th percentile of the event-loop delay since the previous collection.",
+    labels: [],
+    seed: "-",
+  }),
+  eventLoopDelayP99: define({
+    name: "nodejs_eventloop_delay_p99_seconds",
+    kind: "gauge",
+    unit: "s",
+    description:
+      "99th percentile of the event-loop delay since the previous collection; it adds straight to tick-to-trade.",
+    labels: [],
+    seed: "-",
+  }),
+  eventLoopUtilization: define({
+    name: "nodejs_eventloop_utilization_ratio",
+    kind: "gauge",
+    unit: "1",
+    description: "Share of the time since the previous collection the event loop was busy, 0 to 1.",
+    labels: [],
+    seed: "-",
+  }),
+  gcDuration: define({
+    name: "v8js_gc_duration_seconds",
+    kind: "histogram",
+    unit: "s",
+    description: "Garbage-collection pauses, by kind (v8js.gc.type: major, minor, incremental, weakcb).",
+    labels: ["v8js.gc.type"],
+    seed: "-",
+    buckets: GC_BUCKETS_SECONDS,
+  }),
+  heapUsed: define({
+    name: "v8js_memory_heap_used_bytes",
+    kind: "gauge",
+    unit: "By",
+    description: "V8 heap in use, by heap space (v8js.heap.space.name).",
+    labels: ["v8js.heap.space.name"],
+    seed: "-",
+  }),
+  heapLimit: define({
+    name: "v8js_memory_heap_limit_bytes",
+    kind: "gauge",
+    unit: "By",
+    description: "V8 heap size allotted, by heap space (v8js.heap.space.name).",
+    labels: ["v8js.heap.space.name"],
+    seed: "-",
+  }),
+  processMemory: define({
+    name: "process_memory_usage_bytes",
+    kind: "gauge",
+    unit: "By",
+    description: "Resident set size of the process (RSS).",
+    labels: [],
+    seed: "-",
+  }),
+} as const satisfies Record<string, MetricDefinition>;
+
+/** The runtime metrics as a list, in declaration order. */
+export const RUNTIME_METRIC_DEFINITIONS: readonly MetricDefinition[] = Object.values(RUNTIME_METRICS);

@@ -13,6 +13,7 @@ import { CcxtInstrumentation } from "./ccxt/instrumentation.js";
 import { ExchangeRecorder } from "./ccxt/recorder.js";
 import { createTradingMetrics } from "./metrics.js";
 import { createMetricsHandler } from "./prometheus-text.js";
+import { startRuntimeMetrics } from "./runtime-metrics.js";
 import type { Runtime } from "./runtime.js";
 import { settleWithin, startTelemetrySdk, type TelemetrySdk } from "./sdk.js";
 
@@ -116,6 +117,14 @@ export function createRuntime(config: Config, options: StartRuntimeOptions = {})
   ready.catch(() => undefined);
 
   const hooks: (() => Promise<void> | void)[] = [];
+
+  if (config.telemetry.enabled && config.telemetry.runtime_metrics.enabled) {
+    const runtimeMetrics = startRuntimeMetrics({
+      meter: sdk.meter,
+      eventLoopResolutionMs: config.telemetry.runtime_metrics.event_loop_resolution_ms,
+    });
+    hooks.push(() => runtimeMetrics.shutdown());
+  }
 
   // ccxt: exchange metrics, `/health` (exchange.<id>) and alerts, from config alone.
   const ccxt = sdk.instrumentations.instances.find(

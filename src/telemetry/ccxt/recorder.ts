@@ -263,8 +263,9 @@ export class ExchangeRecorder {
   }
 
   /**
-   * The watchdog: records the age of the last message of every subscription the bot is waiting
-   * on, and reports the exchange down when one has been silent past `wsSilenceMs`.
+   * The watchdog: records the age of the last message of every stream of a connected websocket
+   * (and of every subscription the bot waits on that has had none yet), and reports the
+   * exchange down when one has been silent past `wsSilenceMs`.
    */
   check(): void {
     try {
@@ -274,14 +275,17 @@ export class ExchangeRecorder {
         let silentOn: string | undefined;
         for (const state of ex.clients) {
           if (!state.connected) continue;
+          // Every stream that has delivered on this connection (ccxt keeps receiving a subscribed
+          // stream whether or not the bot awaits it), and every one the bot waits on that has not yet.
           const pending = Object.keys(state.client.futures ?? {});
           const waiting = new Set(pending);
           for (const hash of state.waitingSinceMs.keys())
             if (!waiting.has(hash)) state.waitingSinceMs.delete(hash);
-          for (const hash of pending) {
-            let since = state.waitingSinceMs.get(hash);
-            if (since === undefined) state.waitingSinceMs.set(hash, (since = now));
-            const age = now - (state.lastMessageMs.get(hash) ?? since);
+          for (const hash of pending)
+            if (!state.waitingSinceMs.has(hash)) state.waitingSinceMs.set(hash, now);
+          for (const hash of new Set([...state.lastMessageMs.keys(), ...pending])) {
+            const since = state.lastMessageMs.get(hash) ?? state.waitingSinceMs.get(hash) ?? now;
+            const age = now - since;
             const channel = channelOf(hash);
             ages.set(channel, Math.max(ages.get(channel) ?? 0, age));
             if (age >= this.silenceMs && silentOn === undefined) silentOn = hash;
