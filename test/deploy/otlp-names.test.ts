@@ -87,9 +87,9 @@ describe("metric names on the OTLP path (collector -> Prometheus OTLP receiver)"
   });
 
   it("equal the /metrics names for every catalogue and runtime metric (the naming rule)", () => {
-    const changed = [...METRIC_DEFINITIONS, ...RUNTIME_METRIC_DEFINITIONS].map(
-      (d) => [d.name, otlpPrometheusName(d.name, d.unit, d.kind)] as const,
-    ).filter(([scraped, pushed]) => scraped !== pushed);
+    const changed = [...METRIC_DEFINITIONS, ...RUNTIME_METRIC_DEFINITIONS]
+      .map((d) => [d.name, otlpPrometheusName(d.name, d.unit, d.kind)] as const)
+      .filter(([scraped, pushed]) => scraped !== pushed);
     expect(changed).toEqual([]);
   });
 
