@@ -17,6 +17,7 @@ export const MODULES = [
   "endpoints",
   "startup",
   "memory",
+  "ccxt",
 ] as const;
 
 /**
@@ -31,6 +32,7 @@ const RUN_ORDER: readonly (typeof MODULES)[number][] = [
   "monitoring",
   "endpoints",
   "startup",
+  "ccxt",
 ];
 
 export interface Results {

@@ -168,7 +168,10 @@ describe.each([
     expect(attributes(signed!.attributes)).toMatchObject({
       "http.request.method": "GET",
       "http.response.status_code": 200,
+    });
+    expect(attributes(call.attributes)).toMatchObject({
       "exchange.name": "binance",
+      "exchange.operation": "fetchBalance",
     });
     expect(String(attributes(signed!.attributes)["url.full"])).toMatch(/signature=REDACTED$/);
     expect(fake.hits("/api/v3/account")[0]!.signatureValid).toBe(true);
@@ -277,9 +280,12 @@ main().catch((error) => { console.error(error); process.exit(1); });
     const tickerUrls = receiver.spans.filter((s) =>
       String(attributes(s.item.attributes)["url.full"]).includes("/api/v3/ticker/24hr"),
     );
-    // one attempt span per fetchTicker, from the ccxt instrumentation (exchange.name set), none from undici
+    // one attempt span per fetchTicker, the child of the ccxt call span; none from undici
     expect(tickerUrls.length).toBe(2);
-    for (const span of tickerUrls) expect(attributes(span.item.attributes)["exchange.name"]).toBe("binance");
+    const calls = new Set(
+      receiver.spans.filter((s) => s.item.name === "binance fetchTicker").map((s) => s.item.spanId),
+    );
+    for (const span of tickerUrls) expect(calls.has(span.item.parentSpanId ?? "")).toBe(true);
     const everything = JSON.stringify(receiver.spans) + JSON.stringify(receiver.logs);
     expect(everything).not.toContain(API_KEY);
     expect(everything).not.toContain("c0ffee");

@@ -5,4 +5,4 @@ export {
   CCXT_INSTRUMENTATION_NAME,
 } from "./instrumentation.js";
 export { ExchangeRecorder, type ExchangeRecorderOptions, type ExchangeEventSink } from "./recorder.js";
-export { CCXT_ATTEMPT_KEY, insideCcxtAttempt } from "./patch.js";
+export { insideCcxtAttempt } from "./patch.js";

@@ -1,6 +1,5 @@
 import {
   context,
-  createContextKey,
   SpanKind,
   SpanStatusCode,
   trace,
@@ -14,18 +13,31 @@ import type { ExchangeRecorder, WsClientLike } from "./recorder.js";
 import { errorType } from "./recorder.js";
 
 /**
- * Context key set while ccxt sends one HTTP attempt. The http and undici instrumentations skip
- * requests made under it, so each attempt has exactly one span (ours, with the exchange's
- * attributes and a redacted URL) instead of two. `createContextKey` uses `Symbol.for`, so two
- * copies of ticktrace agree.
+ * The state of each unified call and HTTP attempt, by its span. The patches find the call or
+ * attempt they run in from the active span, so entering one costs one context (the span's)
+ * rather than a context per value. Spans are objects even when tracing is off (the API's
+ * non-recording spans), so this holds without a tracer provider too.
  */
-export const CCXT_ATTEMPT_KEY = createContextKey("ticktrace.ccxt.attempt");
-const CALL_KEY = createContextKey("ticktrace.ccxt.call");
-const REQUEST_KEY = createContextKey("ticktrace.ccxt.request");
+const callOfSpan = new WeakMap<Span, CallState>();
+const attemptOfSpan = new WeakMap<Span, AttemptState>();
 
-/** Whether the active context is inside a ccxt HTTP attempt (see {@link CCXT_ATTEMPT_KEY}). */
+function activeCall(ctx: Context = context.active()): CallState | undefined {
+  const span = trace.getSpan(ctx);
+  return span === undefined ? undefined : callOfSpan.get(span);
+}
+
+function activeAttempt(): AttemptState | undefined {
+  const span = trace.getSpan(context.active());
+  return span === undefined ? undefined : attemptOfSpan.get(span);
+}
+
+/**
+ * Whether the active context is inside a ccxt HTTP attempt. The http and undici
+ * instrumentations skip requests made there, so each attempt has exactly one span (ours, with
+ * a redacted URL) instead of two.
+ */
 export function insideCcxtAttempt(): boolean {
-  return context.active().getValue(CCXT_ATTEMPT_KEY) !== undefined;
+  return activeAttempt() !== undefined;
 }
 
 /** What the patches need: a tracer, and the recorder once the runtime attached one. */
@@ -47,10 +59,22 @@ interface CallState {
   readonly operation: string;
   waitedSeconds: number;
   attempts: number;
+  /** Method and path of the first attempt; a later attempt to the same one is a resend (ccxt's retry). */
+  firstRequest: string | undefined;
+  /** Sends per method and path, once a call has sent more than one request. */
+  sends: Map<string, number> | undefined;
 }
 
-interface RequestState {
-  sends: number;
+/** The resend count of an attempt to `request` within `call` (0 for the first send). */
+function resendCount(call: CallState, request: string): number {
+  if (call.firstRequest === undefined) {
+    call.firstRequest = request;
+    return 0;
+  }
+  if (call.sends === undefined) call.sends = new Map([[call.firstRequest, 1]]);
+  const sends = (call.sends.get(request) ?? 0) + 1;
+  call.sends.set(request, sends);
+  return sends - 1;
 }
 
 interface AttemptState {
@@ -124,10 +148,26 @@ function endWithError(span: Span, error: unknown): void {
 function unifiedWrapper(target: PatchTarget, operation: string) {
   return (original: AnyFunction): AnyFunction =>
     function (this: ExchangeInstance, ...args: unknown[]): unknown {
+      // ccxt calls loadMarkets at the top of nearly every unified method; once the markets are
+      // loaded it returns them at once, and a span for that would double the spans of every call.
+      if (
+        operation === "loadMarkets" &&
+        args[0] !== true &&
+        this.markets !== undefined &&
+        this.markets !== null
+      )
+        return original.apply(this, args);
       const parent = context.active();
-      const outer = parent.getValue(CALL_KEY) as CallState | undefined;
+      const outer = activeCall(parent);
       const exchange = exchangeId(this);
-      const state: CallState = { exchange, operation, waitedSeconds: 0, attempts: 0 };
+      const state: CallState = {
+        exchange,
+        operation,
+        waitedSeconds: 0,
+        attempts: 0,
+        firstRequest: undefined,
+        sends: undefined,
+      };
       const attributes: Attributes = { "exchange.name": exchange, "exchange.operation": operation };
       const symbol = symbolOf(args);
       if (symbol !== undefined) attributes["exchange.symbol"] = symbol;
@@ -148,13 +188,14 @@ function unifiedWrapper(target: PatchTarget, operation: string) {
         }
         if (state.waitedSeconds > 0)
           span.setAttribute("exchange.ratelimit.wait_ms", state.waitedSeconds * 1000);
-        if (state.attempts > 0) span.setAttribute("exchange.http.attempts", state.attempts);
+        if (state.attempts > 1) span.setAttribute("exchange.http.attempts", state.attempts);
         if (error === undefined) span.end();
         else endWithError(span, error);
       };
       let result: unknown;
       try {
-        result = context.with(trace.setSpan(parent, span).setValue(CALL_KEY, state), original, this, ...args);
+        callOfSpan.set(span, state);
+        result = context.with(trace.setSpan(parent, span), original, this, ...args);
       } catch (error) {
         finish(error);
         throw error;
@@ -222,26 +263,37 @@ function headerValue(headers: unknown, name: string): unknown {
   return (headers as Record<string, unknown>)[name];
 }
 
-function serverOf(url: string): { address?: string; port?: number; scheme?: string } {
-  try {
-    const parsed = new URL(url);
-    const scheme = parsed.protocol.replace(":", "");
-    const port = parsed.port === "" ? (scheme === "https" ? 443 : 80) : Number(parsed.port);
-    return { address: parsed.hostname, port, scheme };
-  } catch {
-    return {};
+interface Server {
+  address?: string;
+  port?: number;
+}
+
+/** Parsed origins: an exchange talks to a handful, and `new URL` per attempt cost microseconds. */
+const servers = new Map<string, Server>();
+
+function serverOf(url: string): Server {
+  const scheme = url.indexOf("://");
+  const pathStart = scheme === -1 ? -1 : url.indexOf("/", scheme + 3);
+  const origin = pathStart === -1 ? url : url.slice(0, pathStart);
+  let server = servers.get(origin);
+  if (server === undefined) {
+    try {
+      const parsed = new URL(origin);
+      const https = parsed.protocol === "https:" || parsed.protocol === "wss:";
+      server = {
+        address: parsed.hostname,
+        port: parsed.port === "" ? (https ? 443 : 80) : Number(parsed.port),
+      };
+    } catch {
+      server = {};
+    }
+    if (servers.size < 256) servers.set(origin, server);
   }
+  return server;
 }
 
 /** The class names and method names each patched prototype method had, for unpatching. */
-const BASE_METHODS = [
-  "afterConstruct",
-  "throttle",
-  "fetch",
-  "fetch2",
-  "handleRestResponse",
-  "client",
-] as const;
+const BASE_METHODS = ["afterConstruct", "throttle", "fetch", "handleRestResponse", "client"] as const;
 
 /**
  * Patches ccxt's `Exchange` base class: every exchange class inherits these, and the unified
@@ -274,7 +326,7 @@ export function patchExchange(Exchange: { prototype: object }, target: PatchTarg
         const recorder = target.recorder;
         if (!isPromise(result)) return result;
         const start = nowSeconds();
-        const call = context.active().getValue(CALL_KEY) as CallState | undefined;
+        const call = activeCall();
         const exchange = exchangeId(this);
         return result.then((value) => {
           const waited = nowSeconds() - start;
@@ -292,27 +344,31 @@ export function patchExchange(Exchange: { prototype: object }, target: PatchTarg
       function (this: ExchangeInstance, ...args: unknown[]) {
         const [url, method] = args as [unknown, unknown];
         const parent = context.active();
-        const call = parent.getValue(CALL_KEY) as CallState | undefined;
+        const call = activeCall(parent);
         if (call) call.attempts++;
         const exchange = exchangeId(this);
         const operation = call?.operation ?? "request";
         const httpMethod = typeof method === "string" ? method.toUpperCase() : "GET";
         const urlText = typeof url === "string" ? url : "";
         const server = serverOf(urlText);
-        const attributes: Attributes = {
-          "http.request.method": httpMethod,
-          "url.full": redactUrl(urlText),
-          "exchange.name": exchange,
-          "exchange.operation": operation,
-        };
+        // The exchange and operation are on the parent (unified-call) span; an attempt has the HTTP ones.
+        const attributes: Attributes = { "http.request.method": httpMethod, "url.full": redactUrl(urlText) };
         if (server.address !== undefined) attributes["server.address"] = server.address;
         if (server.port !== undefined) attributes["server.port"] = server.port;
-        if (server.scheme !== undefined) attributes["url.scheme"] = server.scheme;
-        const request = parent.getValue(REQUEST_KEY) as RequestState | undefined;
-        if (request && ++request.sends > 1) attributes["http.request.resend_count"] = request.sends - 1;
+        if (call) {
+          const query = urlText.indexOf("?");
+          const resends = resendCount(
+            call,
+            `${httpMethod} ${query === -1 ? urlText : urlText.slice(0, query)}`,
+          );
+          if (resends > 0) attributes["http.request.resend_count"] = resends;
+        } else {
+          attributes["exchange.name"] = exchange;
+        }
         const span = target.tracer.startSpan(httpMethod, { kind: SpanKind.CLIENT, attributes }, parent);
         const attempt: AttemptState = { status: undefined, retryAfter: undefined };
-        const ctx: Context = trace.setSpan(parent, span).setValue(CCXT_ATTEMPT_KEY, attempt);
+        attemptOfSpan.set(span, attempt);
+        const ctx: Context = trace.setSpan(parent, span);
         const start = nowSeconds();
         const finish = (error: unknown) => {
           if (attempt.status !== undefined) span.setAttribute("http.response.status_code", attempt.status);
@@ -353,23 +409,12 @@ export function patchExchange(Exchange: { prototype: object }, target: PatchTarg
       },
   );
 
-  // fetch2 is one logical request: its retries (maxRetriesOnFailure) are resends of it.
-  wrap(
-    base,
-    "fetch2",
-    (original) =>
-      function (this: ExchangeInstance, ...args: unknown[]) {
-        const state: RequestState = { sends: 0 };
-        return context.with(context.active().setValue(REQUEST_KEY, state), original, this, ...args);
-      },
-  );
-
   wrap(
     base,
     "handleRestResponse",
     (original) =>
       function (this: ExchangeInstance, ...args: unknown[]) {
-        const attempt = context.active().getValue(CCXT_ATTEMPT_KEY) as AttemptState | undefined;
+        const attempt = activeAttempt();
         const response = args[0] as { status?: unknown; statusCode?: unknown; headers?: unknown } | undefined;
         if (attempt && response) {
           const status = response.status ?? response.statusCode;
