@@ -108,19 +108,3 @@ export function redactUrl(url: string): string {
   const rest = hash === -1 ? "" : out.slice(hash);
   return out.slice(0, q) + redactQuery(query) + rest;
 }
-
-/**
- * Request headers that carry credentials; an instrumentation configured to record request
- * headers must never record these. Lower case; exchanges' key headers all match
- * {@link isSensitiveHeader}'s patterns too.
- */
-export function isSensitiveHeader(name: string): boolean {
-  const lower = name.toLowerCase();
-  return (
-    lower === "authorization" ||
-    lower === "proxy-authorization" ||
-    lower === "cookie" ||
-    lower === "set-cookie" ||
-    /(api[-_]?key|apikey|secret|passphrase|signature|sign|token|access[-_]?key)/.test(lower)
-  );
-}
