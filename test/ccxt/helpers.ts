@@ -1,5 +1,7 @@
+import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
+import { expect } from "vitest";
 import { context, trace } from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import { MeterProvider, MetricReader, type DataPoint, type Histogram } from "@opentelemetry/sdk-metrics";
@@ -102,7 +104,23 @@ export function createHarness(options: { wsSilenceMs?: number; moduleName?: stri
   instrumentation.setTracerProvider(tracerProvider);
   instrumentation.attach(recorder);
   const require = createRequire(join(ROOT, "package.json"));
-  const ccxt = require(options.moduleName ?? "ccxt") as CcxtModule;
+  const moduleName = options.moduleName ?? "ccxt";
+  const ccxt = require(moduleName) as CcxtModule;
+  if (moduleName !== "ccxt") {
+    // An alias is not named `ccxt`, so the require hook does not see it: apply the
+    // instrumentation's own module patch, with the version check the hook would make.
+    const definition = instrumentation.getModuleDefinitions()[0]!;
+    const version = (
+      JSON.parse(readFileSync(join(ROOT, "node_modules", moduleName, "package.json"), "utf8")) as {
+        version: string;
+      }
+    ).version;
+    const [major = 0, minor = 0] = version.split(".").map(Number);
+    // the supported range is ">=4.4.0 <5"
+    expect(definition.supportedVersions).toEqual([">=4.4.0 <5"]);
+    expect(major === 4 && minor >= 4, `ccxt ${version} in ${definition.supportedVersions[0]}`).toBe(true);
+    definition.patch?.(ccxt, version);
+  }
   return {
     metrics,
     events,
