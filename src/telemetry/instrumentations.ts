@@ -26,7 +26,7 @@ export const INSTRUMENTATION_PACKAGES: Readonly<
   mysql2: { pkg: "@opentelemetry/instrumentation-mysql2", className: "MySQL2Instrumentation" },
   grpc: { pkg: "@opentelemetry/instrumentation-grpc", className: "GrpcInstrumentation" },
   // ticktrace's own (src/telemetry/ccxt); created directly, not loaded by package name
-  ccxt: { pkg: "ticktrace/ccxt", className: "CcxtInstrumentation" },
+  ccxt: { pkg: "ticktrace", className: "CcxtInstrumentation" },
 };
 
 /** What the undici instrumentation sees of a request. */
