@@ -4,7 +4,16 @@ import tseslint from "typescript-eslint";
 
 export default tseslint.config(
   {
-    ignores: ["dist/", "build-check/", "node_modules/", "coverage/", "bench/results/", "**/*.js", "**/*.mjs", "**/*.cjs"],
+    ignores: [
+      "dist/",
+      "build-check/",
+      "node_modules/",
+      "coverage/",
+      "bench/results/",
+      "**/*.js",
+      "**/*.mjs",
+      "**/*.cjs",
+    ],
   },
   eslint.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
