@@ -39,6 +39,13 @@ export const SENSITIVE_QUERY_PARAMS: readonly string[] = [
 const SENSITIVE = new Set(SENSITIVE_QUERY_PARAMS);
 
 /**
+ * Every sensitive name contains one of these; a query without any of them needs no parsing (the
+ * usual public request, `?symbol=BTCUSDT&limit=5`, is then one regular-expression test).
+ * Percent-encoded names (`api%5Fkey`) still contain `key`.
+ */
+const MAY_BE_SENSITIVE = /sig|key|token|secret|pass|credential/i;
+
+/**
  * The same list in the spellings the HTTP instrumentation's `redactedQueryParams` needs: it
  * matches names exactly, so each name is given in lower case, as written by exchanges
  * (`apiKey`, `Signature`, `X-MBX-...`) and in upper case.
@@ -66,7 +73,7 @@ export function isSensitiveParam(name: string): boolean {
  * Works on the raw text, so values that are not valid percent-encoding survive unchanged.
  */
 export function redactQuery(query: string): string {
-  if (query === "" || query === "?") return query;
+  if (query === "" || query === "?" || !MAY_BE_SENSITIVE.test(query)) return query;
   const lead = query.startsWith("?") ? "?" : "";
   const body = lead ? query.slice(1) : query;
   let changed = false;
