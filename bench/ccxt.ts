@@ -11,7 +11,8 @@
  * adds to one call: the unified-call span, the HTTP-attempt span, the metrics) against the
  * targets of at most 20 us and at most 2% of the call; `ccxt - bare` (the whole preload) is in
  * the note. With the default list the undici instrumentation is on too; it skips requests made
- * inside a ccxt attempt, so it adds nothing to a ccxt call.
+ * inside a ccxt attempt, so it adds nothing to a ccxt call. `BENCH_NO_TRACES=1` turns traces off
+ * in both preloaded clients, to tell the spans' share from the rest.
  */
 import { fork, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
