@@ -18,6 +18,7 @@ export const MODULES = [
   "startup",
   "memory",
   "reliability",
+  "ccxt",
 ] as const;
 
 /**
@@ -33,6 +34,7 @@ const RUN_ORDER: readonly (typeof MODULES)[number][] = [
   "endpoints",
   "startup",
   "reliability",
+  "ccxt",
 ];
 
 export interface Results {

@@ -12,6 +12,7 @@ import { exitOnConfigError, loadConfig } from "./config/index.js";
 import type { Config } from "./config/schema.js";
 import { describeError } from "./errors.js";
 import { checkOptionalPackages } from "./optional.js";
+import { entryIsEsm, registerEsmHook } from "./telemetry/esm-hook.js";
 import { startTelemetrySdk, type TelemetrySdk } from "./telemetry/sdk.js";
 import type * as StartModule from "./telemetry/start.js";
 
@@ -23,6 +24,16 @@ try {
   checkOptionalPackages(config, loaded.file);
 } catch (error) {
   exitOnConfigError(error);
+}
+
+// An ES-module bot (`"type": "module"`, `.mjs`) imports ccxt through the ESM loader, which
+// require hooks do not see: the loader hook is registered for ccxt alone, before the bot loads.
+if (
+  config.telemetry.enabled &&
+  config.telemetry.instrumentations.includes("ccxt") &&
+  (entryIsEsm() || process.execArgv.some((arg) => arg.startsWith("--import")))
+) {
+  registerEsmHook(["ccxt"]);
 }
 
 // Instrumentations patch modules as they are first required, so the SDK starts before the

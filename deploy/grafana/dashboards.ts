@@ -494,6 +494,75 @@ function systemHealth(): Dashboard {
             },
             "trading_exchange_request_duration_seconds",
           ),
+          timeseries(
+            {
+              title: "Exchange errors by type",
+              description:
+                "Failed exchange calls per minute by ccxt error class (RateLimitExceeded, RequestTimeout, InvalidOrder, ...); retries count.",
+              unit: "short",
+            },
+            prom(
+              perMinute("trading_exchange_errors_total", "exchange, error_type"),
+              "{{exchange}} {{error_type}}",
+            ),
+          ),
+          timeseries(
+            {
+              title: "Websocket: last message age",
+              description:
+                "Seconds since the last websocket message, by exchange and channel (telemetry.ccxt.ws_silence_ms marks it down).",
+              unit: "s",
+            },
+            prom(
+              `max by (exchange, channel) (${sel("trading_exchange_ws_last_message_age_seconds")})`,
+              "{{exchange}} {{channel}}",
+            ),
+          ),
+        ],
+      ],
+      [
+        "Node.js runtime",
+        [
+          timeseries(
+            {
+              title: "Event-loop delay",
+              description:
+                "How late the event loop ran timers, per collection window: it adds straight to tick-to-trade (EventLoopDelayHigh fires at p99 > 100 ms for 5 minutes).",
+              unit: "s",
+            },
+            prom(`max by (instance) (${sel("nodejs_eventloop_delay_p50_seconds")})`, "p50 {{instance}}"),
+            prom(`max by (instance) (${sel("nodejs_eventloop_delay_p99_seconds")})`, "p99 {{instance}}"),
+            prom(`max by (instance) (${sel("nodejs_eventloop_delay_max_seconds")})`, "max {{instance}}"),
+          ),
+          timeseries(
+            {
+              title: "Event-loop utilization",
+              description: "Share of the time the event loop was busy; near 1 the process is CPU-bound.",
+              unit: "percentunit",
+            },
+            prom(`max by (instance) (${sel("nodejs_eventloop_utilization_ratio")})`, "{{instance}}"),
+          ),
+          timeseries(
+            {
+              title: "GC pauses",
+              description: "Share of wall time spent in garbage-collection pauses, by kind.",
+              unit: "percentunit",
+            },
+            prom(
+              `sum by (v8js_gc_type) (rate(${sel("v8js_gc_duration_seconds_sum")}[${RATE}]))`,
+              "{{v8js_gc_type}}",
+            ),
+          ),
+          timeseries(
+            {
+              title: "Heap and RSS",
+              description: "V8 heap in use and allotted (all spaces), and the resident set size.",
+              unit: "bytes",
+            },
+            prom(`sum by (instance) (${sel("v8js_memory_heap_used_bytes")})`, "heap used {{instance}}"),
+            prom(`sum by (instance) (${sel("v8js_memory_heap_limit_bytes")})`, "heap size {{instance}}"),
+            prom(`max by (instance) (${sel("process_memory_usage_bytes")})`, "RSS {{instance}}"),
+          ),
         ],
       ],
       [

@@ -140,6 +140,13 @@ export const ALERT_RULES = {
     where: "prometheus",
     summary: "Tick-to-trade p99 latency is high",
   }),
+  eventLoopDelayHigh: rule({
+    id: "event_loop_delay_high",
+    alertname: "EventLoopDelayHigh",
+    level: "WARNING",
+    where: "prometheus",
+    summary: "The event loop of the trading process is lagging",
+  }),
   exchangeLatencyHigh: rule({
     id: "exchange_latency_high",
     alertname: "ExchangeLatencyHigh",

@@ -287,8 +287,14 @@ export function createRuntimeParts(core: PartsCore): RuntimeParts {
     start() {
       // The alert module starts with the runtime, not at the first alert: it takes the outbox
       // lock (a second process on one outbox must hear of it now) and delivers what a previous
-      // run left pending. Throws OutboxLockedError; the runtime's `ready` rejects with it.
-      manager();
+      // run left pending. A held lock (OutboxLockedError) rejects the runtime's `ready`; any
+      // other failure is logged, and the next event tries again.
+      try {
+        manager();
+      } catch (error) {
+        if (error instanceof Error && error.name === "OutboxLockedError") throw error;
+        log.error(`the alert module did not start: ${describeError(error)}`);
+      }
       try {
         startBot();
       } catch (error) {

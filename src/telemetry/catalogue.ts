@@ -168,7 +168,8 @@ export const METRICS = {
     name: "trading_exchange_request_duration_seconds",
     kind: "histogram",
     unit: "s",
-    description: "Round trip of one exchange API call (time waiting on our own rate limiter excluded).",
+    description:
+      "One exchange API call. Reference client: the round trip, its own rate limiter excluded; ccxt: one unified call (createOrder, fetchTicker, ...) from call to result, ccxt's rate-limit queue included.",
     labels: ["exchange", "operation", "outcome"],
     buckets: LATENCY_BUCKETS_SECONDS,
   }),
@@ -176,9 +177,28 @@ export const METRICS = {
     name: "trading_exchange_rate_limit_wait_seconds",
     kind: "histogram",
     unit: "s",
-    description: "Time a call waited on the client-side rate limiter before it was sent.",
+    description: "Time a call waited on the client-side rate limiter (ccxt's throttler) before it was sent.",
     labels: ["exchange", "operation"],
     buckets: LATENCY_BUCKETS_SECONDS,
+  }),
+  exchangeHttpDuration: define({
+    name: "trading_exchange_http_duration_seconds",
+    kind: "histogram",
+    unit: "s",
+    description:
+      "One HTTP attempt to the exchange (ccxt: each try of a retried call); no status_code when no answer came.",
+    labels: ["exchange", "method", "status_code"],
+    seed: "-",
+    buckets: LATENCY_BUCKETS_SECONDS,
+  }),
+  exchangeErrors: define({
+    name: "trading_exchange_errors_total",
+    kind: "counter",
+    unit: "{error}",
+    description:
+      "Failed exchange calls by ccxt error class (RateLimitExceeded, RequestTimeout, InvalidOrder, ...); each failed retry counts.",
+    labels: ["exchange", "operation", "error_type"],
+    seed: "-",
   }),
   tickToTrade: define({
     name: "trading_tick_to_trade_duration_seconds",
@@ -281,11 +301,46 @@ export const METRICS = {
     description: "Reconnections to the exchange.",
     labels: ["exchange"],
   }),
+  exchangeWsConnects: define({
+    name: "trading_exchange_ws_connects_total",
+    kind: "counter",
+    unit: "{connect}",
+    description: "Websocket connections opened to the exchange, the first and every reconnection.",
+    labels: ["exchange"],
+    seed: "-",
+  }),
+  exchangeWsMessages: define({
+    name: "trading_exchange_ws_messages_total",
+    kind: "counter",
+    unit: "{message}",
+    description: "Websocket messages delivered, by channel (ticker, orderbook, trade, orders, ...).",
+    labels: ["exchange", "channel"],
+    seed: "004 websocket messages",
+  }),
+  exchangeWsMessageLag: define({
+    name: "trading_exchange_ws_message_lag_seconds",
+    kind: "histogram",
+    unit: "s",
+    description: "Receive time minus the exchange's own timestamp of a websocket message, where it has one.",
+    labels: ["exchange", "channel"],
+    seed: "-",
+    buckets: LATENCY_BUCKETS_SECONDS,
+  }),
+  exchangeWsLastMessageAge: define({
+    name: "trading_exchange_ws_last_message_age_seconds",
+    kind: "gauge",
+    unit: "s",
+    description:
+      "Age of the last websocket message on the channel (its most silent stream), recorded about once a second.",
+    labels: ["exchange", "channel"],
+    seed: "-",
+  }),
   exchangeRateLimitHits: define({
     name: "trading_exchange_rate_limit_hits_total",
     kind: "counter",
     unit: "{response}",
-    description: "HTTP 429 answers from the exchange.",
+    description:
+      "Rate-limit answers from the exchange: HTTP 429 and 418, and (ccxt) RateLimitExceeded and DDoSProtection errors.",
     labels: ["exchange", "operation"],
   }),
 
@@ -414,3 +469,120 @@ export type MetricKey = keyof typeof METRICS;
 
 /** The catalogue as a list, in declaration order. */
 export const METRIC_DEFINITIONS: readonly MetricDefinition[] = Object.values(METRICS);
+
+/** GC pause buckets, 0.1 ms to 1 s: scavenges sit at the low end, a full mark-compact at the top. */
+export const GC_BUCKETS_SECONDS: readonly number[] = [
+  0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
+];
+
+/**
+ * Node.js runtime metrics: the OpenTelemetry semantic conventions' `nodejs.*`, `v8js.*` and
+ * `process.memory.usage`, named as Prometheus names them once translated (dots to underscores,
+ * the unit's word appended: `nodejs.eventloop.delay.p99` in seconds is
+ * `nodejs_eventloop_delay_p99_seconds`), so `/metrics` and the OTLP path give the same series.
+ * Attribute keys keep the conventions' dots (`v8js.gc.type` becomes the label `v8js_gc_type`).
+ */
+export const RUNTIME_METRICS = {
+  eventLoopDelayMin: define({
+    name: "nodejs_eventloop_delay_min_seconds",
+    kind: "gauge",
+    unit: "s",
+    description:
+      "Smallest event-loop delay since the previous collection (perf_hooks.monitorEventLoopDelay).",
+    labels: [],
+    seed: "-",
+  }),
+  eventLoopDelayMax: define({
+    name: "nodejs_eventloop_delay_max_seconds",
+    kind: "gauge",
+    unit: "s",
+    description: "Largest event-loop delay since the previous collection.",
+    labels: [],
+    seed: "-",
+  }),
+  eventLoopDelayMean: define({
+    name: "nodejs_eventloop_delay_mean_seconds",
+    kind: "gauge",
+    unit: "s",
+    description: "Mean event-loop delay since the previous collection.",
+    labels: [],
+    seed: "-",
+  }),
+  eventLoopDelayStddev: define({
+    name: "nodejs_eventloop_delay_stddev_seconds",
+    kind: "gauge",
+    unit: "s",
+    description: "Standard deviation of the event-loop delay since the previous collection.",
+    labels: [],
+    seed: "-",
+  }),
+  eventLoopDelayP50: define({
+    name: "nodejs_eventloop_delay_p50_seconds",
+    kind: "gauge",
+    unit: "s",
+    description: "Median event-loop delay since the previous collection.",
+    labels: [],
+    seed: "-",
+  }),
+  eventLoopDelayP90: define({
+    name: "nodejs_eventloop_delay_p90_seconds",
+    kind: "gauge",
+    unit: "s",
+    description: "90th percentile of the event-loop delay since the previous collection.",
+    labels: [],
+    seed: "-",
+  }),
+  eventLoopDelayP99: define({
+    name: "nodejs_eventloop_delay_p99_seconds",
+    kind: "gauge",
+    unit: "s",
+    description:
+      "99th percentile of the event-loop delay since the previous collection; it adds straight to tick-to-trade.",
+    labels: [],
+    seed: "-",
+  }),
+  eventLoopUtilization: define({
+    name: "nodejs_eventloop_utilization_ratio",
+    kind: "gauge",
+    unit: "1",
+    description: "Share of the time since the previous collection the event loop was busy, 0 to 1.",
+    labels: [],
+    seed: "-",
+  }),
+  gcDuration: define({
+    name: "v8js_gc_duration_seconds",
+    kind: "histogram",
+    unit: "s",
+    description: "Garbage-collection pauses, by kind (v8js.gc.type: major, minor, incremental, weakcb).",
+    labels: ["v8js.gc.type"],
+    seed: "-",
+    buckets: GC_BUCKETS_SECONDS,
+  }),
+  heapUsed: define({
+    name: "v8js_memory_heap_used_bytes",
+    kind: "gauge",
+    unit: "By",
+    description: "V8 heap in use, by heap space (v8js.heap.space.name).",
+    labels: ["v8js.heap.space.name"],
+    seed: "-",
+  }),
+  heapLimit: define({
+    name: "v8js_memory_heap_limit_bytes",
+    kind: "gauge",
+    unit: "By",
+    description: "V8 heap size allotted, by heap space (v8js.heap.space.name).",
+    labels: ["v8js.heap.space.name"],
+    seed: "-",
+  }),
+  processMemory: define({
+    name: "process_memory_usage_bytes",
+    kind: "gauge",
+    unit: "By",
+    description: "Resident set size of the process (RSS).",
+    labels: [],
+    seed: "-",
+  }),
+} as const satisfies Record<string, MetricDefinition>;
+
+/** The runtime metrics as a list, in declaration order. */
+export const RUNTIME_METRIC_DEFINITIONS: readonly MetricDefinition[] = Object.values(RUNTIME_METRICS);

@@ -3,6 +3,9 @@ import type { Instrumentation } from "@opentelemetry/instrumentation";
 import type { Config } from "../config/schema.js";
 import type { KNOWN_INSTRUMENTATIONS } from "../config/sections/telemetry.js";
 import { hasOptionalPackage } from "../optional.js";
+import { CcxtInstrumentation } from "./ccxt/instrumentation.js";
+import { insideCcxtAttempt } from "./ccxt/patch.js";
+import { caseVariants, redactQuery, redactUrl } from "./redact-url.js";
 
 export type InstrumentationName = (typeof KNOWN_INSTRUMENTATIONS)[number];
 
@@ -23,7 +26,33 @@ export const INSTRUMENTATION_PACKAGES: Readonly<
   mongodb: { pkg: "@opentelemetry/instrumentation-mongodb", className: "MongoDBInstrumentation" },
   mysql2: { pkg: "@opentelemetry/instrumentation-mysql2", className: "MySQL2Instrumentation" },
   grpc: { pkg: "@opentelemetry/instrumentation-grpc", className: "GrpcInstrumentation" },
+  // ticktrace's own (src/telemetry/ccxt); created directly, not loaded by package name
+  ccxt: { pkg: "ticktrace", className: "CcxtInstrumentation" },
 };
+
+/** What the undici instrumentation sees of a request. */
+interface UndiciRequestLike {
+  origin?: string;
+  path?: string;
+}
+
+/**
+ * Redacted `url.full` / `url.query` for an undici request whose URL carries a sensitive query
+ * parameter; the instrumentation lets these override the attributes it computed. Undefined
+ * (nothing to override) for the common request without a query.
+ */
+export function undiciRedactedAttributes(request: UndiciRequestLike): Record<string, string> | undefined {
+  const path = request.path ?? "";
+  const q = path.indexOf("?");
+  if (q === -1) return undefined;
+  const query = path.slice(q);
+  const redacted = redactQuery(query);
+  if (redacted === query) return undefined;
+  return {
+    "url.full": redactUrl(`${request.origin ?? ""}${path}`),
+    "url.query": redacted,
+  };
+}
 
 /** Routes whose requests are not traced: scrapes and probes would otherwise flood the trace store. */
 export const UNTRACED_PATHS: readonly string[] = ["/health", "/metrics"];
@@ -37,8 +66,24 @@ export function isUntracedRequest(url: string | undefined): boolean {
 /** Options each instrumentation is created with. */
 function optionsFor(name: InstrumentationName, config: Config): Record<string, unknown> {
   switch (name) {
-    case "http":
-      return { ignoreIncomingRequestHook: (request: IncomingMessage) => isUntracedRequest(request.url) };
+    case "http": {
+      // Exact names for the HTTP instrumentation's matcher: each sensitive name in its usual spellings.
+      const redacted = caseVariants();
+      return {
+        ignoreIncomingRequestHook: (request: IncomingMessage) => isUntracedRequest(request.url),
+        // a ccxt attempt already has its own span (with the exchange's attributes)
+        ignoreOutgoingRequestHook: () => insideCcxtAttempt(),
+        redactedQueryParams: redacted,
+        redactedQueryParamsServer: redacted,
+      };
+    }
+    case "undici":
+      return {
+        ignoreRequestHook: () => insideCcxtAttempt(),
+        startSpanHook: (request: UndiciRequestLike) => undiciRedactedAttributes(request),
+      };
+    case "ccxt":
+      return {};
     case "winston":
       // Log records reach the collector through this instrumentation's transport only, once;
       // the logger factory adds the transport itself only where this patch did not.
@@ -65,6 +110,12 @@ export function loadInstrumentations(
     const entry = INSTRUMENTATION_PACKAGES[name];
     // pg and its instrumentation are optional packages: a bot without pg has nothing to instrument.
     if (name === "pg" && !hasOptionalPackage("pg")) continue;
+    if (name === "ccxt") {
+      // Ours, and cheap: nothing of ccxt is loaded until the bot requires it.
+      instrumentations.push(new CcxtInstrumentation());
+      loaded.push(name);
+      continue;
+    }
     let exported: unknown;
     try {
       exported = load(entry.pkg);

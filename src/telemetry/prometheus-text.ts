@@ -33,37 +33,61 @@ export class PrometheusTextSerializer {
   /** Rendered `otel_scope_*` labels per instrumentation scope object. */
   private readonly scopes = new WeakMap<InstrumentationScope, string>();
 
-  /** The exposition text of one collection, as `PrometheusSerializer.serialize` returns it. */
+  /**
+   * The exposition text of one collection, as `PrometheusSerializer.serialize` returns it, with
+   * one difference: instruments of the same name from different instrumentation scopes (the
+   * http and undici instrumentations both record `http.client.request.duration`) form one
+   * family, with one HELP and TYPE line and each scope's series told apart by `otel_scope_name`.
+   * Upstream writes the family once per scope, which Prometheus rejects ("second HELP line").
+   * A same-named instrument of another type is left out (with a diagnostic): one name, one type.
+   */
   serialize(resourceMetrics: ResourceMetrics): string {
-    let body = "";
+    const families = new Map<string, { type: string; header: string; series: string }>();
     for (const scopeMetrics of resourceMetrics.scopeMetrics) {
       const scopeLabels = this.scopeLabels(scopeMetrics.scope);
-      for (const metric of scopeMetrics.metrics) body += this.metric(metric, scopeLabels);
+      for (const metric of scopeMetrics.metrics) {
+        const family = this.metric(metric, scopeLabels);
+        if (family === undefined) continue;
+        const seen = families.get(family.name);
+        if (seen === undefined) families.set(family.name, family);
+        else if (seen.type === family.type) seen.series += family.series;
+        else
+          diag.error(
+            `metric "${family.name}" is both a ${seen.type} and a ${family.type}; the ${family.type} from scope ${scopeMetrics.scope.name} is left out of /metrics`,
+          );
+      }
     }
+    let body = "";
+    for (const family of families.values()) body += family.header + family.series;
     if (body === "") body = NO_REGISTERED_METRICS;
     const resourceLabels = this.labelsOf(resourceMetrics.resource.attributes);
     return `# HELP target_info Target metadata\n# TYPE target_info gauge\n${seriesName("target_info", resourceLabels)} 1\n${body}`;
   }
 
-  /** One metric family followed by a newline, or "" when its name normalises to nothing. */
-  private metric(metric: MetricData, scopeLabels: string): string {
+  /** One metric family (header lines, then its series), or undefined when its name normalises to nothing. */
+  private metric(
+    metric: MetricData,
+    scopeLabels: string,
+  ): { name: string; type: string; header: string; series: string } | undefined {
     const descriptor = metric.descriptor;
     let name = sanitizeName(escapeString(descriptor.name));
     if (name === "") {
       diag.error(`Normalization for metric "${descriptor.name}" resulted in empty name`);
-      return "";
+      return undefined;
     }
     if (name === "_") {
       diag.error(`Normalization for metric "${descriptor.name}" resulted in an invalid name: "_"`);
-      return "";
+      return undefined;
     }
     if (name[0]! >= "0" && name[0]! <= "9") name = `_${name}`;
     const monotonicSum = metric.dataPointType === DataPointType.SUM && metric.isMonotonic;
     if (monotonicSum && !name.endsWith("_total")) name += "_total";
 
-    let text = `# HELP ${name} ${escapeString(descriptor.description || "description missing")}\n`;
-    if (descriptor.unit) text += `# UNIT ${name} ${escapeString(descriptor.unit)}\n`;
-    text += `# TYPE ${name} ${prometheusType(metric)}\n`;
+    const type = prometheusType(metric);
+    let header = `# HELP ${name} ${escapeString(descriptor.description || "description missing")}\n`;
+    if (descriptor.unit) header += `# UNIT ${name} ${escapeString(descriptor.unit)}\n`;
+    header += `# TYPE ${name} ${type}\n`;
+    let text = "";
     switch (metric.dataPointType) {
       case DataPointType.SUM:
       case DataPointType.GAUGE:
@@ -86,7 +110,7 @@ export class PrometheusTextSerializer {
         diag.error(`Unrecognizable DataPointType: ${String(metric.dataPointType)} for metric "${name}"`);
     }
     // Upstream trims each family and adds one newline: the same text as ours ending in "\n".
-    return text;
+    return { name, type, header, series: text };
   }
 
   private histogramPoint(name: string, point: DataPoint<Histogram>, scopeLabels: string): string {

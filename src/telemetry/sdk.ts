@@ -108,8 +108,8 @@ export interface TelemetrySdk {
   /** The pull reader behind `/metrics`; undefined when metrics are off. */
   readonly prometheus: PrometheusExporter | undefined;
   readonly exportMonitor: ExportMonitor;
-  /** Instrumentation names that were loaded, and the one-line warnings for those that were not. */
-  readonly instrumentations: { loaded: string[]; warnings: string[] };
+  /** Instrumentation names that were loaded, the one-line warnings for those that were not, and the instances. */
+  readonly instrumentations: { loaded: string[]; warnings: string[]; instances: readonly Instrumentation[] };
   /**
    * Flushes and stops every provider (waiting at most `timeoutMs`), then unpatches the
    * instrumentations and releases the OpenTelemetry globals. Idempotent; never rejects.
@@ -244,7 +244,7 @@ export function startTelemetrySdk(config: Config): TelemetrySdk {
       resource,
       prometheus: undefined,
       exportMonitor,
-      instrumentations: { loaded: [], warnings: [] },
+      instrumentations: { loaded: [], warnings: [], instances: [] },
       shutdown: () => Promise.resolve(),
     };
   }
@@ -353,7 +353,7 @@ export function startTelemetrySdk(config: Config): TelemetrySdk {
     resource,
     prometheus,
     exportMonitor,
-    instrumentations: { loaded, warnings },
+    instrumentations: { loaded, warnings, instances: instrumentations },
     shutdown(timeoutMs = telemetry.shutdown_timeout_ms) {
       stopDrain();
       // Each provider flushes what it holds, all at once, within the one budget. The budget is

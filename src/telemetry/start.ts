@@ -11,8 +11,11 @@ import {
 import { createLogger, type Logger } from "../logging/logger.js";
 import { createRuntimeParts, type PartsModules } from "../runtime/parts.js";
 import { startKnownSeriesAtZero } from "./known-series.js";
+import { CcxtInstrumentation } from "./ccxt/instrumentation.js";
+import { ExchangeRecorder } from "./ccxt/recorder.js";
 import { createTradingMetrics } from "./metrics.js";
 import { createMetricsHandler } from "./prometheus-text.js";
+import { startRuntimeMetrics } from "./runtime-metrics.js";
 import type { Runtime } from "./runtime.js";
 import { settleWithin, startTelemetrySdk, type TelemetrySdk } from "./sdk.js";
 
@@ -184,6 +187,37 @@ export function createRuntime(config: Config, options: InternalRuntimeOptions = 
   ready.catch(() => undefined);
 
   const hooks: (() => Promise<void> | void)[] = [];
+
+  if (config.telemetry.enabled && config.telemetry.runtime_metrics.enabled) {
+    const runtimeMetrics = startRuntimeMetrics({
+      meter: sdk.meter,
+      eventLoopResolutionMs: config.telemetry.runtime_metrics.event_loop_resolution_ms,
+    });
+    hooks.push(() => runtimeMetrics.shutdown());
+  }
+
+  // ccxt: exchange metrics, `/health` (exchange.<id>) and alerts, from config alone.
+  const ccxt = sdk.instrumentations.instances.find(
+    (instrumentation): instrumentation is CcxtInstrumentation =>
+      instrumentation instanceof CcxtInstrumentation,
+  );
+  if (ccxt) {
+    // The recorder emits into the runtime's event hub, so ccxt disconnects and rate-limit hits
+    // reach the alert hooks and channels that config.yaml sets up, with no code in the bot.
+    const recorder = new ExchangeRecorder({
+      metrics,
+      health,
+      events: parts.events,
+      wsSilenceMs: config.telemetry.ccxt.ws_silence_ms,
+    });
+    recorder.start();
+    ccxt.attach(recorder);
+    hooks.push(async () => {
+      ccxt.attach(undefined);
+      await recorder.shutdown();
+    });
+  }
+
   let stopping: Promise<void> | undefined;
   const timeoutMs = config.telemetry.shutdown_timeout_ms;
 

@@ -29,7 +29,7 @@ describe("config: defaults", () => {
     expect(config.telemetry.metrics_port).toBeUndefined();
     expect(config.telemetry.traces).toEqual({ enabled: true, sampling_ratio: 1, batch_delay_ms: 5000 });
     expect(config.telemetry.logs).toEqual({ enabled: true, batch_delay_ms: 1000 });
-    expect(config.telemetry.instrumentations).toEqual(["http", "express", "winston", "undici", "pg"]);
+    expect(config.telemetry.instrumentations).toEqual(["http", "express", "winston", "undici", "pg", "ccxt"]);
     expect(config.logging).toEqual({ level: "info", format: "json" });
     expect(config.alerts.telegram.api_url).toBe("https://api.telegram.org");
     expect(config.alerts.jsonl.dir).toBe("logs/alerts");
@@ -101,7 +101,7 @@ describe("config: bad input names the file, the key path and what was expected",
       `${FILE}: logging.level: expected one of "error", "warn", "info", "debug", got "verbose"`,
     );
     expect(errorOf("telemetry:\n  instrumentations: [http, kafka]\n").message).toBe(
-      `${FILE}: telemetry.instrumentations.1: expected one of "http", "express", "winston", "undici", "pg", "dns", "net", "fs", "ioredis", "redis", "mongodb", "mysql2", "grpc", got "kafka"`,
+      `${FILE}: telemetry.instrumentations.1: expected one of "http", "express", "winston", "undici", "pg", "dns", "net", "fs", "ioredis", "redis", "mongodb", "mysql2", "grpc", "ccxt", got "kafka"`,
     );
   });
 

@@ -37,8 +37,9 @@ const SERVICE = "ticktrace-demo";
 
 /**
  * Metric families a calm market-making run need not produce: incidents (failures, breaker trips,
- * reconnects, 429s), alert delivery (no alert in a calm run), and the AI/LLM families (the
- * reference strategy makes no model calls). A query whose selectors match nothing may only
+ * reconnects, 429s), alert delivery (no alert in a calm run), the AI/LLM families (the
+ * reference strategy makes no model calls), and the ccxt-only families (the reference process
+ * has its own exchange client; test/ccxt covers them against a fake exchange). A query whose selectors match nothing may only
  * involve these; anything else not served is a failure.
  */
 const QUIET_IN_CALM = [
@@ -50,6 +51,9 @@ const QUIET_IN_CALM = [
   /^trading_exchange_rate_limit_hits_total$/,
   /^trading_exchange_rate_limit_wait_seconds_/,
   /^trading_worker_errors_total$/,
+  /^trading_exchange_errors_total$/,
+  /^trading_exchange_http_duration_seconds_/,
+  /^trading_exchange_ws_/,
   /^trading_position_duration_seconds_/,
   /^trading_(agent|llm|ai|policy)_/,
   /^ticktrace_alert/,

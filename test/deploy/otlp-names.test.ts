@@ -1,5 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { METRIC_DEFINITIONS, type InstrumentKind } from "../../src/telemetry/catalogue.js";
+import {
+  METRIC_DEFINITIONS,
+  RUNTIME_METRIC_DEFINITIONS,
+  type InstrumentKind,
+} from "../../src/telemetry/catalogue.js";
 import { catalogueSeriesNames } from "./promql.js";
 
 /**
@@ -82,10 +86,10 @@ describe("metric names on the OTLP path (collector -> Prometheus OTLP receiver)"
     expect(otlpPrometheusName("orders", "{order}", "counter")).toBe("orders_total");
   });
 
-  it("equal the /metrics names for every catalogue metric (the naming rule)", () => {
-    const changed = METRIC_DEFINITIONS.map(
-      (d) => [d.name, otlpPrometheusName(d.name, d.unit, d.kind)] as const,
-    ).filter(([scraped, pushed]) => scraped !== pushed);
+  it("equal the /metrics names for every catalogue and runtime metric (the naming rule)", () => {
+    const changed = [...METRIC_DEFINITIONS, ...RUNTIME_METRIC_DEFINITIONS]
+      .map((d) => [d.name, otlpPrometheusName(d.name, d.unit, d.kind)] as const)
+      .filter(([scraped, pushed]) => scraped !== pushed);
     expect(changed).toEqual([]);
   });
 

@@ -1,4 +1,4 @@
-import { METRIC_DEFINITIONS } from "../../src/telemetry/catalogue.js";
+import { METRIC_DEFINITIONS, RUNTIME_METRIC_DEFINITIONS } from "../../src/telemetry/catalogue.js";
 
 /** Series Prometheus creates itself; queries may use them besides the catalogue. */
 export const PROMETHEUS_BUILTIN_SERIES = new Set(["up", "ALERTS"]);
@@ -43,7 +43,7 @@ export function metricNames(expr: string): string[] {
 /** Every series name the catalogue defines (histograms as `_bucket`, `_sum`, `_count`). */
 export function catalogueSeriesNames(): Set<string> {
   const out = new Set<string>();
-  for (const definition of METRIC_DEFINITIONS) {
+  for (const definition of [...METRIC_DEFINITIONS, ...RUNTIME_METRIC_DEFINITIONS]) {
     if (definition.kind === "histogram") {
       for (const suffix of ["_bucket", "_sum", "_count"]) out.add(definition.name + suffix);
     } else {

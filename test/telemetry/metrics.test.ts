@@ -12,8 +12,9 @@ import { TicktraceError } from "../../src/errors.js";
 import { FOLD_TRIGGER_NAME } from "../../src/telemetry/folded-instruments.js";
 import { createTradingMetrics, type TradingMetricsOptions } from "../../src/telemetry/metrics.js";
 import { metricViews } from "../../src/telemetry/sdk.js";
-import { startRuntime } from "../../src/telemetry/start.js";
+import { startRuntimeWith } from "../../src/telemetry/start.js";
 import { captureLogger } from "../logging/capture.js";
+import { sourceModules } from "../runtime/source-modules.js";
 
 /** A pull reader whose collections the test triggers (an OTLP push reader, minus the network). */
 class InMemoryReader extends MetricReader {
@@ -308,13 +309,13 @@ describe("cardinality limit", () => {
 describe("the runtime", () => {
   it("caps its catalogue instruments at telemetry.cardinality_limit across scrapes", async () => {
     const { entries, logger } = captureLogger();
-    const runtime = await startRuntime(
+    const runtime = await startRuntimeWith(
       parseConfigText(
         "health:\n  port: 0\ntelemetry:\n  cardinality_limit: 10\n  shutdown_timeout_ms: 1000\n" +
           "  otlp:\n    endpoint: http://127.0.0.1:9\n  traces:\n    enabled: false\n  logs:\n    enabled: false\n",
         { file: "test.yaml", env: {} },
       ),
-      { logger },
+      { logger, modules: sourceModules },
     );
     try {
       let body = "";

@@ -182,3 +182,25 @@ describe("createMetricsHandler", () => {
     );
   });
 });
+
+describe("one family per name across instrumentation scopes", () => {
+  it("regression: http and undici both recording http.client.request.duration gave a second HELP line", async () => {
+    const reader = new PrometheusExporter({ preventServerStart: true });
+    const provider = new MeterProvider({ readers: [reader] });
+    for (const scope of ["@opentelemetry/instrumentation-http", "@opentelemetry/instrumentation-undici"]) {
+      provider
+        .getMeter(scope)
+        .createHistogram("http.client.request.duration", { unit: "s", description: "client requests" })
+        .record(0.01, { "http.request.method": "GET" });
+    }
+    // same name, another type: left out rather than served as a second family
+    provider.getMeter("other").createGauge("http.client.request.duration").record(7);
+    const { resourceMetrics } = await reader.collect();
+    const text = new PrometheusTextSerializer().serialize(resourceMetrics);
+    expect(text.match(/^# HELP http_client_request_duration /gm)).toHaveLength(1);
+    expect(text.match(/^# TYPE http_client_request_duration histogram$/gm)).toHaveLength(1);
+    expect(text.match(/^http_client_request_duration_count\{[^}]*\} 1$/gm)).toHaveLength(2);
+    expect(text).not.toMatch(/^http_client_request_duration\{[^}]*otel_scope_name="other"/m);
+    await provider.shutdown();
+  });
+});

@@ -155,15 +155,16 @@ describe("startRuntime", () => {
 });
 
 describe("instrumentation allow-list", () => {
-  it("loads the default five from the installed packages", () => {
+  it("loads the default five from the installed packages, and ticktrace's own ccxt instrumentation", () => {
     const { instrumentations, loaded, warnings } = loadInstrumentations(config(""));
-    expect(loaded).toEqual(["http", "express", "winston", "undici", "pg"]);
+    expect(loaded).toEqual(["http", "express", "winston", "undici", "pg", "ccxt"]);
     expect(instrumentations.map((i) => i.instrumentationName)).toEqual([
       "@opentelemetry/instrumentation-http",
       "@opentelemetry/instrumentation-express",
       "@opentelemetry/instrumentation-winston",
       "@opentelemetry/instrumentation-undici",
       "@opentelemetry/instrumentation-pg",
+      "ticktrace-instrumentation-ccxt",
     ]);
     expect(warnings).toEqual([]);
     for (const instrumentation of instrumentations) instrumentation.disable();

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { httpUrlSchema, portSchema, positiveMsSchema, section } from "./common.js";
 
-/** Instrumentations the preload knows; the default allow-list is the first five. */
+/** Instrumentations the preload knows; the default allow-list is the first five and `ccxt`. */
 export const KNOWN_INSTRUMENTATIONS = [
   "http",
   "express",
@@ -16,6 +16,7 @@ export const KNOWN_INSTRUMENTATIONS = [
   "mongodb",
   "mysql2",
   "grpc",
+  "ccxt",
 ] as const;
 
 export const telemetrySection = section({
@@ -58,7 +59,20 @@ export const telemetrySection = section({
   /** Instrumentations to load; add names from the known list to widen it. */
   instrumentations: z
     .array(z.enum(KNOWN_INSTRUMENTATIONS))
-    .default(["http", "express", "winston", "undici", "pg"]),
+    .default(["http", "express", "winston", "undici", "pg", "ccxt"]),
+  ccxt: section({
+    /**
+     * A ccxt websocket subscription the bot waits on with no message for this long counts as
+     * disconnected: `/health` shows `exchange.<id>` down and the exchange-disconnect alert fires.
+     */
+    ws_silence_ms: positiveMsSchema.default(30_000),
+  }),
+  /** Node.js runtime metrics: event-loop delay and utilization, GC pauses, heap, RSS (`nodejs.*`, `v8js.*`). */
+  runtime_metrics: section({
+    enabled: z.boolean().default(true),
+    /** Resolution of the event-loop delay histogram (`perf_hooks.monitorEventLoopDelay`). */
+    event_loop_resolution_ms: z.int().min(1).max(1_000).default(10),
+  }),
   /** Most distinct attribute sets kept per metric; further ones fold into an overflow series. */
   cardinality_limit: z.int().min(10).max(1_000_000).default(2_000),
   /**
