@@ -176,7 +176,7 @@ export function renderPrometheusConfig(targets: {
   const byJob: Record<string, string[]> = {
     "otel-collector": [targets.collectorMetrics],
     prometheus: [targets.prometheus],
-    alertmanager: targets.alertmanagers,
+    alertmanager: [...targets.alertmanagers],
   };
   const jobs = [];
   for (const job of doc.scrape_configs) {

@@ -1,6 +1,12 @@
+import { readFileSync, readdirSync } from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
+import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import { REPO } from "../../scripts/stack/lib.js";
+import { expandVariables } from "../deploy/promql.js";
+import { EMPTY_PANELS } from "./empty-panels.js";
 import {
   SERVICE,
   appConfig,
@@ -40,6 +46,8 @@ let loki: HttpLogCapture;
 let telegram: FakeTelegram;
 let slack: http.Server;
 let slackUrl = "";
+/** The label carrying the trace id in the exemplars Prometheus returned. */
+let exemplarLabel = "";
 
 beforeAll(async () => {
   [tempo, loki, telegram] = await Promise.all([
@@ -246,13 +254,63 @@ describe("traces and logs through the real collector", () => {
       },
       60_000,
     );
-    // The Grafana datasource's exemplarTraceIdDestinations name `trace_id`.
+    // The Grafana datasource's exemplarTraceIdDestinations name `trace_id` (checked below).
     const ids = exemplars.map((e) => e.labels.trace_id).filter(Boolean);
+    exemplarLabel = ids.length ? "trace_id" : Object.keys(exemplars[0]!.labels).join(",");
     expect(ids.length, JSON.stringify(exemplars[0])).toBeGreaterThan(0);
     const exported = new Set(tempo.spans.map((s) => s.traceId));
     expect(
       ids.some((id) => exported.has(id!)),
       "an exemplar's trace id is a trace the collector exported",
     ).toBe(true);
+  });
+
+  it("the Prometheus datasource's exemplar trace-id label is the label Prometheus returns", () => {
+    const ds = parse(
+      readFileSync(path.join(REPO, "deploy/grafana/provisioning/datasources/datasources.yaml"), "utf8"),
+    ) as {
+      datasources: { uid: string; jsonData?: { exemplarTraceIdDestinations?: { name: string }[] } }[];
+    };
+    const prom = ds.datasources.find((d) => d.uid === "prometheus")!;
+    expect(prom.jsonData?.exemplarTraceIdDestinations?.map((d) => d.name)).toEqual([exemplarLabel]);
+  });
+
+  it("every dashboard panel query returns data, or is listed in empty-panels.ts with its reason", async () => {
+    const prometheus = stack.state.endpoints.prometheus;
+    const empty: string[] = [];
+    const listedButData: string[] = [];
+    const errors: string[] = [];
+    const dir = path.join(REPO, "deploy/grafana/dashboards");
+    interface Panel {
+      title?: string;
+      datasource?: { uid?: string };
+      targets?: { expr?: string; query?: string; datasource?: { uid?: string } }[];
+      panels?: Panel[];
+    }
+    const walk = (ps: Panel[]): Panel[] => ps.flatMap((p) => [p, ...walk(p.panels ?? [])]);
+    for (const file of readdirSync(dir).filter((f) => f.endsWith(".json"))) {
+      const dashboard = JSON.parse(readFileSync(path.join(dir, file), "utf8")) as {
+        title: string;
+        panels?: Panel[];
+      };
+      for (const panel of walk(dashboard.panels ?? [])) {
+        for (const target of panel.targets ?? []) {
+          const key = `${dashboard.title} / ${panel.title ?? ""}`;
+          const uid = target.datasource?.uid ?? panel.datasource?.uid;
+          let hasData = false;
+          if (uid === "prometheus" && target.expr) {
+            try {
+              hasData = (await promQuery(prometheus, expandVariables(target.expr))).length > 0;
+            } catch (err) {
+              errors.push(`${key}: ${(err as Error).message}`);
+              continue;
+            }
+          }
+          if (hasData && EMPTY_PANELS[key]) listedButData.push(key);
+          if (!hasData && !EMPTY_PANELS[key]) empty.push(`${key}: ${target.expr ?? target.query}`);
+        }
+      }
+    }
+    expect({ errors, empty, listedButData }).toEqual({ errors: [], empty: [], listedButData: [] });
   });
 });

@@ -45,7 +45,7 @@ describe("configs checked by the pinned servers' own tools", () => {
   it("promtool check config accepts prometheus.yml with its otlp: block and rule files", async () => {
     const r = await tool(bins.promtool, ["check", "config", "deploy/prometheus/prometheus.yml"]);
     expect(r.code, r.out).toBe(0);
-    expect(r.out).toMatch(/SUCCESS: .*rules\/ticktrace\.yml/);
+    expect(r.out).toMatch(/SUCCESS: 1 rule files found/);
   });
 
   it("promtool check rules and test rules pass", async () => {
