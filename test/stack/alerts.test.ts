@@ -141,6 +141,9 @@ describe("alerts through Prometheus and clustered Alertmanagers to Telegram", ()
       bound + PEER_TIMEOUT_S * 1000,
     );
     const seconds = (message.at - killedAt) / 1000;
+    console.log(
+      `TradingProcessDown reached Telegram ${seconds.toFixed(1)} s after SIGKILL (bound ${bound / 1000} s)`,
+    );
     expect(seconds, `TradingProcessDown after ${seconds} s`).toBeLessThanOrEqual(bound / 1000);
     expect(seconds).toBeGreaterThanOrEqual(RULE_FOR_S);
     expect(message.chatId).toBe(CHAT);

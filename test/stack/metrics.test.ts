@@ -61,6 +61,9 @@ async function seriesKeys(selector: string): Promise<Set<string>> {
     const { __name__: name, ...labels } = r.metric;
     const own = Object.entries(labels)
       .filter(([k]) => !PATH_LABELS.has(k))
+      // Prometheus 3.5 spells bucket bounds differently per path (scraped le="5e-05", le="10.0";
+      // OTLP le="0.00005", le="10"); PromQL reads le as a number, so compare it as one.
+      .map(([k, v]): [string, string] => [k, k === "le" ? String(Number(v)) : v])
       .sort(([a], [b]) => a.localeCompare(b))
       .map(([k, v]) => `${k}="${v}"`);
     out.add(`${name}{${own.join(",")}}`);
