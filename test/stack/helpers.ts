@@ -149,12 +149,16 @@ export function appConfig(options: {
   return base;
 }
 
+/** Stops the process (SIGTERM, SIGKILL after 15 s) and removes its working directory. */
 export async function stopApp(app: App | undefined): Promise<void> {
-  if (!app || app.child.exitCode !== null || app.child.signalCode !== null) return;
-  app.child.kill("SIGTERM");
-  const timer = setTimeout(() => app.child.kill("SIGKILL"), 15_000);
-  await app.exited;
-  clearTimeout(timer);
+  if (!app) return;
+  if (app.child.exitCode === null && app.child.signalCode === null) {
+    app.child.kill("SIGTERM");
+    const timer = setTimeout(() => app.child.kill("SIGKILL"), 15_000);
+    await app.exited;
+    clearTimeout(timer);
+  }
+  if (!process.env.KEEP_STACK) rmSync(app.dir, { recursive: true, force: true });
 }
 
 interface PromResult {
