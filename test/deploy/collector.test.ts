@@ -13,11 +13,16 @@ interface CollectorConfig {
   service: {
     extensions: string[];
     pipelines: Record<string, { receivers: string[]; processors?: string[]; exporters: string[] }>;
-    telemetry: { metrics: { readers: { pull: { exporter: { prometheus: { port: number } } } }[] } };
+    telemetry: { metrics: { readers: { pull: { exporter: { prometheus: { port: string } } } }[] } };
   };
 }
 
 const config = readYaml<CollectorConfig>("otel-collector.yaml");
+
+/** The value compose gets from `${env:VAR:-default}` (no VAR set in the container). */
+function composeDefault(value: string): string {
+  return /^\$\{env:[A-Z0-9_]+:-(.*)\}$/.exec(value)?.[1] ?? value;
+}
 
 /** kind -> type names of otelcol-contrib 0.159.0 (the TSV's note: compare with underscores removed). */
 const available = new Map<Kind, Set<string>>();
@@ -103,13 +108,17 @@ describe("otel-collector.yaml", () => {
 
   it("sends metrics to Prometheus's OTLP endpoint, logs to Loki's /otlp, traces to Tempo", () => {
     const exporters = config.exporters as Record<string, { endpoint: string }>;
-    expect(exporters["otlphttp/prometheus"]!.endpoint).toBe("http://prometheus:9090/api/v1/otlp");
-    expect(exporters["otlphttp/loki"]!.endpoint).toBe("http://loki:3100/otlp");
-    expect(exporters["otlp/tempo"]!.endpoint).toBe("tempo:4317");
+    expect(composeDefault(exporters["otlphttp/prometheus"]!.endpoint)).toBe(
+      "http://prometheus:9090/api/v1/otlp",
+    );
+    expect(composeDefault(exporters["otlphttp/loki"]!.endpoint)).toBe("http://loki:3100/otlp");
+    expect(composeDefault(exporters["otlp/tempo"]!.endpoint)).toBe("tempo:4317");
     expect(config.service.pipelines.metrics!.exporters).toEqual(["otlphttp/prometheus"]);
     expect(config.service.pipelines.logs!.exporters).toEqual(["otlphttp/loki"]);
     expect(config.service.pipelines.traces!.exporters).toContain("otlp/tempo");
-    expect(config.service.telemetry.metrics.readers[0]!.pull.exporter.prometheus.port).toBe(8888);
+    expect(
+      composeDefault(String(config.service.telemetry.metrics.readers[0]!.pull.exporter.prometheus.port)),
+    ).toBe("8888");
   });
 
   it("keeps span-derived metric names apart from the catalogue", () => {

@@ -1,11 +1,15 @@
+import { TicktraceError } from "../../errors.js";
 import type { GrafanaLinkOptions } from "../../format/trace-link.js";
 import { alertmanagerAlert } from "../format.js";
 import type { Alert, AlertChannel, AlertLevel } from "../../alert-model/types.js";
 import { answerError, postJson, type HttpTarget } from "./http.js";
 
 export interface AlertmanagerChannelOptions {
-  /** `alerts.alertmanager.url`, the base URL (`http://localhost:9093`). */
-  url: string;
+  /**
+   * `alerts.alertmanager.url`: the base URL (`http://localhost:9093`), or the base URLs of every
+   * instance of an Alertmanager cluster.
+   */
+  url: string | readonly string[];
   /** `service.name`, sent as the `service` label. */
   serviceName: string;
   /** `alerts.alertmanager.min_level` (default WARNING). */
@@ -23,10 +27,28 @@ export interface AlertmanagerChannelOptions {
  * channel: firing alerts are re-sent every `resendIntervalMs` (Alertmanager expires an alert not
  * refreshed within its `resolve_timeout`), and a resolve sends `endsAt`. Several instances of a
  * bot send the same labels, so Alertmanager deduplicates, groups, silences and routes them.
+ *
+ * With several URLs (an Alertmanager cluster) every alert goes to all of them at once, as
+ * Prometheus does: the cluster's gossip makes one notification of it. A send succeeds when at
+ * least one instance accepted it (the others learn it from their peers); it fails, and is
+ * retried from the outbox, only when none did.
  */
 export function createAlertmanagerChannel(options: AlertmanagerChannelOptions): AlertChannel {
-  const url = `${options.url.replace(/\/+$/, "")}/api/v2/alerts`;
-  const target: HttpTarget = { what: "Alertmanager POST /api/v2/alerts", secrets: [] };
+  const bases = typeof options.url === "string" ? [options.url] : [...options.url];
+  if (bases.length === 0) {
+    throw new TicktraceError(
+      "CONFIG_INVALID",
+      "alerts.alertmanager.url: expected an Alertmanager base URL or a non-empty list of them",
+    );
+  }
+  const targets = bases.map((base) => ({
+    url: `${base.replace(/\/+$/, "")}/api/v2/alerts`,
+    target: {
+      what:
+        bases.length === 1 ? "Alertmanager POST /api/v2/alerts" : `Alertmanager ${base} POST /api/v2/alerts`,
+      secrets: [],
+    } satisfies HttpTarget,
+  }));
   return {
     name: "alertmanager",
     kind: "state",
@@ -34,14 +56,24 @@ export function createAlertmanagerChannel(options: AlertmanagerChannelOptions): 
     timeoutMs: options.timeoutMs ?? 5000,
     resendIntervalMs: options.resendIntervalMs ?? 60_000,
     async send(alert: Alert, signal: AbortSignal): Promise<void> {
-      const answer = await postJson(
-        url,
-        [alertmanagerAlert(alert, options.serviceName, options.grafana)],
-        signal,
-        target,
+      const body = [alertmanagerAlert(alert, options.serviceName, options.grafana)];
+      const results = await Promise.allSettled(
+        targets.map(async ({ url, target }) => {
+          const answer = await postJson(url, body, signal, target);
+          if (answer.status >= 200 && answer.status < 300) return;
+          throw answerError(answer, target, answer.body);
+        }),
       );
-      if (answer.status >= 200 && answer.status < 300) return;
-      throw answerError(answer, target, answer.body);
+      if (results.some((r) => r.status === "fulfilled")) return;
+      const errors = results.map((r) => (r as PromiseRejectedResult).reason as TicktraceError);
+      if (errors.length === 1) throw errors[0]!;
+      // Retried when any instance may answer later (timeout, unreachable, 5xx), as one of them would.
+      const lead = errors.find((e) => e instanceof TicktraceError && e.retryable) ?? errors[0]!;
+      throw new TicktraceError(
+        lead instanceof TicktraceError ? lead.code : "UNREACHABLE",
+        `every Alertmanager failed: ${errors.map((e) => e.message).join("; ")}`,
+        { cause: lead, ...(lead.status !== undefined ? { status: lead.status } : {}) },
+      );
     },
   };
 }

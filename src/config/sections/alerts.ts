@@ -47,8 +47,14 @@ export const alertsSection = section({
   alertmanager: section({
     /** Post alerts to a Prometheus Alertmanager (dedup, grouping and routing across bot instances). */
     enabled: z.boolean().default(false),
-    /** Alertmanager base URL; alerts are posted to `<url>/api/v2/alerts`. */
-    url: httpUrlSchema.default("http://localhost:9093"),
+    /**
+     * Alertmanager base URL, or a list of them: every instance of an Alertmanager cluster, as
+     * Prometheus's `alertmanagers` lists them. Alerts are posted to `<url>/api/v2/alerts` of each;
+     * the cluster deduplicates, so one instance down loses nothing.
+     */
+    url: z
+      .union([httpUrlSchema, z.array(httpUrlSchema).min(1, "expected at least one Alertmanager URL")])
+      .default("http://localhost:9093"),
     /** Lowest level posted to Alertmanager. */
     min_level: alertLevelSchema.default("WARNING"),
     /** Firing alerts are re-sent at this interval so Alertmanager keeps them active. */
