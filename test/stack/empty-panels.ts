@@ -9,15 +9,10 @@ export const EMPTY_PANELS: Record<string, string> = {
   "ticktrace / Latency / Slowest traces (Tempo)":
     "TraceQL needs Tempo, which this stack does not build (docs/stack.md); the trace itself is checked at the collector's Tempo exporter",
   "ticktrace / Risk & limits / LLM cost per hour": "the reference strategy makes no LLM calls",
-  "ticktrace / System health / Telemetry export failures":
-    "the collector is up for the whole run (outage.test.ts covers failures)",
-  "ticktrace / System health / Worker errors": "no worker fails in a flash crash",
-  "ticktrace / System health / Reconnects and 429s [1]":
-    "flash-crash has no exchange outage (the exchange-outage scenario)",
-  "ticktrace / System health / Reconnects and 429s [2]":
-    "flash-crash hits no rate limit (the rate-limit-storm scenario)",
-  "ticktrace / Alerts / Failed notifications":
-    "every alert channel of the run (fake Telegram and Slack) accepts",
+  "ticktrace / System health / Exchange errors by type":
+    "recorded by the ccxt instrumentation; the reference process trades through its own exchange client, not ccxt (test/ccxt covers it)",
+  "ticktrace / System health / Websocket: last message age":
+    "recorded by the ccxt instrumentation for watch* streams; the reference process does not use ccxt (test/ccxt covers it)",
 };
 
 /**

@@ -1,4 +1,5 @@
 import { execFile } from "node:child_process";
+import { readdirSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { REPO, builtBinaries } from "../../scripts/stack/lib.js";
@@ -45,7 +46,8 @@ describe("configs checked by the pinned servers' own tools", () => {
   it("promtool check config accepts prometheus.yml with its otlp: block and rule files", async () => {
     const r = await tool(bins.promtool, ["check", "config", "deploy/prometheus/prometheus.yml"]);
     expect(r.code, r.out).toBe(0);
-    expect(r.out).toMatch(/SUCCESS: 1 rule files found/);
+    const ruleFiles = readdirSync(path.join(REPO, "deploy/prometheus/rules")).filter((name) => name.endsWith(".yml"));
+    expect(r.out).toContain(`SUCCESS: ${ruleFiles.length} rule files found`);
   });
 
   it("promtool check rules and test rules pass", async () => {
