@@ -11,8 +11,10 @@ const orders = tt.metrics.ordersPlaced.bind({
   type: "limit",
 });
 let dailyPnl = 0;
+let halted = false; // the breaker stops trading; the bot keeps running and serving /metrics
 
 const timer = setInterval(() => {
+  if (halted) return;
   orders.add(1); // shows as trading_orders_placed_total on /metrics
   dailyPnl -= 400;
   tt.metrics.pnlDaily.record(dailyPnl, { strategy: "quickstart" });
@@ -24,7 +26,7 @@ const timer = setInterval(() => {
       dailyPnl,
       limit: 1500,
     });
-    clearInterval(timer);
+    halted = true;
   }
 }, 200);
 tt.onShutdown(() => clearInterval(timer));
