@@ -3,6 +3,7 @@ import type { Config } from "../config/schema.js";
 import type { HealthRegistry } from "../health/registry.js";
 import type { Logger } from "../logging/logger.js";
 import type { TradingMetrics } from "./metrics.js";
+import type { TickTracerFactory } from "./tick-trace/tick-tracer.js";
 
 /**
  * What the preload (`--require ticktrace/tracing`) starts and hands to the application: the
@@ -16,6 +17,11 @@ export interface Runtime {
   readonly health: HealthRegistry;
   readonly meter: Meter;
   readonly tracer: Tracer;
+  /**
+   * For a tick loop's `tickTracing` option: tick spans recorded off the trading thread
+   * (`telemetry.tick_tracing: worker`); undefined means SDK spans from {@link tracer}.
+   */
+  readonly tickTracing?: TickTracerFactory | undefined;
   readonly metrics: TradingMetrics;
   /**
    * Resolves once the health (and metrics) server listens; rejects with a `TicktraceError`

@@ -8,10 +8,11 @@ import {
   type ListeningServer,
 } from "../health/server.js";
 import { createLogger, type Logger } from "../logging/logger.js";
-import { createTradingMetrics } from "./metrics.js";
+import { createTradingMetrics, type TradingMetrics } from "./metrics.js";
 import { createMetricsHandler } from "./prometheus-text.js";
 import type { Runtime } from "./runtime.js";
 import { settleWithin, startTelemetrySdk, type TelemetrySdk } from "./sdk.js";
+import type { WorkerTickTracing } from "./tick-trace/worker-exporter.js";
 
 /** Where the preload leaves its runtime; a `Symbol.for` key so two copies of the package agree. */
 const RUNTIME_KEY = Symbol.for("ticktrace.runtime");
@@ -79,6 +80,9 @@ export function createRuntime(config: Config, options: StartRuntimeOptions = {})
   if (config.telemetry.enabled) {
     sdk.exportMonitor.attach({ health, logger, failures: metrics.telemetryExportFailures });
   }
+  const stopDropCount = sdk.workerTickTracing
+    ? countTickTraceDrops(sdk.workerTickTracing, metrics.tickTraceDropped)
+    : () => undefined;
 
   // Our serializer instead of the exporter's handler: it caches each series' rendered labels.
   const metricsHandler = sdk.prometheus && createMetricsHandler(sdk.prometheus);
@@ -122,6 +126,7 @@ export function createRuntime(config: Config, options: StartRuntimeOptions = {})
     health,
     meter: sdk.meter,
     tracer: sdk.tracer,
+    tickTracing: sdk.tickTracing,
     metrics,
     ready,
     get healthUrl() {
@@ -145,6 +150,7 @@ export function createRuntime(config: Config, options: StartRuntimeOptions = {})
         // A hook that hangs must not stop the flush: hooks get the budget first, telemetry what is left.
         await settleWithin(runHooks(), timeoutMs);
         await Promise.all(servers.map((server) => server.shutdown()));
+        stopDropCount();
         await sdk.shutdown(Math.max(0, deadline - Date.now()));
       })().finally(() => {
         const global = globalThis as GlobalWithRuntime;
@@ -155,4 +161,32 @@ export function createRuntime(config: Config, options: StartRuntimeOptions = {})
   };
   if (options.registerGlobal) (globalThis as GlobalWithRuntime)[RUNTIME_KEY] = runtime;
   return runtime;
+}
+
+/** How often the worker tick tracer's drop counters are copied into the metric. */
+const DROP_COUNT_INTERVAL_MS = 1_000;
+
+/**
+ * Copies the ring's drop counters (shared memory, written with Atomics) into
+ * `ticktrace_tick_trace_dropped_total` once a second, off the tick path; returns the stop function.
+ */
+function countTickTraceDrops(
+  tracing: WorkerTickTracing,
+  counter: TradingMetrics["tickTraceDropped"],
+): () => void {
+  const seen = { tick: 0, span: 0 };
+  const copy = () => {
+    const ticks = tracing.droppedTicks();
+    const spans = tracing.droppedSpans();
+    if (ticks > seen.tick) counter.add(ticks - seen.tick, { item: "tick" });
+    if (spans > seen.span) counter.add(spans - seen.span, { item: "span" });
+    seen.tick = ticks;
+    seen.span = spans;
+  };
+  const timer = setInterval(copy, DROP_COUNT_INTERVAL_MS);
+  timer.unref();
+  return () => {
+    clearInterval(timer);
+    copy();
+  };
 }

@@ -6,6 +6,7 @@ import type { Logger } from "../logging/logger.js";
 import type { MonitoringSnapshot } from "../monitoring/snapshot.js";
 import { HotPathRecorder } from "../telemetry/hot-path.js";
 import type { TradingMetrics } from "../telemetry/metrics.js";
+import type { TickTracerFactory } from "../telemetry/tick-trace/tick-tracer.js";
 import { createTradingEvents, type TradingEvents } from "./events.js";
 import { ExchangeClient } from "./exchange-client.js";
 import { MarketMaker, type QuoteDecisionSink } from "./market-maker.js";
@@ -27,6 +28,8 @@ export interface DemoRuntime {
   logger: Logger;
   health: HealthRegistry;
   tracer: Tracer;
+  /** Tick spans off the trading thread (the runtime's); SDK spans from `tracer` without it. */
+  tickTracing?: TickTracerFactory | undefined;
   metrics: TradingMetrics;
 }
 
@@ -197,6 +200,7 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
     metrics,
     events,
     tracer,
+    ...(runtime.tickTracing ? { tickTracing: runtime.tickTracing } : {}),
     hotPath,
     health,
     logger: runtime.logger,

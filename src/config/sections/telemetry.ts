@@ -61,6 +61,12 @@ export const telemetrySection = section({
     .default(["http", "express", "winston", "undici", "pg"]),
   /** Most distinct attribute sets kept per metric; further ones fold into an overflow series. */
   cardinality_limit: z.int().min(10).max(1_000_000).default(2_000),
+  /**
+   * Where tick spans are built: `worker` records ids and timestamps into shared memory and a
+   * worker thread builds and exports the spans (OTLP, same endpoint and protocol); `sdk` creates
+   * OpenTelemetry SDK spans on the trading thread. Same span tree either way.
+   */
+  tick_tracing: z.enum(["worker", "sdk"]).default("worker"),
   /** Upper bound for flushing telemetry at shutdown. */
   shutdown_timeout_ms: positiveMsSchema.default(5_000),
 });

@@ -166,7 +166,11 @@ function readSlot(slot: number): void {
     let set = setId === 0 ? undefined : sets[setId];
     const extraKeyId = words[at + S_EXTRA_KEY]!;
     let extraKey = extraKeyId === 0 ? undefined : strings[extraKeyId];
-    if (name === undefined || (setId !== 0 && set === undefined) || (extraKeyId !== 0 && extraKey === undefined)) {
+    if (
+      name === undefined ||
+      (setId !== 0 && set === undefined) ||
+      (extraKeyId !== 0 && extraKey === undefined)
+    ) {
       // Published before its interned values were read: they are on the port by now.
       drainInterns();
       name = strings[words[at + S_NAME]!];
@@ -283,7 +287,11 @@ function exportDue(all: boolean): Promise<void> {
       Atomics.add(ring.control, CONTROL_DROPPED_SPANS, spans);
     }
     if (data.url !== undefined)
-      post(error === undefined ? { type: "export", ok: true, spans } : { type: "export", ok: false, spans, error });
+      post(
+        error === undefined
+          ? { type: "export", ok: true, spans }
+          : { type: "export", ok: false, spans, error },
+      );
   });
   return inFlight;
 }

@@ -67,7 +67,10 @@ function protoAnyValue(value: AttributeValue): Buffer {
   } else {
     const array = new ProtoWriter();
     for (const item of value as readonly unknown[]) {
-      array.message(1, item === null || item === undefined ? Buffer.alloc(0) : protoAnyValue(item as AttributeValue));
+      array.message(
+        1,
+        item === null || item === undefined ? Buffer.alloc(0) : protoAnyValue(item as AttributeValue),
+      );
     }
     w.message(5, array.finish());
   }

@@ -132,7 +132,7 @@ export class RingTickTracer implements TickTracer {
     const s1 = random.word();
     this.traceId = hexWord(t0) + hexWord(t1) + hexWord(t2) + hexWord(t3);
     // TraceIdRatioBasedSampler: the XOR of the four 32-bit words against ratio * 0xffffffff.
-    let sampled = ((t0 ^ t1 ^ t2 ^ t3) >>> 0) < this.upperBound;
+    let sampled = (t0 ^ t1 ^ t2 ^ t3) >>> 0 < this.upperBound;
     if (sampled) sampled = this.openSlot(t0, t1, t2, t3);
     this.sampled = sampled;
     if (sampled) {

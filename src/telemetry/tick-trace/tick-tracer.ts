@@ -99,16 +99,17 @@ export function exceptionAttributes(error: unknown): Attributes {
   if (typeof error === "string") {
     attributes["exception.message"] = error;
   } else if (error !== null && typeof error === "object") {
+    // Typed as the SDK reads them (an Error's fields; `code` as Node sets it).
     const { code, name, message, stack } = error as {
-      code?: unknown;
-      name?: unknown;
-      message?: unknown;
-      stack?: unknown;
+      code?: string | number;
+      name?: string;
+      message?: string;
+      stack?: string;
     };
-    if (code) attributes["exception.type"] = String(code);
-    else if (name) attributes["exception.type"] = String(name);
-    if (message) attributes["exception.message"] = String(message);
-    if (stack) attributes["exception.stacktrace"] = String(stack);
+    if (code) attributes["exception.type"] = code.toString();
+    else if (name) attributes["exception.type"] = name;
+    if (message) attributes["exception.message"] = message;
+    if (stack) attributes["exception.stacktrace"] = stack;
   }
   return attributes;
 }
@@ -159,7 +160,9 @@ export class SdkTickTracer implements TickTracer {
     const end = this.epoch.hrTime(endMs);
     const span = this.tracer.startSpan(
       name,
-      attributes ? { startTime: this.epoch.hrTime(startMs), attributes } : { startTime: this.epoch.hrTime(startMs) },
+      attributes
+        ? { startTime: this.epoch.hrTime(startMs), attributes }
+        : { startTime: this.epoch.hrTime(startMs) },
       this.context,
     );
     if (extraKey !== undefined && extraValue !== undefined) span.setAttribute(extraKey, extraValue);

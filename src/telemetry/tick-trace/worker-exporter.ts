@@ -4,7 +4,13 @@ import { diag, type Attributes, type Tracer } from "@opentelemetry/api";
 import type { Clock } from "../../clock.js";
 import type { ExporterStats, ExporterWorkerData, FromWorker, ToWorker } from "./exporter-worker.js";
 import { InternTable, RingTickTracer } from "./ring-tick-tracer.js";
-import { CONTROL_DROPPED_SPANS, CONTROL_DROPPED_TICKS, DEFAULT_SIZING, TickRing, type RingSizing } from "./ring.js";
+import {
+  CONTROL_DROPPED_SPANS,
+  CONTROL_DROPPED_TICKS,
+  DEFAULT_SIZING,
+  TickRing,
+  type RingSizing,
+} from "./ring.js";
 import { SdkTickTracer, type TickTracer, type TickTracerFactory } from "./tick-tracer.js";
 
 export interface WorkerTickTracingOptions {
@@ -50,11 +56,17 @@ export interface WorkerTickTracing {
   shutdown(): Promise<void>;
 }
 
-/** The worker entry beside this file: compiled `.js`, or the `.ts` source under tsx/vitest. */
-function workerEntry(): { file: string; execArgv: string[] } {
+/**
+ * The worker entry beside this file: the compiled `.js`, or the `.ts` source (tests, benchmarks)
+ * through tsx's require hook, since a worker's own entry file does not go through loader hooks
+ * registered with `--import`.
+ */
+function workerEntry(): { entry: string; eval: boolean } {
   const ext = extname(__filename);
   const file = join(__dirname, `exporter-worker${ext}`);
-  return ext === ".ts" ? { file, execArgv: ["--import", "tsx"] } : { file, execArgv: [] };
+  return ext === ".ts"
+    ? { entry: `require("tsx/cjs"); require(${JSON.stringify(file)});`, eval: true }
+    : { entry: file, eval: false };
 }
 
 /**
@@ -83,7 +95,7 @@ export function createWorkerTickTracing(options: WorkerTickTracingOptions): Work
   const start = (): TickRing => {
     const created = new TickRing(sizing);
     const channel = new MessageChannel();
-    const { file, execArgv } = workerEntry();
+    const { entry, eval: evaluate } = workerEntry();
     const data: ExporterWorkerData = {
       buffer: created.buffer,
       sizing,
@@ -99,12 +111,14 @@ export function createWorkerTickTracing(options: WorkerTickTracingOptions): Work
       resource: options.resource,
       scopeName: options.scopeName,
     };
-    const started = new Worker(file, { workerData: data, transferList: [channel.port2], execArgv });
+    const started = new Worker(entry, { eval: evaluate, workerData: data, transferList: [channel.port2] });
     started.unref();
     started.on("message", (message: FromWorker) => {
       if (message.type === "export") {
         try {
-          options.onExport?.(message.error === undefined ? { ok: message.ok } : { ok: message.ok, error: message.error });
+          options.onExport?.(
+            message.error === undefined ? { ok: message.ok } : { ok: message.ok, error: message.error },
+          );
         } catch {
           // the monitor must not break the exporter's messages
         }
