@@ -11,7 +11,22 @@ import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from "
 import type { Attributes } from "@opentelemetry/api";
 import { hexWord } from "./ids.js";
 import type { InternMessage } from "./ring-tick-tracer.js";
+import * as layout from "./ring.js";
+import { TickRing, type RingSizing } from "./ring.js";
 import {
+  encodeAttributes,
+  JsonSpanBatch,
+  ProtoWriter,
+  unixNanoHalves,
+  type EncodedAttributes,
+  type SpanBatch,
+  type SpanRecord,
+} from "./otlp-encode.js";
+import { toHrTime } from "./tick-tracer.js";
+
+// Layout offsets as module-local constants: read through the import, each would be a
+// property load (a getter call under tsx/esbuild) on every ring access instead of a literal.
+const {
   CONTROL_DROPPED_SPANS,
   CONTROL_HEAD,
   CONTROL_TAIL,
@@ -36,18 +51,7 @@ import {
   S_SPAN_ID_LO,
   S_START,
   S_STATUS_MESSAGE,
-  TickRing,
-  type RingSizing,
-} from "./ring.js";
-import {
-  encodeAttributes,
-  JsonSpanBatch,
-  ProtoSpanBatch,
-  type EncodedAttributes,
-  type SpanBatch,
-  type SpanRecord,
-} from "./otlp-encode.js";
-import { toHrTime } from "./tick-tracer.js";
+} = layout;
 
 /** What the parent hands the worker at start. */
 export interface ExporterWorkerData {
@@ -93,13 +97,18 @@ const data = workerData as ExporterWorkerData;
 const ring = new TickRing(data.sizing, data.buffer);
 const strings: (string | undefined)[] = [undefined];
 const sets: (EncodedAttributes | undefined)[] = [undefined];
+/** Per interned string: its bytes as a `name` field (5) and as a KeyValue `key` field (1). */
+const nameFields: (Buffer | undefined)[] = [undefined];
+const keyFields: (Buffer | undefined)[] = [undefined];
+/** Per attribute set: its KeyValue messages framed as Span.attributes (9), concatenated. */
+const setFields: (Buffer | undefined)[] = [undefined];
 const resource = encodeAttributes(data.resource);
-const pending: SpanBatch[] = [];
-const newBatch = (): SpanBatch =>
-  data.protocol === "http/json"
-    ? new JsonSpanBatch(resource, data.scopeName)
-    : new ProtoSpanBatch(resource, data.scopeName);
-let current = newBatch();
+const proto = data.protocol !== "http/json";
+const pending: (SpanBatch | RingProtoBatch)[] = [];
+const newBatch = (): SpanBatch | RingProtoBatch =>
+  proto ? new RingProtoBatch(resource, data.scopeName) : new JsonSpanBatch(resource, data.scopeName);
+// Assigned below the batch classes (a class is not usable before its declaration runs).
+let current: SpanBatch | RingProtoBatch;
 let currentSince = 0;
 let queuedSpans = 0;
 let inFlight: Promise<void> | undefined;
@@ -117,8 +126,21 @@ function drainInterns(): void {
     const received = receiveMessageOnPort(data.interns);
     if (received === undefined) return;
     const message = received.message as InternMessage;
-    if (message.kind === "string") strings[message.id] = message.value;
-    else sets[message.id] = encodeAttributes(message.attributes);
+    if (message.kind === "string") {
+      strings[message.id] = message.value;
+      const name = new ProtoWriter();
+      name.string(5, message.value);
+      nameFields[message.id] = name.finish();
+      const key = new ProtoWriter();
+      key.string(1, message.value);
+      keyFields[message.id] = key.finish();
+    } else {
+      const set = encodeAttributes(message.attributes);
+      sets[message.id] = set;
+      const framed = new ProtoWriter();
+      for (const kv of set.proto) framed.message(9, kv);
+      setFields[message.id] = framed.finish();
+    }
   }
 }
 
@@ -142,6 +164,206 @@ const span: SpanRecord = {
   exception: undefined,
 };
 
+/**
+ * OTLP/protobuf straight from the ring: ids copied as bytes, names and attribute sets as bytes
+ * encoded once per interned value, string attributes copied from the slot (already UTF-8), and
+ * timestamps as fixed64 without BigInt. One growing buffer per batch; nothing allocated per
+ * span except on the error path.
+ */
+class RingProtoBatch {
+  readonly contentType = "application/x-protobuf";
+  spans = 0;
+  private out = Buffer.allocUnsafe(1 << 16);
+  private pos = 0;
+  private readonly scratch = Buffer.allocUnsafe(1 << 16);
+  private sp = 0;
+  private readonly resource: Buffer;
+  private readonly scope: Buffer;
+
+  constructor(resourceAttributes: EncodedAttributes, scopeName: string) {
+    const r = new ProtoWriter();
+    for (const kv of resourceAttributes.proto) r.message(1, kv);
+    this.resource = r.finish();
+    const sc = new ProtoWriter();
+    sc.string(1, scopeName);
+    this.scope = sc.finish();
+  }
+
+  private byte(b: number): void {
+    this.scratch[this.sp++] = b;
+  }
+
+  private varint(value: number): void {
+    let v = value;
+    while (v > 0x7f) {
+      this.scratch[this.sp++] = (v & 0x7f) | 0x80;
+      v >>>= 7;
+    }
+    this.scratch[this.sp++] = v;
+  }
+
+  private word(w: number): void {
+    const b = this.scratch;
+    b[this.sp++] = w >>> 24;
+    b[this.sp++] = (w >>> 16) & 0xff;
+    b[this.sp++] = (w >>> 8) & 0xff;
+    b[this.sp++] = w & 0xff;
+  }
+
+  private copy(source: Buffer | Uint8Array, start = 0, end = source.length): void {
+    this.scratch.set(source.subarray(start, end), this.sp);
+    this.sp += end - start;
+  }
+
+  /** `monoMs` on the wall-clock axis as fixed64 nanoseconds, exactly, in doubles. */
+  private time(field: number, epochS: number, epochNs: number, monoMs: number): void {
+    const [s, ns] = toHrTime(epochS, epochNs, monoMs);
+    const [lo, hi] = unixNanoHalves(s, ns);
+    this.byte((field << 3) | 1);
+    this.scratch.writeUInt32LE(lo, this.sp);
+    this.scratch.writeUInt32LE(hi, this.sp + 4);
+    this.sp += 8;
+  }
+
+  /** A string the trading thread wrote into the slot, as a length-delimited field; false when absent. */
+  private slotString(field: number, slot: number, at: number): boolean {
+    const length = ring.words[at + 1]!;
+    if (length === 0xffffffff) return false;
+    const offset = ring.stringArea(slot) + ring.words[at]!;
+    this.byte((field << 3) | 2);
+    this.varint(length);
+    this.copy(ring.bytes, offset, offset + length);
+    return true;
+  }
+
+  addFromRing(
+    slot: number,
+    at: number,
+    flags: number,
+    epochS: number,
+    epochNs: number,
+    extraKeyId: number,
+  ): void {
+    const words = ring.words;
+    const floats = ring.floats;
+    this.sp = 0;
+    this.byte(0x0a);
+    this.byte(16);
+    for (let i = 0; i < 4; i++) this.word(words[slot + H_TRACE_ID + i]!);
+    this.byte(0x12);
+    this.byte(8);
+    this.word(words[at + S_SPAN_ID_HI]!);
+    this.word(words[at + S_SPAN_ID_LO]!);
+    if (flags & F_CHILD) {
+      const root = ring.spanWord(slot, 0);
+      this.byte(0x22);
+      this.byte(8);
+      this.word(words[root + S_SPAN_ID_HI]!);
+      this.word(words[root + S_SPAN_ID_LO]!);
+    }
+    this.copy(nameFields[words[at + S_NAME]!]!);
+    this.byte(0x30);
+    this.byte(1); // SPAN_KIND_INTERNAL
+    this.time(7, epochS, epochNs, floats[(at + S_START) >> 1]!);
+    this.time(8, epochS, epochNs, floats[(at + S_END) >> 1]!);
+    const setId = words[at + S_ATTRS]!;
+    if (setId !== 0) this.copy(setFields[setId]!);
+    if (extraKeyId !== 0 && words[at + S_EXTRA_VALUE + 1] !== 0xffffffff) {
+      const key = keyFields[extraKeyId]!;
+      const valueLength = words[at + S_EXTRA_VALUE + 1]!;
+      const anyValue = 1 + varintSize(valueLength) + valueLength;
+      const keyValue = key.length + 1 + varintSize(anyValue) + anyValue;
+      this.byte(0x4a);
+      this.varint(keyValue);
+      this.copy(key);
+      this.byte(0x12);
+      this.varint(anyValue);
+      this.slotString(1, slot, at + S_EXTRA_VALUE);
+    }
+    if (flags & F_EXCEPTION) this.exception(slot, at, epochS, epochNs);
+    if (flags & F_ERROR) {
+      const status = new ProtoWriter();
+      const message = readString(slot, at + S_STATUS_MESSAGE);
+      if (message !== undefined) status.string(2, message);
+      status.varintField(3, 2); // STATUS_CODE_ERROR
+      const bytes = status.finish();
+      this.byte(0x7a);
+      this.varint(bytes.length);
+      this.copy(bytes);
+    } else {
+      this.byte(0x7a);
+      this.byte(0);
+    }
+    // ScopeSpans.spans (2), framed.
+    const need = 1 + 5 + this.sp;
+    if (this.pos + need > this.out.length) {
+      const grown = Buffer.allocUnsafe(Math.max(this.out.length * 2, this.pos + need));
+      this.out.copy(grown, 0, 0, this.pos);
+      this.out = grown;
+    }
+    this.out[this.pos++] = 0x12;
+    let v = this.sp;
+    while (v > 0x7f) {
+      this.out[this.pos++] = (v & 0x7f) | 0x80;
+      v >>>= 7;
+    }
+    this.out[this.pos++] = v;
+    this.scratch.copy(this.out, this.pos, 0, this.sp);
+    this.pos += this.sp;
+    this.spans++;
+  }
+
+  /** The error path: one `exception` event at the span's end (allocates; errors are rare). */
+  private exception(slot: number, at: number, epochS: number, epochNs: number): void {
+    const exception: Attributes = {};
+    const type = readString(slot, at + S_EXCEPTION_TYPE);
+    const message = readString(slot, at + S_EXCEPTION_MESSAGE);
+    const stack = readString(slot, at + S_EXCEPTION_STACK);
+    if (type !== undefined) exception["exception.type"] = type;
+    if (message !== undefined) exception["exception.message"] = message;
+    if (stack !== undefined) exception["exception.stacktrace"] = stack;
+    const event = new ProtoWriter();
+    event.fixed64Time(1, toHrTime(epochS, epochNs, ring.floats[(at + S_END) >> 1]!));
+    event.string(2, "exception");
+    for (const kv of encodeAttributes(exception).proto) event.message(3, kv);
+    const bytes = event.finish();
+    this.byte(0x5a);
+    this.varint(bytes.length);
+    this.copy(bytes);
+  }
+
+  take(): Buffer {
+    const scopeHead = new ProtoWriter();
+    scopeHead.message(1, this.scope);
+    const scopeBytes = scopeHead.finish();
+    const scopeSpansLength = scopeBytes.length + this.pos;
+    const resourceField = new ProtoWriter();
+    resourceField.message(1, this.resource);
+    const resourceBytes = resourceField.finish();
+    const scopeSpansTag = new ProtoWriter();
+    scopeSpansTag.tagLength(2, scopeSpansLength);
+    const scopeTagBytes = scopeSpansTag.finish();
+    const head = new ProtoWriter();
+    head.tagLength(1, resourceBytes.length + scopeTagBytes.length + scopeSpansLength);
+    const body = Buffer.concat([
+      head.finish(),
+      resourceBytes,
+      scopeTagBytes,
+      scopeBytes,
+      this.out.subarray(0, this.pos),
+    ]);
+    this.pos = 0;
+    this.spans = 0;
+    return body;
+  }
+}
+
+function varintSize(value: number): number {
+  let size = 1;
+  for (let v = value; v > 0x7f; v >>>= 7) size++;
+  return size;
+}
+
 /** Reads one published slot into the current batch. */
 function readSlot(slot: number): void {
   const words = ring.words;
@@ -149,17 +371,18 @@ function readSlot(slot: number): void {
   const count = words[slot + H_SPAN_COUNT]!;
   const epochS = floats[(slot + H_EPOCH_S) >> 1]!;
   const epochNs = floats[(slot + H_EPOCH_NS) >> 1]!;
-  const traceId =
-    hexWord(words[slot + H_TRACE_ID]!) +
-    hexWord(words[slot + H_TRACE_ID + 1]!) +
-    hexWord(words[slot + H_TRACE_ID + 2]!) +
-    hexWord(words[slot + H_TRACE_ID + 3]!);
+  const traceId = proto
+    ? ""
+    : hexWord(words[slot + H_TRACE_ID]!) +
+      hexWord(words[slot + H_TRACE_ID + 1]!) +
+      hexWord(words[slot + H_TRACE_ID + 2]!) +
+      hexWord(words[slot + H_TRACE_ID + 3]!);
   let rootId = "";
   stats.ticksRead++;
   for (let i = 0; i < count; i++) {
     const at = ring.spanWord(slot, i);
     const flags = words[at + S_FLAGS]!;
-    const id = hexWord(words[at + S_SPAN_ID_HI]!) + hexWord(words[at + S_SPAN_ID_LO]!);
+    const id = proto ? "" : hexWord(words[at + S_SPAN_ID_HI]!) + hexWord(words[at + S_SPAN_ID_LO]!);
     if (i === 0) rootId = id;
     let name = strings[words[at + S_NAME]!];
     const setId = words[at + S_ATTRS]!;
@@ -188,6 +411,16 @@ function readSlot(slot: number): void {
       Atomics.add(ring.control, CONTROL_DROPPED_SPANS, 1);
       continue;
     }
+    if (current.spans === 0) currentSince = performance.now();
+    queuedSpans++;
+    if (proto) {
+      (current as RingProtoBatch).addFromRing(slot, at, flags, epochS, epochNs, extraKeyId);
+      if (current.spans >= data.maxBatchSpans) {
+        pending.push(current);
+        current = newBatch();
+      }
+      continue;
+    }
     span.traceId = traceId;
     span.spanId = id;
     span.parentSpanId = flags & F_CHILD ? rootId : "";
@@ -214,9 +447,7 @@ function readSlot(slot: number): void {
       if (stack !== undefined) exception["exception.stacktrace"] = stack;
       span.exception = encodeAttributes(exception);
     }
-    if (current.spans === 0) currentSince = performance.now();
-    current.add(span);
-    queuedSpans++;
+    (current as SpanBatch).add(span);
     if (current.spans >= data.maxBatchSpans) {
       pending.push(current);
       current = newBatch();
@@ -314,6 +545,7 @@ async function flush(): Promise<void> {
   }
 }
 
+current = newBatch();
 const timer = setInterval(tick, data.pollMs);
 void timer;
 parentPort?.on("message", (message: ToWorker) => {

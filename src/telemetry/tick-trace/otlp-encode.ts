@@ -1,9 +1,9 @@
 /**
- * OTLP trace encoding for the tick-trace worker, by hand: spans arrive as plain values (hex ids,
- * [s, ns] times, pre-encoded attribute sets), so a span costs a few string or byte writes
- * instead of the SDK's ReadableSpan -> transformer object -> serializer chain. Both encodings
- * of `ExportTraceServiceRequest` (opentelemetry/proto/collector/trace/v1), as the
- * `http/json` and `http/protobuf` exporters send them.
+ * OTLP trace encoding for the tick-trace worker, by hand, instead of the SDK's ReadableSpan ->
+ * transformer object -> serializer chain: attribute sets are encoded once, in both encodings;
+ * `JsonSpanBatch` builds `ExportTraceServiceRequest` (opentelemetry/proto/collector/trace/v1) in
+ * the OTLP/JSON mapping from plain span values, and `ProtoWriter` is the protobuf writer the
+ * worker's ring-to-protobuf batch uses (see `exporter-worker.ts`).
  */
 import type { AttributeValue, Attributes, HrTime } from "@opentelemetry/api";
 
@@ -77,6 +77,18 @@ function protoAnyValue(value: AttributeValue): Buffer {
   return w.finish();
 }
 
+/**
+ * Nanoseconds since the epoch as the low and high 32-bit halves of a fixed64, exactly, in
+ * doubles (no BigInt): with s = sHi * 2^16 + sLo every product stays below 2^53.
+ */
+export function unixNanoHalves(s: number, ns: number): [lo: number, hi: number] {
+  const sHi = Math.floor(s / 65536);
+  const sLo = s - sHi * 65536;
+  const high = sHi * 1e9; // to be scaled by 2^16
+  const low = (high % 65536) * 65536 + sLo * 1e9 + ns;
+  return [low % 4294967296, Math.floor(high / 65536) + Math.floor(low / 4294967296)];
+}
+
 /** Nanoseconds since the epoch as a decimal string. */
 export function unixNanoString(time: HrTime): string {
   const ns = String(time[1]);
@@ -131,78 +143,6 @@ export class JsonSpanBatch implements SpanBatch {
   take(): string {
     const body = this.prefix + this.parts.join(",") + "]}]}]}";
     this.parts = [];
-    this.spans = 0;
-    return body;
-  }
-}
-
-/** `application/x-protobuf`. */
-export class ProtoSpanBatch implements SpanBatch {
-  readonly contentType = "application/x-protobuf";
-  spans = 0;
-  private parts: Buffer[] = [];
-  private bytes = 0;
-  private readonly resource: Buffer;
-  private readonly scope: Buffer;
-  private readonly writer = new ProtoWriter();
-
-  constructor(resource: EncodedAttributes, scopeName: string) {
-    const r = new ProtoWriter();
-    for (const kv of resource.proto) r.message(1, kv);
-    this.resource = r.finish();
-    const s = new ProtoWriter();
-    s.string(1, scopeName);
-    this.scope = s.finish();
-  }
-
-  add(span: SpanRecord): void {
-    const w = this.writer;
-    w.hexBytes(1, span.traceId);
-    w.hexBytes(2, span.spanId);
-    if (span.parentSpanId !== "") w.hexBytes(4, span.parentSpanId);
-    w.string(5, span.name);
-    w.varintField(6, SPAN_KIND_INTERNAL);
-    w.fixed64Time(7, span.start);
-    w.fixed64Time(8, span.end);
-    for (const set of span.attributes) for (const kv of set.proto) w.message(9, kv);
-    if (span.exception) {
-      const event = new ProtoWriter();
-      event.fixed64Time(1, span.end);
-      event.string(2, "exception");
-      for (const kv of span.exception.proto) event.message(3, kv);
-      w.message(11, event.finish());
-    }
-    const status = new ProtoWriter();
-    if (span.error) {
-      if (span.statusMessage !== undefined) status.string(2, span.statusMessage);
-      status.varintField(3, STATUS_CODE_ERROR);
-    }
-    w.message(15, status.finish());
-    const framed = new ProtoWriter();
-    framed.message(2, w.finish());
-    const part = framed.finish();
-    this.parts.push(part);
-    this.bytes += part.length;
-    this.spans++;
-  }
-
-  take(): Buffer {
-    const scopeSpans = new ProtoWriter();
-    scopeSpans.message(1, this.scope);
-    const scopeHead = scopeSpans.finish();
-    const scopeSpansLength = scopeHead.length + this.bytes;
-    const head = new ProtoWriter();
-    // ResourceSpans { resource = 1; scope_spans = 2 } inside ExportTraceServiceRequest.resource_spans = 1.
-    const resourceField = new ProtoWriter();
-    resourceField.message(1, this.resource);
-    const resourceBytes = resourceField.finish();
-    const scopeSpansTag = new ProtoWriter();
-    scopeSpansTag.tagLength(2, scopeSpansLength);
-    const scopeSpansTagBytes = scopeSpansTag.finish();
-    head.tagLength(1, resourceBytes.length + scopeSpansTagBytes.length + scopeSpansLength);
-    const body = Buffer.concat([head.finish(), resourceBytes, scopeSpansTagBytes, scopeHead, ...this.parts]);
-    this.parts = [];
-    this.bytes = 0;
     this.spans = 0;
     return body;
   }

@@ -1,8 +1,22 @@
-import { ROOT_CONTEXT, trace, TraceFlags, type Attributes, type Context } from "@opentelemetry/api";
+import {
+  ROOT_CONTEXT,
+  trace,
+  TraceFlags,
+  type Attributes,
+  type Context,
+  type Span,
+  type SpanContext,
+} from "@opentelemetry/api";
 import type { Clock } from "../../clock.js";
 import { describeError } from "../../errors.js";
 import { hexWord, RandomWords } from "./ids.js";
-import {
+import * as layout from "./ring.js";
+import { type TickRing } from "./ring.js";
+import { EpochBase, exceptionAttributes, isRecordableException, type TickTracer } from "./tick-tracer.js";
+
+// Layout offsets as module-local constants: read through the import, each would be a
+// property load (a getter call under tsx/esbuild) on every ring access instead of a literal.
+const {
   CONTROL_DROPPED_SPANS,
   CONTROL_DROPPED_TICKS,
   CONTROL_HEAD,
@@ -28,9 +42,51 @@ import {
   S_SPAN_ID_LO,
   S_START,
   S_STATUS_MESSAGE,
-  type TickRing,
-} from "./ring.js";
-import { EpochBase, exceptionAttributes, isRecordableException, type TickTracer } from "./tick-tracer.js";
+} = layout;
+
+/** The API's key of the active span (`createContextKey` is `Symbol.for` of its description). */
+const SPAN_KEY = Symbol.for("OpenTelemetry Context Key SPAN");
+
+/**
+ * The tick's root as instrumentations see it: a non-recording span whose span id is turned into
+ * hex only when something reads it (an HTTP client span, a log line), not on every tick.
+ */
+class TickSpanContext implements SpanContext {
+  isRemote = false;
+  private hex: string | undefined;
+  constructor(
+    readonly traceId: string,
+    private readonly hi: number,
+    private readonly lo: number,
+    readonly traceFlags: number,
+  ) {}
+  get spanId(): string {
+    return (this.hex ??= hexWord(this.hi) + hexWord(this.lo));
+  }
+}
+
+/**
+ * A context holding only the tick's root span: one small object per tick instead of the API's
+ * copy-on-write map. Deriving from it (`setValue`) returns an ordinary API context.
+ */
+class TickContext implements Context {
+  constructor(private readonly span: Span) {}
+  getValue(key: symbol): unknown {
+    return key === SPAN_KEY ? this.span : undefined;
+  }
+  setValue(key: symbol, value: unknown): Context {
+    return ROOT_CONTEXT.setValue(SPAN_KEY, this.span).setValue(key, value);
+  }
+  deleteValue(key: symbol): Context {
+    return key === SPAN_KEY ? ROOT_CONTEXT : ROOT_CONTEXT.setValue(SPAN_KEY, this.span);
+  }
+}
+
+/** Whether this API version finds the span in a {@link TickContext}; else the API's own context is used. */
+const TICK_CONTEXT_WORKS = (() => {
+  const span = trace.wrapSpanContext(new TickSpanContext("0".repeat(31) + "1", 0, 1, 0));
+  return trace.getSpan(new TickContext(span)) === span;
+})();
 
 /** A newly interned value, sent to the worker before the first slot that uses it is published. */
 export type InternMessage =
@@ -139,14 +195,10 @@ export class RingTickTracer implements TickTracer {
       this.spanCount = 0;
       this.record(this.tickName, attributes, 0, s0, s1, startMs, startMs);
     }
-    this.context = trace.setSpan(
-      ROOT_CONTEXT,
-      trace.wrapSpanContext({
-        traceId: this.traceId,
-        spanId: hexWord(s0) + hexWord(s1),
-        traceFlags: sampled ? TraceFlags.SAMPLED : TraceFlags.NONE,
-      }),
+    const root = trace.wrapSpanContext(
+      new TickSpanContext(this.traceId, s0, s1, sampled ? TraceFlags.SAMPLED : TraceFlags.NONE),
     );
+    this.context = TICK_CONTEXT_WORKS ? new TickContext(root) : trace.setSpan(ROOT_CONTEXT, root);
   }
 
   span(

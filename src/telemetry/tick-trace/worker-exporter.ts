@@ -128,7 +128,16 @@ export function createWorkerTickTracing(options: WorkerTickTracingOptions): Work
       waiting.delete(message.id);
       resolve?.(message);
     });
-    started.on("error", (error) => diag.error(`tick-trace exporter worker failed: ${String(error)}`));
+    started.on("error", (error) => {
+      // Ticks go on untraced (the ring fills and they are counted as dropped); the export
+      // monitor reports the failure like a failed export, so health shows it.
+      diag.error(`tick-trace exporter worker failed: ${String(error)}`);
+      try {
+        options.onExport?.({ ok: false, error: `the tick-trace exporter thread stopped: ${String(error)}` });
+      } catch {
+        // the monitor must not throw into the worker's events
+      }
+    });
     started.on("exit", () => {
       exited = true;
       for (const resolve of waiting.values()) resolve({ type: "flushed", id: 0 });
