@@ -464,7 +464,17 @@ function readRing(): void {
   // After loading head: every intern message posted before a slot was published is on the port.
   drainInterns();
   while (tail !== head) {
-    readSlot(ring.slotWord(tail));
+    const slot = ring.slotWord(tail);
+    try {
+      readSlot(slot);
+    } catch (error) {
+      // A slot that cannot be read is skipped (its spans counted as dropped), so one bad record
+      // never stops the ring: the trading thread would otherwise find it full forever.
+      const spans = ring.words[slot + H_SPAN_COUNT]!;
+      stats.spansDropped += spans;
+      Atomics.add(ring.control, CONTROL_DROPPED_SPANS, spans);
+      post({ type: "export", ok: false, spans, error: `a tick record could not be read: ${String(error)}` });
+    }
     tail = (tail + 1) | 0;
     Atomics.store(ring.control, CONTROL_TAIL, tail);
   }
@@ -527,10 +537,26 @@ function exportDue(all: boolean): Promise<void> {
   return inFlight;
 }
 
+let pumping = false;
+
+/** Sends every batch that is due, one request at a time, until none is left. */
+async function pump(): Promise<void> {
+  if (pumping) return;
+  pumping = true;
+  try {
+    while (pending.length > 0 || (current.spans > 0 && performance.now() - currentSince >= data.batchDelayMs)) {
+      await exportDue(false);
+      readRing();
+    }
+  } finally {
+    pumping = false;
+  }
+}
+
 function tick(): void {
   try {
     readRing();
-    void exportDue(false).then(() => (pending.length > 0 ? exportDue(false) : undefined));
+    void pump();
   } catch (error) {
     post({ type: "export", ok: false, spans: 0, error: `reading the tick ring failed: ${String(error)}` });
   }

@@ -30,9 +30,9 @@ export interface WorkerTickTracingOptions {
   sizing?: Partial<RingSizing>;
   /** Spans per export request. Default 2048. */
   maxBatchSpans?: number;
-  /** Spans held by the worker while an export is in flight; more are dropped. Default 8192. */
+  /** Spans held by the worker while an export is in flight; more are dropped. Default 16384. */
   maxQueueSpans?: number;
-  /** How often the worker reads the ring. Default 20 ms. */
+  /** How often the worker reads the ring. Default 5 ms (an idle read is two atomic loads). */
   pollMs?: number;
   /** Outcome of every export (the export monitor). Never throws into the worker's messages. */
   onExport?: (result: { ok: boolean; error?: string }) => void;
@@ -106,8 +106,8 @@ export function createWorkerTickTracing(options: WorkerTickTracingOptions): Work
       timeoutMs: options.timeoutMs,
       batchDelayMs: options.batchDelayMs,
       maxBatchSpans: options.maxBatchSpans ?? 2048,
-      maxQueueSpans: options.maxQueueSpans ?? 8192,
-      pollMs: options.pollMs ?? 20,
+      maxQueueSpans: options.maxQueueSpans ?? 16_384,
+      pollMs: options.pollMs ?? 5,
       resource: options.resource,
       scopeName: options.scopeName,
     };
