@@ -40,7 +40,7 @@ import {
   TraceIdRatioBasedSampler,
   type SpanExporter,
 } from "@opentelemetry/sdk-trace-base";
-import { readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { createManualClock, systemClock } from "../src/clock.js";
 import {
@@ -60,12 +60,15 @@ import { PositionManager } from "../src/trading/position-manager.js";
 import { RiskMonitor } from "../src/trading/risk-monitor.js";
 import { ExchangeSimulator } from "../src/trading/simulator/server.js";
 import type { Order, PlaceOrderRequest, Ticker } from "../src/trading/wire.js";
+import { REFERENCE_PROCESS, startPreloaded } from "./preloaded.js";
 import {
   REPO_ROOT,
   compareFigure,
   fmt,
   interleave,
   launch,
+  notMeasured,
+  preloadPath,
   summarize,
   type Benchmark,
   type Figure,
@@ -703,6 +706,72 @@ async function tickLoopLoopback(opts: { quick: boolean }): Promise<Figure[]> {
   ];
 }
 
+/**
+ * The event-loop delay the toolkit adds while the reference process trades: `dist/main.js
+ * --scenario calm` with the preload, telemetry on (worker tick tracing, OTLP to a stand-in
+ * collector in another process) against the same with `OTEL_SDK_DISABLED=true`, in interleaved
+ * rounds of one process each. A probe preloaded beside it (bench/fixtures/eld-probe.js) samples
+ * `monitorEventLoopDelay` at 1 ms resolution after a warm-up.
+ */
+async function eventLoopDelay(opts: { quick: boolean }): Promise<Figure[]> {
+  const preload = preloadPath();
+  const name = "event-loop delay p99 added while the reference process trades";
+  if (!preload || !existsSync(REFERENCE_PROCESS))
+    return [notMeasured(name, "dist/ is not built (npm run build)", "<= 1 ms")];
+  const sink = await startSinkProcess();
+  const sampleMs = opts.quick ? 5_000 : 10_000;
+  const probe = join(REPO_ROOT, "bench", "fixtures", "eld-probe.js");
+  const p99: Record<"on" | "off", number[]> = { on: [], off: [] };
+  const once = (mode: "on" | "off") => async () => {
+    const started = await startPreloaded({
+      preload,
+      endpoint: sink.url.replace(/\/v1\/traces$/, ""),
+      mode: "trading",
+      nodeArgs: ["--require", probe],
+      env: {
+        BENCH_ELD_WARMUP_MS: "3000",
+        BENCH_ELD_MS: String(sampleMs),
+        ...(mode === "off" ? { OTEL_SDK_DISABLED: "true" } : {}),
+      },
+    });
+    try {
+      const match = await started.proc.waitFor(
+        /eld p50 ([\d.]+) p99 ([\d.]+) max ([\d.]+)/,
+        sampleMs + 30_000,
+      );
+      const value = Number(match[2]) / 1e6;
+      p99[mode].push(value);
+      return value;
+    } finally {
+      await started.proc.stop();
+    }
+  };
+  const rounds = opts.quick ? 3 : 7;
+  try {
+    const result = await interleave({
+      rounds,
+      warmupRounds: 0,
+      subjects: { on: once("on"), off: once("off") },
+    });
+    const added = summarize(result.samples.on.map((v, i) => v - result.samples.off[i]!));
+    return [
+      {
+        name,
+        value: added.median,
+        unit: "ms",
+        baseline: result.summaries.off.median,
+        ratio: null,
+        target: "<= 1 ms",
+        met: added.median <= 1,
+        spread: `p25-p75 ${fmt(added.p25)}-${fmt(added.p75)} ms (n=${added.n}); p99 with telemetry ${fmt(result.summaries.on.median)} ms, without ${fmt(result.summaries.off.median)} ms`,
+        note: `reference process (dist/main.js --scenario calm) with the preload, telemetry on (worker tick tracing, every tick traced, OTLP to a stand-in collector in another process) vs OTEL_SDK_DISABLED=true (the runtime, alerts and monitoring still run in both); monitorEventLoopDelay at 1 ms resolution over ${sampleMs / 1000} s after a 3 s warm-up, ${rounds} interleaved rounds of one process each; median of per-round differences`,
+      },
+    ];
+  } finally {
+    await sink.proc.stop();
+  }
+}
+
 function fmtUs(value: number): string {
   return value.toFixed(2);
 }
@@ -710,4 +779,5 @@ function fmtUs(value: number): string {
 export const benchmarks: Benchmark[] = [
   { name: "tick-loop", run: tickLoop },
   { name: "tick-loop-loopback", run: tickLoopLoopback },
+  { name: "event-loop-delay", run: eventLoopDelay },
 ];
