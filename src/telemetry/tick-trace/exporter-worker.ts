@@ -175,7 +175,8 @@ class RingProtoBatch {
   spans = 0;
   private out = Buffer.allocUnsafe(1 << 16);
   private pos = 0;
-  private readonly scratch = Buffer.allocUnsafe(1 << 16);
+  /** Where the span being encoded is written: `out`, after a reserved tag and length. */
+  private scratch: Buffer = this.out;
   private sp = 0;
   private readonly resource: Buffer;
   private readonly scope: Buffer;
@@ -211,7 +212,15 @@ class RingProtoBatch {
   }
 
   private copy(source: Buffer | Uint8Array, start = 0, end = source.length): void {
-    this.scratch.set(source.subarray(start, end), this.sp);
+    const b = this.scratch;
+    if (end - start <= 64) {
+      // Short copies (ids, names, attribute sets) byte by byte: cheaper than a view and a set.
+      let sp = this.sp;
+      for (let i = start; i < end; i++) b[sp++] = source[i]!;
+      this.sp = sp;
+      return;
+    }
+    b.set(source.subarray(start, end), this.sp);
     this.sp += end - start;
   }
 
@@ -246,7 +255,17 @@ class RingProtoBatch {
   ): void {
     const words = ring.words;
     const floats = ring.floats;
-    this.sp = 0;
+    // Room for the largest span: fixed fields, attribute sets, the slot's strings, an exception.
+    const room = 4096 + 4 * ring.sizing.stringBytes;
+    if (this.pos + room > this.out.length) {
+      const grown = Buffer.allocUnsafe(Math.max(this.out.length * 2, this.pos + room));
+      this.out.copy(grown, 0, 0, this.pos);
+      this.out = grown;
+    }
+    // ScopeSpans.spans (2): the tag, three bytes reserved for the length, then the span itself.
+    const head = this.pos;
+    this.scratch = this.out;
+    this.sp = head + 4;
     this.byte(0x0a);
     this.byte(16);
     for (let i = 0; i < 4; i++) this.word(words[slot + H_TRACE_ID + i]!);
@@ -294,22 +313,18 @@ class RingProtoBatch {
       this.byte(0x7a);
       this.byte(0);
     }
-    // ScopeSpans.spans (2), framed.
-    const need = 1 + 5 + this.sp;
-    if (this.pos + need > this.out.length) {
-      const grown = Buffer.allocUnsafe(Math.max(this.out.length * 2, this.pos + need));
-      this.out.copy(grown, 0, 0, this.pos);
-      this.out = grown;
-    }
-    this.out[this.pos++] = 0x12;
-    let v = this.sp;
+    const length = this.sp - (head + 4);
+    const out = this.out;
+    out[head] = 0x12;
+    let w = head + 1;
+    let v = length;
     while (v > 0x7f) {
-      this.out[this.pos++] = (v & 0x7f) | 0x80;
+      out[w++] = (v & 0x7f) | 0x80;
       v >>>= 7;
     }
-    this.out[this.pos++] = v;
-    this.scratch.copy(this.out, this.pos, 0, this.sp);
-    this.pos += this.sp;
+    out[w++] = v;
+    if (w < head + 4) out.copyWithin(w, head + 4, this.sp);
+    this.pos = w + length;
     this.spans++;
   }
 
@@ -544,7 +559,10 @@ async function pump(): Promise<void> {
   if (pumping) return;
   pumping = true;
   try {
-    while (pending.length > 0 || (current.spans > 0 && performance.now() - currentSince >= data.batchDelayMs)) {
+    while (
+      pending.length > 0 ||
+      (current.spans > 0 && performance.now() - currentSince >= data.batchDelayMs)
+    ) {
       await exportDue(false);
       readRing();
     }
