@@ -18,6 +18,7 @@ interface Run {
   child: ChildProcess;
   dir: string;
   output: () => string;
+  fullOutput: () => string;
 }
 
 async function startReference(tickTracing: "worker" | "sdk"): Promise<Run> {
@@ -57,7 +58,7 @@ async function startReference(tickTracing: "worker" | "sdk"): Promise<Run> {
   let output = "";
   child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
   child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
-  return { receiver, child, dir, output: () => output.slice(-2000) };
+  return { receiver, child, dir, output: () => output.slice(-2000), fullOutput: () => output };
 }
 
 async function stop(run: Run | undefined): Promise<void> {
@@ -113,6 +114,11 @@ describe.each(["worker", "sdk"] as const)("the reference process with tick_traci
       expect.arrayContaining(["strategy.id", "tick.outcome"]),
     );
     expect(run!.receiver.spans[0]!.resource["service.name"]).toBe(`tick-tracing-${mode}`);
+  });
+
+  it("the exporter thread does not run the preload again (one runtime, one health server)", () => {
+    // Regression: a worker inherits the parent's execArgv (`--require dist/tracing.js`) unless told otherwise.
+    expect(run!.fullOutput().match(/ticktrace runtime started/g)).toHaveLength(1);
   });
 
   it("the exchange client's HTTP spans (instrumentation-http) parent onto the tick's root span", () => {

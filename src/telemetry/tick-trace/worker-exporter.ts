@@ -111,7 +111,14 @@ export function createWorkerTickTracing(options: WorkerTickTracingOptions): Work
       resource: options.resource,
       scopeName: options.scopeName,
     };
-    const started = new Worker(entry, { eval: evaluate, workerData: data, transferList: [channel.port2] });
+    const started = new Worker(entry, {
+      eval: evaluate,
+      workerData: data,
+      transferList: [channel.port2],
+      // Not the parent's execArgv: a worker inherits `--require ticktrace/tracing` by default,
+      // and would start a second runtime (SDK, health server) inside the exporter thread.
+      execArgv: [],
+    });
     started.unref();
     started.on("message", (message: FromWorker) => {
       if (message.type === "export") {
