@@ -365,7 +365,9 @@ export function startTelemetrySdk(config: Config): TelemetrySdk {
           onExport: ({ ok, error }) =>
             exportMonitor.record(
               "traces",
-              ok ? { code: ExportResultCode.SUCCESS } : { code: ExportResultCode.FAILED, error: new Error(error) },
+              ok
+                ? { code: ExportResultCode.SUCCESS }
+                : { code: ExportResultCode.FAILED, error: new Error(error) },
             ),
           fallbackTracer: trace.getTracer(METER_NAME),
         })

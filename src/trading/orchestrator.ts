@@ -449,7 +449,14 @@ export class Orchestrator {
       if (!state.decided) continue;
       tickTracer.span("decide", state.decideStart, state.checkStart, state.attrs);
       if (state.rejected !== undefined)
-        tickTracer.span("risk_check", state.checkStart, state.checkEnd, state.attrs, "risk.rejected", state.rejected);
+        tickTracer.span(
+          "risk_check",
+          state.checkStart,
+          state.checkEnd,
+          state.attrs,
+          "risk.rejected",
+          state.rejected,
+        );
       else tickTracer.span("risk_check", state.checkStart, state.checkEnd, state.attrs);
       if (state.bid.placed) this.placeSpans(state, state.bid);
       if (state.ask.placed) this.placeSpans(state, state.ask);
