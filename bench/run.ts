@@ -102,8 +102,11 @@ async function loadModule(name: string): Promise<{ benchmarks: Benchmark[] } | {
   }
 }
 
+/** `--only` takes one name or several, comma-separated (modules or benchmarks). */
 function selected(only: string | null, moduleName: string, benchmarkName: string): boolean {
-  return only === null || only === moduleName || only === benchmarkName;
+  if (only === null) return true;
+  const names = only.split(",");
+  return names.includes(moduleName) || names.includes(benchmarkName);
 }
 
 export async function runAll(args: Args): Promise<Results> {
@@ -128,7 +131,7 @@ export async function runAll(args: Args): Promise<Results> {
   for (moduleName of RUN_ORDER) {
     const loaded = await loadModule(moduleName);
     if ("error" in loaded) {
-      if (args.only === null || args.only === moduleName)
+      if (args.only === null || args.only.split(",").includes(moduleName))
         record([notMeasured(`${moduleName} (module)`, loaded.error)]);
       continue;
     }

@@ -37,8 +37,19 @@ interface Run {
   rssBytes: number;
 }
 
-async function startOnce(preload: string | undefined, env: NodeJS.ProcessEnv): Promise<Run> {
-  const args = preload === undefined ? [FIXTURE] : ["--require", preload, FIXTURE];
+/** The bot's first line: prints `ready` and its RSS, then idles until stopped. */
+const FIRST_LINE = [
+  "-e",
+  'process.stdout.write("ready\\nrss " + process.memoryUsage().rss + "\\n"); setInterval(() => {}, 60000);',
+];
+const PHASES = join(REPO_ROOT, "bench", "fixtures", "startup-phases.js");
+
+async function startOnce(
+  preload: string | undefined,
+  env: NodeJS.ProcessEnv,
+  script: readonly string[] = [FIXTURE],
+): Promise<Run> {
+  const args = preload === undefined ? [...script] : ["--require", preload, ...script];
   const t0 = performance.now();
   const child = launch({ command: process.execPath, args, env });
   await child.waitFor(/^ready$/m, 30_000);
@@ -79,8 +90,19 @@ async function startup(quick: boolean): Promise<Figure[]> {
       rss[key]!.push(run.rssBytes);
       return run.ms;
     };
+    const firstLine = (key: string, path: string | undefined, env: NodeJS.ProcessEnv) => async () => {
+      const run = await startOnce(path, env, FIRST_LINE);
+      rss[key]!.push(run.rssBytes);
+      return run.ms;
+    };
+    rss.plainFirst = [];
+    rss.preloadFirst = [];
     const subjects: Record<string, () => Promise<number>> = { plain: subject("plain", undefined, baseEnv) };
-    if (preload) subjects.preload = subject("preload", preload, preloadEnv);
+    if (preload) {
+      subjects.preload = subject("preload", preload, preloadEnv);
+      subjects.plainFirst = firstLine("plainFirst", undefined, baseEnv);
+      subjects.preloadFirst = firstLine("preloadFirst", preload, preloadEnv);
+    }
     if (haveAuto) subjects.auto = subject("auto", AUTOINST_REGISTER, autoEnv);
     const rounds = quick ? 5 : 15;
     const result = await interleave({ subjects, rounds, warmupRounds: 1 });
@@ -132,6 +154,37 @@ async function startup(quick: boolean): Promise<Figure[]> {
         ),
       );
     }
+    if (result.summaries.preloadFirst && result.summaries.plainFirst) {
+      const timeAdded = summarize(
+        result.samples.preloadFirst!.map((v, i) => v - result.samples.plainFirst![i]!),
+      );
+      const rssAdded = summarize(rss.preloadFirst.map((v, i) => (v - rss.plainFirst![i]!) / MiB));
+      figures.push(
+        {
+          name: "preload start-up added before the bot's first line (vs node -e)",
+          value: timeAdded.median,
+          unit: "ms",
+          baseline: result.summaries.plainFirst.median,
+          ratio: null,
+          target: "<= 150 ms",
+          met: timeAdded.median <= 150,
+          spread: `p25-p75 ${timeAdded.p25.toFixed(0)}-${timeAdded.p75.toFixed(0)} ms (n=${timeAdded.n})`,
+          note: "spawn to the first line a one-line bot prints (`node -e`), with and without `--require dist/tracing.js`, median of per-round differences; reachable OTLP sink",
+        },
+        {
+          name: "preload memory added at the bot's first line (vs node -e)",
+          value: rssAdded.median,
+          unit: "MiB",
+          baseline: summarize(rss.plainFirst.map((b) => b / MiB)).median,
+          ratio: null,
+          target: "<= 30 MiB",
+          met: rssAdded.median <= 30,
+          spread: `p25-p75 ${rssAdded.p25.toFixed(1)}-${rssAdded.p75.toFixed(1)} MiB (n=${rssAdded.n})`,
+          note: "RSS read by the bot on its first line, median of per-round differences",
+        },
+      );
+      figures.push(...(await phases(preloadEnv, quick ? 5 : 11)));
+    }
     if (result.summaries.auto) {
       const rssAuto = rss.auto!.map((b) => b / MiB);
       figures.push(
@@ -167,6 +220,50 @@ async function startup(quick: boolean): Promise<Figure[]> {
   } finally {
     await sink.shutdown();
   }
+}
+
+/** The preload's steps timed one by one (bench/fixtures/startup-phases.js), median per step. */
+async function phases(env: NodeJS.ProcessEnv, runs: number): Promise<Figure[]> {
+  const samples = new Map<string, number[]>();
+  const totals: number[] = [];
+  for (let i = 0; i < runs + 1; i++) {
+    const child = launch({ command: process.execPath, args: [PHASES], env });
+    const match = await child.waitFor(/^(\{"phases".*\})$/m, 30_000);
+    await child.stop();
+    if (i === 0) continue; // warm-up: disk cache
+    const parsed = JSON.parse(match[1]!) as { phases: Record<string, number>; totalMs: number };
+    totals.push(parsed.totalMs);
+    for (const [name, ms] of Object.entries(parsed.phases)) {
+      if (!samples.has(name)) samples.set(name, []);
+      samples.get(name)!.push(ms);
+    }
+  }
+  const figures: Figure[] = [...samples].map(([name, values]) => {
+    const s = summarize(values);
+    return {
+      name: `preload phase: ${name}`,
+      value: s.median,
+      unit: "ms",
+      baseline: null,
+      ratio: null,
+      target: null,
+      met: null,
+      spread: `p25-p75 ${s.p25.toFixed(1)}-${s.p75.toFixed(1)} ms (n=${s.n})`,
+    };
+  });
+  const total = summarize(totals);
+  figures.push({
+    name: "preload phases, total (first require to health server listening)",
+    value: total.median,
+    unit: "ms",
+    baseline: null,
+    ratio: null,
+    target: null,
+    met: null,
+    spread: `p25-p75 ${total.p25.toFixed(0)}-${total.p75.toFixed(0)} ms (n=${total.n})`,
+    note: "the steps of dist/tracing.js run one by one with a clock read between them (bench/fixtures/startup-phases.js), in the process, so node's own start is not included",
+  });
+  return figures;
 }
 
 export const benchmarks: Benchmark[] = [{ name: "startup", run: ({ quick }) => startup(quick) }];

@@ -7,6 +7,7 @@ import type { MonitoringSnapshot } from "../monitoring/snapshot.js";
 import { HotPathRecorder } from "../telemetry/hot-path.js";
 import { startKnownSeriesAtZero } from "../telemetry/known-series.js";
 import type { TradingMetrics } from "../telemetry/metrics.js";
+import type { TickTracerFactory } from "../telemetry/tick-trace/tick-tracer.js";
 import { createTradingEvents, type TradingEvents } from "../events/trading-events.js";
 import { ExchangeClient, type ExchangeOperation } from "../trading/venues/exchange-client.js";
 import { MarketMaker, type QuoteDecisionSink } from "../trading/strategy/market-maker.js";
@@ -47,6 +48,8 @@ export interface DemoRuntime {
   logger: Logger;
   health: HealthRegistry;
   tracer: Tracer;
+  /** Tick spans off the trading thread (the runtime's); SDK spans from `tracer` without it. */
+  tickTracing?: TickTracerFactory | undefined;
   metrics: TradingMetrics;
 }
 
@@ -217,6 +220,7 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
     metrics,
     events,
     tracer,
+    ...(runtime.tickTracing ? { tickTracing: runtime.tickTracing } : {}),
     hotPath,
     health,
     logger: runtime.logger,

@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import express from "express";
+import type * as Express from "express";
 import { TicktraceError } from "../errors.js";
 import type { HealthRegistry } from "./registry.js";
 
@@ -33,24 +33,26 @@ export type RequestListener = (request: IncomingMessage, response: ServerRespons
  * or an orchestrator polls it hard.
  */
 export function createHealthApp(options: HealthAppOptions): RequestListener {
-  const app = express();
-  app.disable("x-powered-by");
-  app.disable("etag");
-  app.get("/metrics", (request, response) => {
-    if (options.metrics) {
-      options.metrics(request, response);
-      return;
-    }
-    response
-      .status(404)
-      .type("text/plain")
-      .send(`${options.metricsUnavailable ?? "metrics are not served here"}\n`);
-  });
-  app.use((_request, response) => {
-    response
-      .status(404)
-      .type("text/plain")
-      .send("not found: try /health, /health/live, /health/ready or /metrics\n");
+  // Built on the first request that is not a probe (a scrape): express is not loaded at start-up.
+  const app = lazyExpressApp((app) => {
+    app.disable("x-powered-by");
+    app.disable("etag");
+    app.get("/metrics", (request, response) => {
+      if (options.metrics) {
+        options.metrics(request, response);
+        return;
+      }
+      response
+        .status(404)
+        .type("text/plain")
+        .send(`${options.metricsUnavailable ?? "metrics are not served here"}\n`);
+    });
+    app.use((_request, response) => {
+      response
+        .status(404)
+        .type("text/plain")
+        .send("not found: try /health, /health/live, /health/ready or /metrics\n");
+    });
   });
   const probe = (path: string): { status: number; body: unknown } | undefined => {
     switch (path) {
@@ -99,10 +101,29 @@ function probePath(url: string | undefined): string {
 
 /** An app serving only `/metrics`, for `telemetry.metrics_port`. */
 export function createMetricsApp(metrics: MetricsHandler): RequestListener {
-  const app = express();
-  app.disable("x-powered-by");
-  app.get("/metrics", (request, response) => metrics(request, response));
-  return app;
+  return lazyExpressApp((app) => {
+    app.disable("x-powered-by");
+    app.get("/metrics", (request, response) => metrics(request, response));
+  });
+}
+
+/**
+ * A request listener that requires express and builds the app with `setup` on its first
+ * request. Loading express (through the instrumentation hooks, which patch it as it loads) was
+ * one of the largest steps of the preload's start-up, and no request needs it before the first
+ * scrape.
+ */
+function lazyExpressApp(setup: (app: Express.Express) => void): RequestListener {
+  let app: Express.Express | undefined;
+  return (request, response) => {
+    if (!app) {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const express = require("express") as typeof Express.default;
+      app = express();
+      setup(app);
+    }
+    app(request, response);
+  };
 }
 
 export interface ListeningServer {

@@ -463,6 +463,15 @@ export const METRICS = {
     description: "Failed OTLP exports, by signal (traces, metrics, logs).",
     labels: ["signal"],
   }),
+  tickTraceDropped: define({
+    name: "ticktrace_tick_trace_dropped_total",
+    kind: "counter",
+    unit: "{item}",
+    description:
+      "Tick traces not exported by the worker tick tracer, by item: a tick that found the ring full (never delayed), or a span dropped (slot full, worker queue full, failed export).",
+    labels: ["item"],
+    seed: "-",
+  }),
 } as const satisfies Record<string, MetricDefinition>;
 
 export type MetricKey = keyof typeof METRICS;

@@ -6,6 +6,7 @@ import type { Logger } from "../logging/logger.js";
 import type { TradingEventHub } from "../runtime/event-hub.js";
 import type { RuntimeAlerts, RuntimeBot, RuntimeMonitoring } from "../runtime/parts.js";
 import type { TradingMetrics } from "./metrics.js";
+import type { TickTracerFactory } from "./tick-trace/tick-tracer.js";
 
 /**
  * Everything a ticktrace process has, wired from `config.yaml`: telemetry, the logger, health,
@@ -25,6 +26,11 @@ export interface Runtime {
   readonly health: HealthRegistry;
   readonly meter: Meter;
   readonly tracer: Tracer;
+  /**
+   * For a tick loop's `tickTracing` option: tick spans recorded off the trading thread
+   * (`telemetry.tick_tracing: worker`); undefined means SDK spans from {@link tracer}.
+   */
+  readonly tickTracing?: TickTracerFactory | undefined;
   /** The catalogue instruments (`ticktrace_*` on `/metrics`). */
   readonly metrics: TradingMetrics;
   /**

@@ -17,6 +17,7 @@ import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-ho
 import {
   CompositePropagator,
   diagLogLevelFromString,
+  ExportResultCode,
   getNumberFromEnv,
   getStringFromEnv,
   getStringListFromEnv,
@@ -61,6 +62,8 @@ import { createExportMonitor, type ExportMonitor } from "./export-monitor.js";
 import { loadInstrumentations } from "./instrumentations.js";
 import { createLazyExporter } from "./lazy-exporter.js";
 import { METER_NAME } from "./metrics.js";
+import type { TickTracerFactory } from "./tick-trace/tick-tracer.js";
+import { createWorkerTickTracing, type WorkerTickTracing } from "./tick-trace/worker-exporter.js";
 
 /** Resource attribute keys we set that are still "incubating" in the semantic conventions. */
 export const ATTR_SERVICE_INSTANCE_ID = "service.instance.id";
@@ -108,6 +111,13 @@ export interface TelemetrySdk {
   /** The pull reader behind `/metrics`; undefined when metrics are off. */
   readonly prometheus: PrometheusExporter | undefined;
   readonly exportMonitor: ExportMonitor;
+  /**
+   * Tick spans for the tick loop (`telemetry.tick_tracing`): the worker tick tracer's factory, or
+   * undefined for SDK spans from {@link tracer} (also when traces are off).
+   */
+  readonly tickTracing: TickTracerFactory | undefined;
+  /** The worker tick tracer itself (its drop counters), when `tick_tracing` is `worker`. */
+  readonly workerTickTracing: WorkerTickTracing | undefined;
   /** Instrumentation names that were loaded, the one-line warnings for those that were not, and the instances. */
   readonly instrumentations: { loaded: string[]; warnings: string[]; instances: readonly Instrumentation[] };
   /**
@@ -244,6 +254,8 @@ export function startTelemetrySdk(config: Config): TelemetrySdk {
       resource,
       prometheus: undefined,
       exportMonitor,
+      tickTracing: undefined,
+      workerTickTracing: undefined,
       instrumentations: { loaded: [], warnings: [], instances: [] },
       shutdown: () => Promise.resolve(),
     };
@@ -343,7 +355,31 @@ export function startTelemetrySdk(config: Config): TelemetrySdk {
     loggerProvider: logs.getLoggerProvider(),
   });
 
-  const providers = [tracerProvider, meterProvider, loggerProvider].filter(
+  // Tick spans off the trading thread: the worker sends them to the same endpoint, with the same
+  // resource, scope and sampler as the SDK would (nothing starts until the tick loop asks).
+  const workerTickTracing =
+    tracerProvider && telemetry.tick_tracing === "worker"
+      ? createWorkerTickTracing({
+          url: otlpUrl(config, "traces"),
+          protocol,
+          headers: { ...telemetry.otlp.headers },
+          timeoutMs: telemetry.otlp.timeout_ms,
+          batchDelayMs: telemetry.traces.batch_delay_ms,
+          samplingRatio: telemetry.traces.sampling_ratio,
+          resource: resource.attributes,
+          scopeName: METER_NAME,
+          onExport: ({ ok, error }) =>
+            exportMonitor.record(
+              "traces",
+              ok
+                ? { code: ExportResultCode.SUCCESS }
+                : { code: ExportResultCode.FAILED, error: new Error(error) },
+            ),
+          fallbackTracer: trace.getTracer(METER_NAME),
+        })
+      : undefined;
+
+  const providers = [tracerProvider, meterProvider, loggerProvider, workerTickTracing].filter(
     (provider) => provider !== undefined,
   );
   let stopped: Promise<void> | undefined;
@@ -353,6 +389,8 @@ export function startTelemetrySdk(config: Config): TelemetrySdk {
     resource,
     prometheus,
     exportMonitor,
+    tickTracing: workerTickTracing?.factory,
+    workerTickTracing,
     instrumentations: { loaded, warnings, instances: instrumentations },
     shutdown(timeoutMs = telemetry.shutdown_timeout_ms) {
       stopDrain();

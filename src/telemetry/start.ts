@@ -13,11 +13,12 @@ import { createRuntimeParts, type PartsModules } from "../runtime/parts.js";
 import { startKnownSeriesAtZero } from "./known-series.js";
 import { CcxtInstrumentation } from "./ccxt/instrumentation.js";
 import { ExchangeRecorder } from "./ccxt/recorder.js";
-import { createTradingMetrics } from "./metrics.js";
+import { createTradingMetrics, type TradingMetrics } from "./metrics.js";
 import { createMetricsHandler } from "./prometheus-text.js";
 import { startRuntimeMetrics } from "./runtime-metrics.js";
 import type { Runtime } from "./runtime.js";
 import { settleWithin, startTelemetrySdk, type TelemetrySdk } from "./sdk.js";
+import type { WorkerTickTracing } from "./tick-trace/worker-exporter.js";
 
 /** Where the preload leaves its runtime; a `Symbol.for` key so two copies of the package agree. */
 const RUNTIME_KEY = Symbol.for("ticktrace.runtime");
@@ -141,6 +142,9 @@ export function createRuntime(config: Config, options: InternalRuntimeOptions = 
     startKnownSeriesAtZero(metrics, { signals: pushed });
     sdk.exportMonitor.attach({ health, logger, failures: metrics.telemetryExportFailures });
   }
+  const stopDropCount = sdk.workerTickTracing
+    ? countTickTraceDrops(sdk.workerTickTracing, metrics.tickTraceDropped)
+    : () => undefined;
 
   // Our serializer instead of the exporter's handler: it caches each series' rendered labels.
   const metricsHandler = sdk.prometheus && createMetricsHandler(sdk.prometheus);
@@ -227,6 +231,7 @@ export function createRuntime(config: Config, options: InternalRuntimeOptions = 
     health,
     meter: sdk.meter,
     tracer: sdk.tracer,
+    tickTracing: sdk.tickTracing,
     metrics,
     events: parts.events,
     alerts: parts.alerts,
@@ -261,6 +266,7 @@ export function createRuntime(config: Config, options: InternalRuntimeOptions = 
         // A hook that hangs must not stop the flush: hooks get the budget first, telemetry what is left.
         await settleWithin(runHooks(), timeoutMs);
         await Promise.all(servers.map((server) => server.shutdown()));
+        stopDropCount();
         await sdk.shutdown(Math.max(0, deadline - Date.now()));
       })().finally(() => {
         const global = globalThis as GlobalWithRuntime;
@@ -271,4 +277,32 @@ export function createRuntime(config: Config, options: InternalRuntimeOptions = 
   };
   if (registerGlobal) (globalThis as GlobalWithRuntime)[RUNTIME_KEY] = runtime;
   return runtime;
+}
+
+/** How often the worker tick tracer's drop counters are copied into the metric. */
+const DROP_COUNT_INTERVAL_MS = 1_000;
+
+/**
+ * Copies the ring's drop counters (shared memory, written with Atomics) into
+ * `ticktrace_tick_trace_dropped_total` once a second, off the tick path; returns the stop function.
+ */
+function countTickTraceDrops(
+  tracing: WorkerTickTracing,
+  counter: TradingMetrics["tickTraceDropped"],
+): () => void {
+  const seen = { tick: 0, span: 0 };
+  const copy = () => {
+    const ticks = tracing.droppedTicks();
+    const spans = tracing.droppedSpans();
+    if (ticks > seen.tick) counter.add(ticks - seen.tick, { item: "tick" });
+    if (spans > seen.span) counter.add(spans - seen.span, { item: "span" });
+    seen.tick = ticks;
+    seen.span = spans;
+  };
+  const timer = setInterval(copy, DROP_COUNT_INTERVAL_MS);
+  timer.unref();
+  return () => {
+    clearInterval(timer);
+    copy();
+  };
 }

@@ -1,19 +1,15 @@
-import {
-  context as contextApi,
-  ROOT_CONTEXT,
-  SpanStatusCode,
-  trace,
-  type Attributes,
-  type Context,
-  type HrTime,
-  type Tracer,
-} from "@opentelemetry/api";
+import { context as contextApi, type Attributes, type Context, type Tracer } from "@opentelemetry/api";
 import { systemClock, type Clock } from "../clock.js";
 import { describeError } from "../errors.js";
 import type { HealthRegistry } from "../health/registry.js";
 import { createSilentLogger, type Logger } from "../logging/logger.js";
 import type { HotPathRecorder, HotPathSeries } from "../telemetry/hot-path.js";
 import type { TradingMetrics } from "../telemetry/metrics.js";
+import {
+  sdkTickTracerFactory,
+  type TickTracer,
+  type TickTracerFactory,
+} from "../telemetry/tick-trace/tick-tracer.js";
 import type { TradingEvents } from "../events/trading-events.js";
 import type {
   Executor,
@@ -44,6 +40,11 @@ export interface OrchestratorOptions {
   events: TradingEvents;
   /** The runtime's tracer; each tick is one trace. */
   tracer: Tracer;
+  /**
+   * Where tick spans are recorded (the runtime's `tickTracing`: a worker thread by default);
+   * without it, SDK spans from {@link tracer} on the trading thread. Same span tree either way.
+   */
+  tickTracing?: TickTracerFactory;
   /** Tick-to-trade and tick durations are written here and folded off the tick path. Optional. */
   hotPath?: HotPathRecorder;
   health?: HealthRegistry;
@@ -108,9 +109,6 @@ interface SymbolState {
   rejected: string | undefined;
 }
 
-/** How long one wall-clock offset of the monotonic clock is used for span timestamps. */
-const EPOCH_BASE_REFRESH_MS = 1_000;
-
 /**
  * The tick loop: one tick per market-data update (updates that arrive during a tick are
  * coalesced into the next). Each tick is a trace: root span `tick` with stage spans
@@ -119,10 +117,12 @@ const EPOCH_BASE_REFRESH_MS = 1_000;
  * (market data received to order sent, and to the exchange's ack) goes through the hot-path
  * recorder into `trading_tick_to_trade_duration_seconds{symbol,stage}`.
  *
- * The tick path pays as little as possible for its telemetry: only the root span is started
- * live; the stage spans are built after the orders are out, from monotonic timestamps taken on
- * the way, with attributes built once per symbol; a tick the sampler dropped builds no stage
- * span and no attribute at all.
+ * The tick path pays as little as possible for its telemetry: only the root is started live
+ * (its context is the parent of the exchange calls' spans); the stage spans are recorded after
+ * the orders are out, from monotonic timestamps taken on the way, with attributes built once per
+ * symbol; a tick the sampler dropped records no stage span and no attribute at all. With the
+ * worker tick tracer (see `src/telemetry/tick-trace/`) recording a span is a few stores into
+ * shared memory; spans are built and exported on another thread.
  *
  * A strategy that throws is contained: the strategy is marked faulted (health `down`, event
  * `strategyPanic`), its orders are cancelled, and it is tried again after `panicCooldownMs`.
@@ -154,10 +154,7 @@ export class Orchestrator {
   private receivedAtMs = 0;
   /** Whether the tick in flight is sampled (see {@link spanStamp}). */
   private sampled = false;
-  /** Wall clock at monotonic 0, split as [s, ns] so span timestamps keep sub-microsecond steps. */
-  private epochBaseS = 0;
-  private epochBaseNs = 0;
-  private epochBaseAtMs = Number.NEGATIVE_INFINITY;
+  private readonly tickTracer: TickTracer;
   private readonly latest = new Map<string, Ticker>();
   /** Ticks by outcome since start. */
   readonly counts = { ok: 0, skipped: 0, error: 0 };
@@ -165,6 +162,7 @@ export class Orchestrator {
   constructor(options: OrchestratorOptions) {
     this.options = options;
     this.clock = options.clock ?? systemClock;
+    this.tickTracer = (options.tickTracing ?? sdkTickTracerFactory(options.tracer))({ clock: this.clock });
     this.logger = (options.logger ?? createSilentLogger()).child({
       component: "orchestrator",
       strategy_id: options.strategy.id,
@@ -284,22 +282,19 @@ export class Orchestrator {
 
   /** One tick; never throws. */
   private async tick(tickers: readonly Ticker[], receivedAtMs: number): Promise<void> {
-    const { tracer, metrics, positions, risk } = this.options;
+    const { metrics, positions, risk } = this.options;
+    const tickTracer = this.tickTracer;
     const tickStart = this.clock.monotonicMs();
     this.receivedAtMs = receivedAtMs;
-    this.refreshEpochBase(tickStart);
-    // Only the root span is started live (the exchange calls' HTTP spans need it as parent);
-    // the stage spans are created after the orders are out, from timestamps taken on the way.
-    const root = tracer.startSpan(
-      "tick",
-      { startTime: this.hrTime(tickStart), attributes: this.rootAttrs },
-      ROOT_CONTEXT,
-    );
-    const sampled = root.isRecording();
+    // Only the root is started live (the exchange calls' HTTP spans need it as parent); the
+    // stage spans are recorded after the orders are out, from timestamps taken on the way.
+    tickTracer.startTick(tickStart, this.rootAttrs);
+    const sampled = tickTracer.sampled;
     this.sampled = sampled;
-    const ctx = trace.setSpan(ROOT_CONTEXT, root);
-    const traceId = root.spanContext().traceId;
+    const ctx = tickTracer.context;
+    const traceId = tickTracer.traceId;
     let outcome: TickInfo["outcome"] = "ok";
+    let failure: unknown;
     try {
       const mdStart = this.spanStamp();
       for (const ticker of tickers) {
@@ -309,23 +304,15 @@ export class Orchestrator {
       const mdEnd = this.spanStamp();
       outcome = await this.trade(ctx, traceId);
       // Off the tick-to-trade path from here.
-      if (sampled) this.stageSpans(ctx, mdStart, mdEnd);
+      if (sampled) this.stageSpans(mdStart, mdEnd);
       risk.evaluate?.(positions.totals(), positions.all(), traceId);
     } catch (error) {
       outcome = "error";
-      if (sampled) {
-        root.recordException(error as Error);
-        root.setStatus({ code: SpanStatusCode.ERROR, message: describeError(error) });
-      }
+      failure = error;
       this.logger.error("tick failed", { error: describeError(error) });
     }
     const tickEnd = this.clock.monotonicMs();
-    if (sampled) {
-      root.setAttribute("tick.outcome", outcome);
-      root.end(this.hrTime(tickEnd));
-    } else {
-      root.end();
-    }
+    tickTracer.endTick(tickEnd, outcome, failure);
     const durationMs = tickEnd - receivedAtMs;
     const hot = this.options.hotPath;
     if (hot && this.tickSeries !== undefined) {
@@ -395,14 +382,15 @@ export class Orchestrator {
       decision = strategy.quote(symbol, ticker.bid, ticker.ask, position.quantity);
     } catch (error) {
       if (this.sampled) {
-        const decide = this.options.tracer.startSpan(
+        this.tickTracer.span(
           "decide",
-          { startTime: this.hrTime(decideStart), attributes: state.attrs },
-          ctx,
+          decideStart,
+          this.clock.monotonicMs(),
+          state.attrs,
+          undefined,
+          undefined,
+          error,
         );
-        decide.recordException(error as Error);
-        decide.setStatus({ code: SpanStatusCode.ERROR, message: describeError(error) });
-        decide.end();
       }
       await this.panic(error, traceId);
       return "panic";
@@ -490,41 +478,42 @@ export class Orchestrator {
   }
 
   /** The stage spans of a sampled tick, from the timestamps its stages left behind. */
-  private stageSpans(ctx: Context, mdStart: number, mdEnd: number): void {
-    const { tracer } = this.options;
-    tracer.startSpan("market_data", { startTime: this.hrTime(mdStart) }, ctx).end(this.hrTime(mdEnd));
+  private stageSpans(mdStart: number, mdEnd: number): void {
+    const tickTracer = this.tickTracer;
+    tickTracer.span("market_data", mdStart, mdEnd, undefined);
     for (const state of this.symbolStates) {
       if (!state.decided) continue;
-      const checkStart = this.hrTime(state.checkStart);
-      tracer
-        .startSpan("decide", { startTime: this.hrTime(state.decideStart), attributes: state.attrs }, ctx)
-        .end(checkStart);
-      const check = tracer.startSpan("risk_check", { startTime: checkStart, attributes: state.attrs }, ctx);
-      if (state.rejected !== undefined) check.setAttribute("risk.rejected", state.rejected);
-      check.end(this.hrTime(state.checkEnd));
-      if (state.bid.placed) this.placeSpans(ctx, state, state.bid);
-      if (state.ask.placed) this.placeSpans(ctx, state, state.ask);
+      tickTracer.span("decide", state.decideStart, state.checkStart, state.attrs);
+      if (state.rejected !== undefined)
+        tickTracer.span(
+          "risk_check",
+          state.checkStart,
+          state.checkEnd,
+          state.attrs,
+          "risk.rejected",
+          state.rejected,
+        );
+      else tickTracer.span("risk_check", state.checkStart, state.checkEnd, state.attrs);
+      if (state.bid.placed) this.placeSpans(state, state.bid);
+      if (state.ask.placed) this.placeSpans(state, state.ask);
     }
   }
 
-  private placeSpans(ctx: Context, state: SymbolState, slot: PlaceSlot): void {
-    const { tracer } = this.options;
-    const ack = this.hrTime(slot.ack);
-    const span = tracer.startSpan(
-      "place_order",
-      { startTime: this.hrTime(slot.start), attributes: slot.attrs },
-      ctx,
-    );
+  private placeSpans(state: SymbolState, slot: PlaceSlot): void {
+    const tickTracer = this.tickTracer;
     const order = slot.order;
-    if (order) span.setAttribute("order.id", order.orderId);
-    if (slot.error !== undefined) {
-      span.recordException(slot.error as Error);
-      span.setStatus({ code: SpanStatusCode.ERROR, message: describeError(slot.error) });
-    }
-    span.end(ack);
+    tickTracer.span(
+      "place_order",
+      slot.start,
+      slot.ack,
+      slot.attrs,
+      order ? "order.id" : undefined,
+      order?.orderId,
+      slot.error,
+    );
     if (order) {
       const attrs = (state.ackAttrs[order.status] ??= { symbol: state.symbol, "order.status": order.status });
-      tracer.startSpan("ack", { startTime: ack, attributes: attrs }, ctx).end(this.hrTime(slot.end));
+      tickTracer.span("ack", slot.ack, slot.end, attrs);
     }
   }
 
@@ -534,26 +523,6 @@ export class Orchestrator {
    */
   private spanStamp(): number {
     return this.sampled ? this.clock.monotonicMs() : 0;
-  }
-
-  /**
-   * Re-reads the wall clock at most once a second: span timestamps are monotonic readings moved
-   * onto the wall-clock axis by this offset, so the stages of one tick line up to the microsecond
-   * (the SDK's own conversion re-reads the millisecond wall clock per span).
-   */
-  private refreshEpochBase(monoMs: number): void {
-    if (monoMs - this.epochBaseAtMs < EPOCH_BASE_REFRESH_MS) return;
-    const baseMs = this.clock.now() - monoMs;
-    this.epochBaseS = Math.floor(baseMs / 1000);
-    this.epochBaseNs = (baseMs - this.epochBaseS * 1000) * 1e6;
-    this.epochBaseAtMs = monoMs;
-  }
-
-  /** A monotonic reading as an OpenTelemetry timestamp ([epoch seconds, nanoseconds]). */
-  private hrTime(monoMs: number): HrTime {
-    const ns = this.epochBaseNs + monoMs * 1e6;
-    const s = Math.floor(ns / 1e9);
-    return [this.epochBaseS + s, Math.floor(ns - s * 1e9)];
   }
 
   /**

@@ -46,7 +46,9 @@ describe("configs checked by the pinned servers' own tools", () => {
   it("promtool check config accepts prometheus.yml with its otlp: block and rule files", async () => {
     const r = await tool(bins.promtool, ["check", "config", "deploy/prometheus/prometheus.yml"]);
     expect(r.code, r.out).toBe(0);
-    const ruleFiles = readdirSync(path.join(REPO, "deploy/prometheus/rules")).filter((name) => name.endsWith(".yml"));
+    const ruleFiles = readdirSync(path.join(REPO, "deploy/prometheus/rules")).filter((name) =>
+      name.endsWith(".yml"),
+    );
     expect(r.out).toContain(`SUCCESS: ${ruleFiles.length} rule files found`);
   });
 

@@ -76,6 +76,12 @@ export const telemetrySection = section({
   /** Most distinct attribute sets kept per metric; further ones fold into an overflow series. */
   cardinality_limit: z.int().min(10).max(1_000_000).default(2_000),
   /**
+   * Where tick spans are built: `worker` records ids and timestamps into shared memory and a
+   * worker thread builds and exports the spans (OTLP, same endpoint and protocol); `sdk` creates
+   * OpenTelemetry SDK spans on the trading thread. Same span tree either way.
+   */
+  tick_tracing: z.enum(["worker", "sdk"]).default("worker"),
+  /**
    * Upper bound for flushing telemetry at shutdown, for a collector that is slow. A collector
    * that refuses connections ends the wait at once: the process exits without it.
    */

@@ -1,0 +1,117 @@
+/**
+ * The shared memory between the trading thread and the tick-trace exporter worker: a
+ * single-producer, single-consumer ring of fixed-size slots in one `SharedArrayBuffer`, one slot
+ * per traced tick. The trading thread writes a slot (ids, monotonic timestamps, interned string
+ * ids) and publishes it by advancing `head`; the worker reads published slots and frees them by
+ * advancing `tail`. Neither side ever waits on the other: a full ring makes the writer skip the
+ * tick (counted as dropped), never block.
+ *
+ * Layout (all little-endian, every offset a multiple of 8):
+ * - control block, {@link CONTROL_BYTES}: `Int32` head, tail, dropped ticks, dropped spans;
+ * - `slots` slots of {@link slotBytes}: a header of {@link HEADER_WORDS} `Uint32` words, then
+ *   `maxSpans` span records of {@link SPAN_WORDS} words, then a byte area for strings that are
+ *   not interned (order ids, error messages).
+ */
+
+/** Control words (Int32 indexes). */
+export const CONTROL_HEAD = 0;
+export const CONTROL_TAIL = 1;
+export const CONTROL_DROPPED_TICKS = 2;
+export const CONTROL_DROPPED_SPANS = 3;
+export const CONTROL_BYTES = 64;
+
+/** Slot header (Uint32 word offsets within the slot). */
+export const H_SPAN_COUNT = 0;
+export const H_BYTES_USED = 1;
+/** Four words of the trace id, most significant first. */
+export const H_TRACE_ID = 2;
+/** Wall clock at monotonic 0 for this tick, as two Float64 values (word offset, 8-aligned). */
+export const H_EPOCH_S = 8;
+export const H_EPOCH_NS = 10;
+export const HEADER_WORDS = 12;
+
+/** Span record (Uint32 word offsets within the record). */
+export const S_NAME = 0;
+/** Interned attribute set id, 0 for none. */
+export const S_ATTRS = 1;
+export const S_FLAGS = 2;
+export const S_SPAN_ID_HI = 3;
+export const S_SPAN_ID_LO = 4;
+/** One extra attribute: interned key id (0 for none) and its value, a byte-area string. */
+export const S_EXTRA_KEY = 5;
+export const S_EXTRA_VALUE = 6; // offset, length
+export const S_STATUS_MESSAGE = 8; // offset, length
+export const S_EXCEPTION_TYPE = 10; // offset, length
+export const S_EXCEPTION_MESSAGE = 12; // offset, length
+export const S_EXCEPTION_STACK = 14; // offset, length
+/** Start and end, monotonic milliseconds, as Float64 (word offsets, 8-aligned). */
+export const S_START = 16;
+export const S_END = 18;
+export const SPAN_WORDS = 20;
+
+/** Span flags. */
+export const F_CHILD = 1; // parent is the tick's root span (record 0)
+export const F_ERROR = 2; // status ERROR with S_STATUS_MESSAGE
+export const F_EXCEPTION = 4; // one `exception` event at the span's end
+
+export interface RingSizing {
+  /** Slots (ticks) the ring holds; a power of two (slot numbers wrap at 2^32). */
+  slots: number;
+  /** Span records per slot; a tick with more spans keeps the first ones and counts the rest as dropped. */
+  maxSpans: number;
+  /** Bytes per slot for strings that are not interned; longer strings are cut. */
+  stringBytes: number;
+}
+
+export const DEFAULT_SIZING: RingSizing = { slots: 1024, maxSpans: 48, stringBytes: 1024 };
+
+/** Bytes of one slot for `sizing`, a multiple of 8. */
+export function slotBytes(sizing: RingSizing): number {
+  const raw = (HEADER_WORDS + sizing.maxSpans * SPAN_WORDS) * 4 + sizing.stringBytes;
+  return Math.ceil(raw / 8) * 8;
+}
+
+/** Views over one ring's `SharedArrayBuffer`, the same on both threads. */
+export class TickRing {
+  readonly buffer: SharedArrayBuffer;
+  readonly sizing: RingSizing;
+  readonly slotBytes: number;
+  readonly slotWords: number;
+  /** head, tail and the drop counters. */
+  readonly control: Int32Array;
+  readonly words: Uint32Array;
+  readonly floats: Float64Array;
+  readonly bytes: Uint8Array;
+
+  constructor(sizing: RingSizing, buffer?: SharedArrayBuffer) {
+    if (!Number.isInteger(sizing.slots) || sizing.slots < 2 || (sizing.slots & (sizing.slots - 1)) !== 0)
+      throw new RangeError(`ring slots must be a power of two >= 2 (got ${sizing.slots})`);
+    if (!Number.isInteger(sizing.stringBytes) || sizing.stringBytes < 0)
+      throw new RangeError(`ring stringBytes must be an integer >= 0 (got ${sizing.stringBytes})`);
+    if (!Number.isInteger(sizing.maxSpans) || sizing.maxSpans < 1)
+      throw new RangeError(`ring maxSpans must be an integer >= 1 (got ${sizing.maxSpans})`);
+    this.sizing = sizing;
+    this.slotBytes = slotBytes(sizing);
+    this.slotWords = this.slotBytes / 4;
+    this.buffer = buffer ?? new SharedArrayBuffer(CONTROL_BYTES + sizing.slots * this.slotBytes);
+    this.control = new Int32Array(this.buffer, 0, CONTROL_BYTES / 4);
+    this.words = new Uint32Array(this.buffer, CONTROL_BYTES);
+    this.floats = new Float64Array(this.buffer, CONTROL_BYTES);
+    this.bytes = new Uint8Array(this.buffer, CONTROL_BYTES);
+  }
+
+  /** Word offset (into {@link words}) of slot number `seq` (a running count, wrapped here). */
+  slotWord(seq: number): number {
+    return (seq & (this.sizing.slots - 1)) * this.slotWords;
+  }
+
+  /** Word offset of span record `index` in the slot at word offset `slot`. */
+  spanWord(slot: number, index: number): number {
+    return slot + HEADER_WORDS + index * SPAN_WORDS;
+  }
+
+  /** Byte offset (into {@link bytes}) of the string area of the slot at word offset `slot`. */
+  stringArea(slot: number): number {
+    return (slot + HEADER_WORDS + this.sizing.maxSpans * SPAN_WORDS) * 4;
+  }
+}

@@ -1,0 +1,190 @@
+import { extname, join } from "node:path";
+import { MessageChannel, Worker } from "node:worker_threads";
+import { diag, type Attributes, type Tracer } from "@opentelemetry/api";
+import type { Clock } from "../../clock.js";
+import type { ExporterStats, ExporterWorkerData, FromWorker, ToWorker } from "./exporter-worker.js";
+import { InternTable, RingTickTracer } from "./ring-tick-tracer.js";
+import {
+  CONTROL_DROPPED_SPANS,
+  CONTROL_DROPPED_TICKS,
+  DEFAULT_SIZING,
+  TickRing,
+  type RingSizing,
+} from "./ring.js";
+import { SdkTickTracer, type TickTracer, type TickTracerFactory } from "./tick-tracer.js";
+
+export interface WorkerTickTracingOptions {
+  /** Full OTLP/HTTP traces URL (`…/v1/traces`); undefined encodes and drops (benchmarks). */
+  url: string | undefined;
+  protocol: "http/protobuf" | "http/json";
+  headers?: Record<string, string>;
+  timeoutMs: number;
+  /** Most time a span waits in the worker before it is sent (`telemetry.traces.batch_delay_ms`). */
+  batchDelayMs: number;
+  samplingRatio: number;
+  /** The resource attributes every span carries: the SDK resource's, so both paths agree. */
+  resource: Attributes;
+  /** Instrumentation scope name (the SDK path's tracer name). */
+  scopeName: string;
+  /** Ring size; defaults to {@link DEFAULT_SIZING}. */
+  sizing?: Partial<RingSizing>;
+  /** Spans per export request. Default 2048. */
+  maxBatchSpans?: number;
+  /** Spans held by the worker while an export is in flight; more are dropped. Default 16384. */
+  maxQueueSpans?: number;
+  /** How often the worker reads the ring. Default 5 ms (an idle read is two atomic loads). */
+  pollMs?: number;
+  /** Outcome of every export (the export monitor). Never throws into the worker's messages. */
+  onExport?: (result: { ok: boolean; error?: string }) => void;
+  /** A second tick loop in the same process gets SDK spans from this tracer (the ring has one writer). */
+  fallbackTracer: Tracer;
+}
+
+/** Worker tick tracing as the runtime holds it. */
+export interface WorkerTickTracing {
+  /** For the tick loop (`OrchestratorOptions.tickTracing`); the first call starts the worker. */
+  readonly factory: TickTracerFactory;
+  /** Ticks not traced because the ring was full, since start. */
+  droppedTicks(): number;
+  /** Spans dropped: over a slot's span capacity, over the worker's queue, or in a failed export. */
+  droppedSpans(): number;
+  /** The worker's own counters and busy time; undefined before it started. */
+  stats(): Promise<ExporterStats | undefined>;
+  /** Sends everything published so far. Never rejects. */
+  forceFlush(): Promise<void>;
+  /** Flushes and stops the worker. Idempotent; never rejects. */
+  shutdown(): Promise<void>;
+}
+
+/**
+ * The worker entry beside this file: the compiled `.js`, or the `.ts` source (tests, benchmarks)
+ * through tsx's require hook, since a worker's own entry file does not go through loader hooks
+ * registered with `--import`.
+ */
+function workerEntry(): { entry: string; eval: boolean } {
+  const ext = extname(__filename);
+  const file = join(__dirname, `exporter-worker${ext}`);
+  return ext === ".ts"
+    ? { entry: `require("tsx/cjs"); require(${JSON.stringify(file)});`, eval: true }
+    : { entry: file, eval: false };
+}
+
+/**
+ * Tick tracing off the trading thread (`telemetry.tick_tracing: worker`, the default). Nothing
+ * starts until the tick loop asks for its tracer: then the ring is allocated and the exporter
+ * worker started (a thread that is unref'd, so it never keeps the process alive).
+ */
+export function createWorkerTickTracing(options: WorkerTickTracingOptions): WorkerTickTracing {
+  const sizing: RingSizing = { ...DEFAULT_SIZING, ...options.sizing };
+  let ring: TickRing | undefined;
+  let worker: Worker | undefined;
+  let exited = false;
+  let nextId = 1;
+  const waiting = new Map<number, (message: FromWorker) => void>();
+  let stopping: Promise<void> | undefined;
+
+  const ask = (message: ToWorker): Promise<FromWorker | undefined> => {
+    const current = worker;
+    if (!current || exited) return Promise.resolve(undefined);
+    return new Promise((resolve) => {
+      waiting.set(message.id, resolve);
+      current.postMessage(message);
+    });
+  };
+
+  const start = (): TickRing => {
+    const created = new TickRing(sizing);
+    const channel = new MessageChannel();
+    const { entry, eval: evaluate } = workerEntry();
+    const data: ExporterWorkerData = {
+      buffer: created.buffer,
+      sizing,
+      interns: channel.port2,
+      url: options.url,
+      protocol: options.protocol,
+      headers: options.headers ?? {},
+      timeoutMs: options.timeoutMs,
+      batchDelayMs: options.batchDelayMs,
+      maxBatchSpans: options.maxBatchSpans ?? 2048,
+      maxQueueSpans: options.maxQueueSpans ?? 16_384,
+      pollMs: options.pollMs ?? 5,
+      resource: options.resource,
+      scopeName: options.scopeName,
+    };
+    const started = new Worker(entry, {
+      eval: evaluate,
+      workerData: data,
+      transferList: [channel.port2],
+      // Not the parent's execArgv: a worker inherits `--require ticktrace/tracing` by default,
+      // and would start a second runtime (SDK, health server) inside the exporter thread.
+      execArgv: [],
+    });
+    started.unref();
+    started.on("message", (message: FromWorker) => {
+      if (message.type === "export") {
+        try {
+          options.onExport?.(
+            message.error === undefined ? { ok: message.ok } : { ok: message.ok, error: message.error },
+          );
+        } catch {
+          // the monitor must not break the exporter's messages
+        }
+        return;
+      }
+      const resolve = waiting.get(message.id);
+      waiting.delete(message.id);
+      resolve?.(message);
+    });
+    started.on("error", (error) => {
+      // Ticks go on untraced (the ring fills and they are counted as dropped); the export
+      // monitor reports the failure like a failed export, so health shows it.
+      diag.error(`tick-trace exporter worker failed: ${String(error)}`);
+      try {
+        options.onExport?.({ ok: false, error: `the tick-trace exporter thread stopped: ${String(error)}` });
+      } catch {
+        // the monitor must not throw into the worker's events
+      }
+    });
+    started.on("exit", () => {
+      exited = true;
+      for (const resolve of waiting.values()) resolve({ type: "flushed", id: 0 });
+      waiting.clear();
+    });
+    worker = started;
+    const interns = new InternTable((message) => channel.port1.postMessage(message));
+    channel.port1.unref();
+    ring = created;
+    internsOf.set(created, interns);
+    return created;
+  };
+  const internsOf = new WeakMap<TickRing, InternTable>();
+
+  return {
+    factory: ({ clock }: { clock: Clock }): TickTracer => {
+      if (ring || stopping) return new SdkTickTracer(options.fallbackTracer, clock);
+      const created = start();
+      return new RingTickTracer({
+        ring: created,
+        interns: internsOf.get(created)!,
+        clock,
+        samplingRatio: options.samplingRatio,
+      });
+    },
+    droppedTicks: () => (ring ? Atomics.load(ring.control, CONTROL_DROPPED_TICKS) : 0),
+    droppedSpans: () => (ring ? Atomics.load(ring.control, CONTROL_DROPPED_SPANS) : 0),
+    async stats() {
+      const reply = await ask({ type: "stats", id: nextId++ });
+      return reply?.type === "stats" ? reply.stats : undefined;
+    },
+    async forceFlush() {
+      await ask({ type: "flush", id: nextId++ });
+    },
+    shutdown() {
+      stopping ??= (async () => {
+        await ask({ type: "flush", id: nextId++ });
+        if (worker && !exited) await worker.terminate().catch(() => undefined);
+      })();
+      return stopping;
+    },
+  };
+}
