@@ -282,7 +282,9 @@ export function startTelemetrySdk(config: Config): TelemetrySdk {
   if (telemetry.traces.enabled) {
     pushUrls.push(otlpUrl(config, "traces"));
     const exporter = exportMonitor.wrapSpanExporter(
-      createLazyExporter<ReadableSpan[]>(() => createTraceExporter(protocol, exporterOptions("traces"))),
+      createLazyExporter<ReadableSpan[]>(() => createTraceExporter(protocol, exporterOptions("traces")), {
+        endpoint: otlpUrl(config, "traces"),
+      }),
     );
     spanProcessors.push(new BatchSpanProcessor(exporter, batchOptions(telemetry.traces.batch_delay_ms)));
   }
@@ -337,7 +339,9 @@ export function startTelemetrySdk(config: Config): TelemetrySdk {
   if (telemetry.logs.enabled) {
     pushUrls.push(otlpUrl(config, "logs"));
     const exporter = exportMonitor.wrapLogExporter(
-      createLazyExporter<ReadableLogRecord[]>(() => createLogExporter(protocol, exporterOptions("logs"))),
+      createLazyExporter<ReadableLogRecord[]>(() => createLogExporter(protocol, exporterOptions("logs")), {
+        endpoint: otlpUrl(config, "logs"),
+      }),
     );
     loggerProvider = new LoggerProvider({
       resource,

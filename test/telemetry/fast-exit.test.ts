@@ -131,6 +131,17 @@ runtime.ready.then(() => {
 });
 `;
 
+/**
+ * Works for a while, so that a batch has been exported (and refused) before the end: the
+ * exporters' retry timers used to keep such a process alive about 8 s after its last line.
+ */
+const ENDS_AFTER_AN_EXPORT = `
+const { getRuntime } = require(${JSON.stringify(PRELOAD.replace(/tracing\.js$/, "telemetry/start.js"))});
+const runtime = getRuntime();
+const work = setInterval(() => { runtime.tracer.startSpan("tick").end(); runtime.logger.info("tick"); }, 50);
+setTimeout(() => { clearInterval(work); console.log("END"); }, 1500);
+`;
+
 /** Runs until a signal comes. */
 const RUNS_UNTIL_SIGNALLED = `
 const { getRuntime } = require(${JSON.stringify(PRELOAD.replace(/tracing\.js$/, "telemetry/start.js"))});
@@ -151,6 +162,19 @@ describe("fast exit when the collector refuses", () => {
     const run = await runPreloaded("exit-refused", `http://127.0.0.1:${REFUSING_PORT}`, ENDS_ON_ITS_OWN, {
       extraYaml: ["  metrics_push:", "    enabled: true", "    interval_ms: 60000"],
     });
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.afterEndMs, `exited ${run.afterEndMs} ms after its end`).toBeLessThan(FAST_EXIT_MS);
+  });
+
+  it("regression: a bot that ended after its first batches were refused stayed alive for the exporters' retries; it exits within 0.5 s", async () => {
+    const run = await runPreloaded(
+      "exit-after-export",
+      `http://127.0.0.1:${REFUSING_PORT}`,
+      ENDS_AFTER_AN_EXPORT,
+      {
+        extraYaml: ["  traces:", "    batch_delay_ms: 200", "  logs:", "    batch_delay_ms: 200"],
+      },
+    );
     expect(run.code, run.stderr).toBe(0);
     expect(run.afterEndMs, `exited ${run.afterEndMs} ms after its end`).toBeLessThan(FAST_EXIT_MS);
   });
