@@ -1,4 +1,4 @@
-import type { Tracer } from "@opentelemetry/api";
+import { isSpanContextValid, type Tracer } from "@opentelemetry/api";
 import { systemClock, type Clock } from "../clock.js";
 import type { Config } from "../config/schema.js";
 import type { HealthRegistry } from "../health/registry.js";
@@ -158,6 +158,22 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
     logger: runtime.logger,
     clock,
   });
+  // A check outside a tick (a fill from the stream, the positions worker) runs in a span of its
+  // own, so what it logs and raises (a breaker trip) carries a trace id, as a tick's check does.
+  const evaluateRisk = (source: "fill" | "positions_worker") =>
+    tracer.startActiveSpan("risk_evaluation", { attributes: { "risk.source": source } }, (span) => {
+      try {
+        const context = span.spanContext();
+        risk.evaluate(
+          positions.totals(),
+          positions.all(),
+          isSpanContextValid(context) ? context.traceId : undefined,
+        );
+      } finally {
+        span.end();
+      }
+    });
+
   const strategy = new MarketMaker({
     id: strategyId,
     halfSpreadBps: trading.strategy.half_spread_bps,
@@ -196,7 +212,7 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
     logger: runtime.logger,
     clock,
     hotPath,
-    onFillApplied: () => risk.evaluate(positions.totals(), positions.all()),
+    onFillApplied: () => evaluateRisk("fill"),
   });
   const snapshotSource = createSnapshotSource({
     exchange,
@@ -258,7 +274,7 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
     exchange,
     strategyId,
     positions,
-    risk,
+    evaluateRisk,
     executor,
     client,
     metrics,
@@ -339,7 +355,8 @@ interface WorkerDeps {
   exchange: string;
   strategyId: string;
   positions: PositionManager;
-  risk: RiskMonitor;
+  /** The risk check outside a tick, in a span of its own. */
+  evaluateRisk: (source: "fill" | "positions_worker") => void;
   executor: OrderExecutor;
   client: ExchangeClient;
   metrics: TradingMetrics;
@@ -351,7 +368,7 @@ interface WorkerDeps {
 
 /** The three workers: position monitor (gauges + risk), reconciliation, PnL snapshot. */
 function startWorkers(deps: WorkerDeps): Worker[] {
-  const { trading, exchange, strategyId, positions, risk, executor, client, metrics } = deps;
+  const { trading, exchange, strategyId, positions, evaluateRisk, executor, client, metrics } = deps;
   const common = {
     metrics,
     health: deps.health,
@@ -380,7 +397,7 @@ function startWorkers(deps: WorkerDeps): Worker[] {
         metrics.pnlDaily.record(totals.daily, strategyAttrs);
         metrics.portfolioValue.record(totals.equity, strategyAttrs);
         metrics.exposure.record(totals.equity > 0 ? totals.grossNotional / totals.equity : 0, strategyAttrs);
-        risk.evaluate(totals, positions.all());
+        evaluateRisk("positions_worker");
       },
     }),
     startWorker({
