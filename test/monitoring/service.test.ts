@@ -367,9 +367,11 @@ async function listDir(dir: string): Promise<string[]> {
   }
 }
 
+/** Waits for `count` finished files: a snapshot is written to `<name>.<pid>.tmp`, then renamed. */
 async function waitForFiles(dir: string, count: number): Promise<void> {
   for (let i = 0; i < 200; i++) {
-    if ((await listDir(dir)).length === count) return;
+    const names = await listDir(dir);
+    if (names.length === count && !names.some((name) => name.endsWith(".tmp"))) return;
     await new Promise((r) => setTimeout(r, 5));
   }
   throw new Error(`expected ${count} files in ${dir}, found ${(await listDir(dir)).join(", ")}`);
