@@ -114,6 +114,11 @@ describe("README", () => {
     for (const example of ["examples/ccxt-bot/bot.cjs", "examples/quickstart/bot.cjs"]) {
       expect(blocks, example).toContain(readFileSync(join(ROOT, example), "utf8").trimEnd());
     }
+    const api = readFileSync(join(ROOT, "docs", "api.md"), "utf8");
+    const apiBlocks = [...api.matchAll(/```js\n([\s\S]*?)```/g)].map((match) => match[1]!.trimEnd());
+    expect(apiBlocks, "docs/api.md").toContain(
+      readFileSync(join(ROOT, "examples/quickstart/bot.cjs"), "utf8").trimEnd(),
+    );
   });
 
   it("is a short guide: at most 250 lines, with the demo and test commands", () => {
