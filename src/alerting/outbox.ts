@@ -95,13 +95,17 @@ export function foldJournal(lines: Iterable<string>): OutboxContents {
   const latest = new Map<string, Alert>();
   for (const line of lines) {
     if (line.trim() === "") continue;
-    let record: OutboxRecord;
+    let parsed: unknown;
     try {
-      record = JSON.parse(line) as OutboxRecord;
+      parsed = JSON.parse(line);
     } catch {
       continue; // a torn line from a crash mid-write
     }
-    if (record.op === "n" && isAlertLike(record.alert) && Array.isArray(record.ch)) {
+    // Anything else found on disk (a hand edit, another tool's line, `null`) is skipped, never
+    // trusted: only records of the three known shapes with their keys' types are folded.
+    if (!isOutboxRecord(parsed)) continue;
+    const record = parsed;
+    if (record.op === "n" && isAlertLike(record.alert)) {
       latest.set(record.alert.id, record.alert);
       const known = notifications.get(record.id);
       if (known) {
@@ -120,6 +124,29 @@ export function foldJournal(lines: Iterable<string>): OutboxContents {
   }
   const active = [...latest.values()].filter((alert) => alert.status === "firing");
   return { pending, active };
+}
+
+/** Whether a parsed journal line has the shape of one of the records the outbox writes. */
+function isOutboxRecord(value: unknown): value is OutboxRecord {
+  if (typeof value !== "object" || value === null) return false;
+  const record = value as Record<string, unknown>;
+  switch (record.op) {
+    case "n":
+      return (
+        typeof record.id === "string" &&
+        typeof record.at === "number" &&
+        typeof record.event === "string" &&
+        Array.isArray(record.ch) &&
+        record.ch.every((name) => typeof name === "string") &&
+        (record.collapsed === undefined || Array.isArray(record.collapsed))
+      );
+    case "d":
+      return typeof record.id === "string" && typeof record.ch === "string";
+    case "s":
+      return true; // its alert is checked with isAlertLike where it is used
+    default:
+      return false;
+  }
 }
 
 function serialize(contents: OutboxContents): string {

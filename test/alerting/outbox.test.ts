@@ -56,6 +56,23 @@ describe("outbox journal", () => {
     expect(active.map((a) => a.id)).toEqual(["b"]); // a was resolved by its last snapshot
   });
 
+  it("regression: a journal line of another shape (null, a number, a record with keys of the wrong type) was trusted and crashed the fold; it is skipped", () => {
+    const lines = [
+      "null",
+      "5",
+      '"text"',
+      "[]",
+      JSON.stringify({ op: "n", id: 7, at: 1, event: "firing", alert: alert("x"), ch: ["slack"] }),
+      JSON.stringify({ op: "n", id: "n9", at: 1, event: "firing", alert: alert("y"), ch: "slack" }),
+      JSON.stringify({ op: "d", id: "n1", ch: ["slack"] }),
+      JSON.stringify({ op: "zap" }),
+      JSON.stringify(n("n1", alert("a"), ["slack"])),
+    ];
+    const { pending, active } = foldJournal(lines);
+    expect(pending.map((r) => [r.id, r.ch])).toEqual([["n1", ["slack"]]]);
+    expect(active.map((a) => a.id)).toEqual(["a"]);
+  });
+
   it("batches appends off the caller's call and compacts to what is owed", async () => {
     const owed: NotificationRecord[] = [];
     const outbox = new Outbox({
