@@ -810,7 +810,7 @@ function latency(): Dashboard {
               title: "Rate-limiter wait p99",
               description: "Time calls waited on the client-side rate limiter before being sent.",
             },
-            "trading_exchange_rate_limit_wait_seconds",
+            "trading_exchange_ratelimit_wait_seconds",
             "exchange, operation",
             [0.99],
           ),

@@ -174,7 +174,7 @@ export const METRICS = {
     buckets: LATENCY_BUCKETS_SECONDS,
   }),
   exchangeRateLimitWait: define({
-    name: "trading_exchange_rate_limit_wait_seconds",
+    name: "trading_exchange_ratelimit_wait_seconds",
     kind: "histogram",
     unit: "s",
     description: "Time a call waited on the client-side rate limiter (ccxt's throttler) before it was sent.",

@@ -83,7 +83,7 @@ function promtoolCheck(metrics: string): { status: number | null; output: string
 
 const EXCHANGE_METRICS = [
   "trading_exchange_request_duration_seconds",
-  "trading_exchange_rate_limit_wait_seconds",
+  "trading_exchange_ratelimit_wait_seconds",
   "trading_exchange_http_duration_seconds",
   "trading_exchange_ws_connects_total",
   "trading_exchange_connected",

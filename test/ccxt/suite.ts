@@ -95,7 +95,7 @@ export function ccxtSuite(moduleName: string): void {
       );
       const http = await h.points("trading_exchange_http_duration_seconds");
       expect(valueOf(http, { exchange: "binance", method: "GET", status_code: "200" })).toBeGreaterThan(0);
-      const waits = await h.points("trading_exchange_rate_limit_wait_seconds");
+      const waits = await h.points("trading_exchange_ratelimit_wait_seconds");
       expect(valueOf(waits, { exchange: "binance", operation: "fetchTicker" })).toBeGreaterThan(0);
     });
 
@@ -258,7 +258,7 @@ export function ccxtSuite(moduleName: string): void {
         "trading_exchange_http_duration_seconds",
         "trading_exchange_errors_total",
         "trading_exchange_rate_limit_hits_total",
-        "trading_exchange_rate_limit_wait_seconds",
+        "trading_exchange_ratelimit_wait_seconds",
       ]) {
         for (const point of await h.points(name)) {
           for (const [key, value] of Object.entries(point.attributes)) {

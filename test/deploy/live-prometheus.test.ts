@@ -49,7 +49,7 @@ const QUIET_IN_CALM = [
   /^trading_risk_limit_breaches_total$/,
   /^trading_exchange_reconnects_total$/,
   /^trading_exchange_rate_limit_hits_total$/,
-  /^trading_exchange_rate_limit_wait_seconds_/,
+  /^trading_exchange_ratelimit_wait_seconds_/,
   /^trading_worker_errors_total$/,
   /^trading_exchange_errors_total$/,
   /^trading_exchange_http_duration_seconds_/,

@@ -209,7 +209,7 @@ describe("npm start -- --scenario NAME (built demo, real processes)", () => {
       "trading_volume_quote_total",
       "trading_fees_quote_total",
       "trading_exchange_request_duration_seconds_count",
-      "trading_exchange_rate_limit_wait_seconds_count",
+      "trading_exchange_ratelimit_wait_seconds_count",
       "trading_tick_duration_seconds_count",
       "trading_ticks_total",
       "trading_order_execution_duration_seconds_count",

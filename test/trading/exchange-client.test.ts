@@ -88,7 +88,7 @@ describe("ExchangeClient against the simulator", () => {
       "place_order:ok:1",
       "ticker:ok:1",
     ]);
-    const waits = await probe.points("trading_exchange_rate_limit_wait_seconds");
+    const waits = await probe.points("trading_exchange_ratelimit_wait_seconds");
     expect(waits.reduce((n, p) => n + p.value, 0)).toBe(5);
   });
 
@@ -131,7 +131,7 @@ describe("ExchangeClient against the simulator", () => {
     expect(await probe.points("trading_exchange_rate_limit_hits_total")).toEqual([
       { attributes: { exchange: "simex", operation: "ticker" }, value: 1 },
     ]);
-    const waits = await probe.points("trading_exchange_rate_limit_wait_seconds");
+    const waits = await probe.points("trading_exchange_ratelimit_wait_seconds");
     expect(Math.max(...waits.map((p) => p.sum ?? 0))).toBeGreaterThan(0.9);
   });
 

@@ -55,7 +55,7 @@ export interface CallOptions {
  * client span under the preload) and the market-data stream over WebSocket.
  *
  * Every call is timed into `trading_exchange_request_duration_seconds{exchange,operation,outcome}`;
- * the wait on our own token bucket goes to `trading_exchange_rate_limit_wait_seconds` instead.
+ * the wait on our own token bucket goes to `trading_exchange_ratelimit_wait_seconds` instead.
  * A 429 pauses the bucket for the retry-after the exchange sent. Failures are
  * {@link TicktraceError}s: `REJECTED` when the exchange answered no, `UNREACHABLE`/`TIMEOUT`
  * when it did not answer, `RATE_LIMITED` with `retryAfterSeconds` on 429.
