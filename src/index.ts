@@ -126,4 +126,5 @@ export type { BotStatus, PortfolioPosition } from "./bot/format.js";
 
 // Errors and time.
 export { TicktraceError, type ErrorCode, type TicktraceErrorOptions } from "./errors.js";
+export { OutboxLockedError, type OutboxLockInfo } from "./alerting/lock.js";
 export { systemClock, type Clock, type TimerHandle } from "./clock.js";

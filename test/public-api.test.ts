@@ -17,6 +17,7 @@ const MAIN = [
   "LATENCY_BUCKETS_SECONDS",
   "METRICS",
   "METRIC_DEFINITIONS",
+  "OutboxLockedError",
   "TRADING_EVENT_NAMES",
   "TicktraceError",
   "createAlertmanagerChannel",
