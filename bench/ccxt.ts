@@ -14,6 +14,7 @@
  * inside a ccxt attempt, so it adds nothing to a ccxt call. `BENCH_NO_TRACES=1` turns traces off
  * in both preloaded clients, to tell the spans' share from the rest.
  */
+import { tmpdir } from "node:os";
 import { fork, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { FakeBinance } from "../test/ccxt/fake-binance.js";
@@ -59,6 +60,10 @@ function configYaml(otlp: string, ccxt: boolean): string {
     "    enabled: true",
     "    interval_ms: 5000",
     `  instrumentations: [${list.join(", ")}]`,
+    // Each client process owns its alert outbox (one process per outbox directory).
+    "alerts:",
+    "  outbox:",
+    `    dir: ${join(tmpdir(), `ticktrace-bench-ccxt-${ccxt ? "on" : "off"}-${process.pid}`)}`,
     "",
   ].join("\n");
 }
