@@ -104,6 +104,34 @@ function isPromise(value: unknown): value is Promise<unknown> {
   return typeof (value as { then?: unknown } | null)?.then === "function";
 }
 
+/**
+ * Runs `run` and calls `finish` once with how it ended (its error, or undefined), whether it
+ * throws, returns a value or returns a promise; the result or error passes through unchanged.
+ */
+function callThenFinish(run: () => unknown, finish: (error: unknown) => void): unknown {
+  let result: unknown;
+  try {
+    result = run();
+  } catch (error) {
+    finish(error);
+    throw error;
+  }
+  if (!isPromise(result)) {
+    finish(undefined);
+    return result;
+  }
+  return result.then(
+    (value) => {
+      finish(undefined);
+      return value;
+    },
+    (error: unknown) => {
+      finish(error);
+      throw error;
+    },
+  );
+}
+
 function wrap(target: object, name: string, make: (original: AnyFunction) => AnyFunction): void {
   const original = (target as Record<string, unknown>)[name];
   if (typeof original !== "function" || (original as { [ORIGINAL]?: unknown })[ORIGINAL]) return;
@@ -192,28 +220,8 @@ function unifiedWrapper(target: PatchTarget, operation: string) {
         if (error === undefined) span.end();
         else endWithError(span, error);
       };
-      let result: unknown;
-      try {
-        callOfSpan.set(span, state);
-        result = context.with(trace.setSpan(parent, span), original, this, ...args);
-      } catch (error) {
-        finish(error);
-        throw error;
-      }
-      if (!isPromise(result)) {
-        finish(undefined);
-        return result;
-      }
-      return result.then(
-        (value) => {
-          finish(undefined);
-          return value;
-        },
-        (error: unknown) => {
-          finish(error);
-          throw error;
-        },
-      );
+      callOfSpan.set(span, state);
+      return callThenFinish(() => context.with(trace.setSpan(parent, span), original, this, ...args), finish);
     };
 }
 
@@ -385,27 +393,7 @@ export function patchExchange(Exchange: { prototype: object }, target: PatchTarg
           if (error === undefined) span.end();
           else endWithError(span, error);
         };
-        let result: unknown;
-        try {
-          result = context.with(ctx, original, this, ...args);
-        } catch (error) {
-          finish(error);
-          throw error;
-        }
-        if (!isPromise(result)) {
-          finish(undefined);
-          return result;
-        }
-        return result.then(
-          (value) => {
-            finish(undefined);
-            return value;
-          },
-          (error: unknown) => {
-            finish(error);
-            throw error;
-          },
-        );
+        return callThenFinish(() => context.with(ctx, original, this, ...args), finish);
       },
   );
 
