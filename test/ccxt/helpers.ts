@@ -4,7 +4,8 @@ import { join } from "node:path";
 import { expect } from "vitest";
 import { context, trace } from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
-import { MeterProvider, MetricReader, type DataPoint, type Histogram } from "@opentelemetry/sdk-metrics";
+import { MeterProvider } from "@opentelemetry/sdk-metrics";
+import { InMemoryMetricReader, type MetricPoint } from "../../src/testing/metrics.js";
 import {
   BasicTracerProvider,
   InMemorySpanExporter,
@@ -18,22 +19,8 @@ import { HealthRegistry } from "../../src/health/registry.js";
 
 export const ROOT = join(__dirname, "..", "..");
 
-class InMemoryReader extends MetricReader {
-  protected override onForceFlush(): Promise<void> {
-    return Promise.resolve();
-  }
-  protected override onShutdown(): Promise<void> {
-    return Promise.resolve();
-  }
-}
-
-export interface Point {
-  attributes: Record<string, unknown>;
-  /** Counter sum, gauge value, or histogram count. */
-  value: number;
-  /** Histogram sum. */
-  sum?: number;
-}
+/** One metric point as the tests read it (the public test double's type). */
+export type Point = MetricPoint;
 
 export interface Harness {
   metrics: TradingMetrics;
@@ -86,7 +73,7 @@ export function createHarness(options: { wsSilenceMs?: number; moduleName?: stri
   const exporter = new InMemorySpanExporter();
   const tracerProvider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
   trace.setGlobalTracerProvider(tracerProvider);
-  const reader = new InMemoryReader();
+  const reader = new InMemoryMetricReader();
   const meterProvider = new MeterProvider({ readers: [reader] });
   const metrics = createTradingMetrics(meterProvider.getMeter("ccxt-test"));
   const events: [string, Record<string, unknown>][] = [];
@@ -130,22 +117,7 @@ export function createHarness(options: { wsSilenceMs?: number; moduleName?: stri
     ccxt,
     spans: () => exporter.getFinishedSpans(),
     resetSpans: () => exporter.reset(),
-    async points(name) {
-      const { resourceMetrics } = await reader.collect();
-      const out: Point[] = [];
-      for (const scope of resourceMetrics.scopeMetrics) {
-        for (const metric of scope.metrics) {
-          if (metric.descriptor.name !== name) continue;
-          for (const point of metric.dataPoints as DataPoint<number | Histogram>[]) {
-            if (typeof point.value === "number")
-              out.push({ attributes: point.attributes, value: point.value });
-            else
-              out.push({ attributes: point.attributes, value: point.value.count, sum: point.value.sum ?? 0 });
-          }
-        }
-      }
-      return out;
-    },
+    points: (name) => reader.points(name),
     async stop() {
       await recorder.shutdown();
       instrumentation.disable();

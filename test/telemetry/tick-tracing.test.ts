@@ -5,7 +5,7 @@
  * encodings. The traces must be the same: names, parents, attributes, timestamps, status and
  * exception events.
  */
-import { context, trace, type Tracer } from "@opentelemetry/api";
+import { context, type Tracer } from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import { OTLPTraceExporter as JsonTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { OTLPTraceExporter as ProtoTraceExporter } from "@opentelemetry/exporter-trace-otlp-proto";
@@ -30,11 +30,9 @@ import { createTradingEvents } from "../../src/events/trading-events.js";
 import { MarketMaker } from "../../src/trading/strategy/market-maker.js";
 import { Orchestrator, type TickInfo } from "../../src/trading/orchestrator.js";
 import { OrderExecutor } from "../../src/trading/execution/order-executor.js";
-import type { Venue } from "../../src/trading/types.js";
 import { PositionManager } from "../../src/trading/portfolio/position-manager.js";
 import { RiskMonitor } from "../../src/trading/risk/risk-monitor.js";
-import type { Order, PlaceOrderRequest } from "../../src/trading/venues/wire.js";
-import { createMetricsProbe } from "../trading/helpers.js";
+import { createMetricsProbe, FakeVenue } from "../trading/helpers.js";
 import { attributes, eventually, OtlpReceiver, type KeyValue } from "./otlp-receiver.js";
 
 const RESOURCE = {
@@ -44,56 +42,6 @@ const RESOURCE = {
   "host.name": "box",
 };
 const SYMBOLS = ["BTC/USDT", "ETH/USDT"];
-
-/** A venue with switches: `failNext` rejects the next placement; `seenParents` notes the active span at each call. */
-class FakeVenue implements Venue {
-  failNext: Error | undefined;
-  readonly seenParents: { traceId: string; spanId: string; sampled: boolean }[] = [];
-  private n = 1;
-  placeOrder(request: PlaceOrderRequest, call?: { onSent?: () => void }): Promise<Order> {
-    const active = trace.getSpanContext(context.active());
-    if (active)
-      this.seenParents.push({
-        traceId: active.traceId,
-        spanId: active.spanId,
-        sampled: (active.traceFlags & 1) === 1,
-      });
-    call?.onSent?.();
-    if (this.failNext) {
-      const error = this.failNext;
-      this.failNext = undefined;
-      return Promise.reject(error);
-    }
-    return Promise.resolve({
-      ...request,
-      orderId: `o-${this.n++}`,
-      filled: 0,
-      status: "open",
-      createdAt: 0,
-      fills: [],
-    });
-  }
-  cancelOrder(orderId: string): Promise<Order> {
-    return Promise.resolve({
-      orderId,
-      symbol: "BTC/USDT",
-      side: "buy",
-      type: "limit",
-      price: 1,
-      quantity: 1,
-      filled: 0,
-      status: "cancelled",
-      createdAt: 0,
-      fills: [],
-    });
-  }
-  getOrder(orderId: string): Promise<Order> {
-    return this.cancelOrder(orderId);
-  }
-  openOrders(): Promise<Order[]> {
-    return Promise.resolve([]);
-  }
-}
 
 /** A fixed error: the same message and stack on both paths. */
 function fixedError(message: string): Error {

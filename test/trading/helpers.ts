@@ -1,62 +1,41 @@
-import { MeterProvider, MetricReader, type DataPoint, type Histogram } from "@opentelemetry/sdk-metrics";
-import { createTradingMetrics, type TradingMetrics } from "../../src/telemetry/metrics.js";
+import { context, trace } from "@opentelemetry/api";
+import type { TradingMetrics } from "../../src/telemetry/metrics.js";
+import { createTestMetrics, type MetricPoint } from "../../src/testing/metrics.js";
 import type { Clock } from "../../src/clock.js";
 import type { Orchestrator, TickInfo } from "../../src/trading/orchestrator.js";
 import type { Venue } from "../../src/trading/types.js";
 import type { Order, PlaceOrderRequest } from "../../src/trading/venues/wire.js";
 
-class InMemoryReader extends MetricReader {
-  protected override onForceFlush(): Promise<void> {
-    return Promise.resolve();
-  }
-  protected override onShutdown(): Promise<void> {
-    return Promise.resolve();
-  }
-}
+/** One metric point as the tests read it (the public test double's type). */
+export type Point = MetricPoint;
 
-export interface Point {
-  attributes: Record<string, unknown>;
-  /** Counter sum, gauge value, or histogram count. */
-  value: number;
-  /** Histogram sum. */
-  sum?: number;
-}
-
-/** The catalogue instruments on a meter whose reader lives in this test only. */
+/** The catalogue instruments on a meter whose reader lives in this test only (`ticktrace/testing`). */
 export function createMetricsProbe(): {
   metrics: TradingMetrics;
   points: (name: string) => Promise<Point[]>;
 } {
-  const reader = new InMemoryReader();
-  const provider = new MeterProvider({ readers: [reader] });
-  return {
-    metrics: createTradingMetrics(provider.getMeter("trading-test")),
-    async points(name) {
-      const { resourceMetrics } = await reader.collect();
-      const out: Point[] = [];
-      for (const scope of resourceMetrics.scopeMetrics) {
-        for (const metric of scope.metrics) {
-          if (metric.descriptor.name !== name) continue;
-          for (const point of metric.dataPoints as DataPoint<number | Histogram>[]) {
-            if (typeof point.value === "number")
-              out.push({ attributes: point.attributes, value: point.value });
-            else
-              out.push({ attributes: point.attributes, value: point.value.count, sum: point.value.sum ?? 0 });
-          }
-        }
-      }
-      return out;
-    },
-  };
+  const probe = createTestMetrics();
+  return { metrics: probe.metrics, points: (name) => probe.points(name) };
 }
 
-/** An in-memory venue with switches: `failNext` rejects the next placement. */
+/**
+ * An in-memory venue with switches: `failNext` rejects the next placement; `seenParents` notes
+ * the active span context at each placement (what an HTTP span of the venue would parent onto).
+ */
 export class FakeVenue implements Venue {
   placed: PlaceOrderRequest[] = [];
   cancelled: string[] = [];
   failNext: Error | undefined;
+  readonly seenParents: { traceId: string; spanId: string; sampled: boolean }[] = [];
   private n = 1;
   placeOrder(request: PlaceOrderRequest, call?: { onSent?: () => void }): Promise<Order> {
+    const active = trace.getSpanContext(context.active());
+    if (active)
+      this.seenParents.push({
+        traceId: active.traceId,
+        spanId: active.spanId,
+        sampled: (active.traceFlags & 1) === 1,
+      });
     call?.onSent?.();
     if (this.failNext) {
       const error = this.failNext;
