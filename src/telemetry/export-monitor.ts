@@ -1,4 +1,4 @@
-import type { Attributes, Counter } from "@opentelemetry/api";
+import type { Counter } from "@opentelemetry/api";
 import { ExportResultCode, type ExportResult } from "@opentelemetry/core";
 import type { LogRecordExporter } from "@opentelemetry/sdk-logs";
 import type { PushMetricExporter } from "@opentelemetry/sdk-metrics";
@@ -17,7 +17,7 @@ export const TELEMETRY_COMPONENT = "telemetry";
 export interface ExportMonitorTargets {
   health?: HealthRegistry;
   logger?: Logger;
-  failures?: Counter<Attributes>;
+  failures?: Counter;
 }
 
 /**

@@ -22,25 +22,25 @@ import { SeriesTable, type Series } from "./series-table.js";
  */
 
 /** A counter whose hottest callers can hold a handle to one series. */
-export interface FoldedCounter extends Counter<Attributes> {
+export interface FoldedCounter extends Counter {
   /** A handle that adds to the series of `attributes` (resolved now, once) with no lookup. */
   bind(attributes?: Attributes): BoundCounter;
 }
 
 /** An up-down counter whose hottest callers can hold a handle to one series. */
-export interface FoldedUpDownCounter extends UpDownCounter<Attributes> {
+export interface FoldedUpDownCounter extends UpDownCounter {
   /** A handle that adds to the series of `attributes` (resolved now, once) with no lookup. */
   bind(attributes?: Attributes): BoundCounter;
 }
 
 /** A gauge whose hottest callers can hold a handle to one series. */
-export interface FoldedGauge extends Gauge<Attributes> {
+export interface FoldedGauge extends Gauge {
   /** A handle that sets the series of `attributes` (resolved now, once) with no lookup. */
   bind(attributes?: Attributes): BoundRecorder;
 }
 
 /** A histogram whose hottest callers can hold a handle to one series. */
-export interface FoldedHistogram extends Histogram<Attributes> {
+export interface FoldedHistogram extends Histogram {
   /** A handle that records into the series of `attributes` (resolved now, once) with no lookup. */
   bind(attributes?: Attributes): BoundRecorder;
   /** Values dropped because the buffer was full when they came (the fold fell behind). */
@@ -199,8 +199,7 @@ abstract class DirtySeries implements Foldable {
 
   fold(): void {
     const dirty = this.dirty;
-    for (let i = 0; i < dirty.length; i++) {
-      const series = dirty[i]!;
+    for (const series of dirty) {
       series.dirty = false;
       this.emit(series);
     }
@@ -355,6 +354,9 @@ class FoldedHistogramImpl implements FoldedHistogram, Foldable {
     const end = this.length;
     // Emptied before the replay: should the SDK throw midway, the rest is lost, never replayed twice.
     this.length = 0;
-    for (let i = 0; i < end; i++) this.target.record(values[i]!, series[seriesOf[i]!]!.attributes);
+    for (let i = 0; i < end; i++) {
+      const at = series[seriesOf[i] ?? 0];
+      if (at) this.target.record(values[i] ?? 0, at.attributes);
+    }
   }
 }

@@ -100,21 +100,22 @@ export class HotPathRecorder {
     let anySum = false;
     for (let i = this.readAt; i < end; i++) {
       const slot = i & this.mask;
-      const series = this.seriesIndex[slot]!;
+      const series = this.seriesIndex[slot] ?? 0;
+      const value = this.values[slot] ?? 0;
       if (this.summed[series]) {
-        this.sums[series]! += this.values[slot]!;
+        this.sums[series] = (this.sums[series] ?? 0) + value;
         anySum = true;
       } else {
-        this.sinks[series]!(this.values[slot]!);
+        this.sinks[series]?.(value);
       }
     }
     this.readAt = end;
     if (!anySum) return;
     for (let series = 0; series < this.sums.length; series++) {
-      const sum = this.sums[series]!;
+      const sum = this.sums[series] ?? 0;
       if (sum === 0 && !this.summed[series]) continue;
       this.sums[series] = 0;
-      if (this.summed[series] && sum !== 0) this.sinks[series]!(sum);
+      if (this.summed[series] && sum !== 0) this.sinks[series]?.(sum);
     }
   }
 

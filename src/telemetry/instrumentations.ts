@@ -124,7 +124,7 @@ export function loadInstrumentations(
       warnings.push(
         notInstalled
           ? `instrumentation "${name}" skipped: package ${entry.pkg} is not installed (npm install ${entry.pkg})`
-          : `instrumentation "${name}" skipped: ${entry.pkg} failed to load (${(error as Error).message.split("\n")[0]})`,
+          : `instrumentation "${name}" skipped: ${entry.pkg} failed to load (${(error as Error).message.split("\n")[0] ?? ""})`,
       );
       continue;
     }

@@ -79,7 +79,8 @@ export class PrometheusTextSerializer {
       diag.error(`Normalization for metric "${descriptor.name}" resulted in an invalid name: "_"`);
       return undefined;
     }
-    if (name[0]! >= "0" && name[0]! <= "9") name = `_${name}`;
+    const lead = name[0] ?? "";
+    if (lead >= "0" && lead <= "9") name = `_${name}`;
     const monotonicSum = metric.dataPointType === DataPointType.SUM && metric.isMonotonic;
     if (monotonicSum && !name.endsWith("_total")) name += "_total";
 
@@ -118,8 +119,7 @@ export class PrometheusTextSerializer {
     const histogram = point.value;
     let text = "";
     // `sum` is optional in the data model (absent for instruments that may record negatives).
-    if (histogram.count != null)
-      text += `${seriesName(`${name}_count`, labels)} ${valueString(histogram.count)}\n`;
+    text += `${seriesName(`${name}_count`, labels)} ${valueString(histogram.count)}\n`;
     if (histogram.sum != null) text += `${seriesName(`${name}_sum`, labels)} ${valueString(histogram.sum)}\n`;
     // Referenced by every bucket line: flattened once so the response does not walk a rope per line.
     const bucketPrefix = flat(`${name}_bucket{${labels === "" ? "" : `${labels},`}le="`);
@@ -127,7 +127,7 @@ export class PrometheusTextSerializer {
     let cumulative = 0;
     let infiniteBoundaryDefined = false;
     for (let i = 0; i < counts.length; i++) {
-      cumulative += counts[i]!;
+      cumulative += counts[i] ?? 0;
       const upperBound = boundaries[i];
       // Some aggregators list +Inf among the boundaries and some leave it implied; one +Inf bucket either way.
       if (upperBound === undefined && infiniteBoundaryDefined) break;

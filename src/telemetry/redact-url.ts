@@ -76,7 +76,6 @@ export function redactQuery(query: string): string {
   if (query === "" || query === "?" || !MAY_BE_SENSITIVE.test(query)) return query;
   const lead = query.startsWith("?") ? "?" : "";
   const body = lead ? query.slice(1) : query;
-  let changed = false;
   const parts = body.split("&").map((part) => {
     const at = part.indexOf("=");
     const rawName = at === -1 ? part : part.slice(0, at);
@@ -87,10 +86,10 @@ export function redactQuery(query: string): string {
       // a malformed escape: compare the raw text
     }
     if (!isSensitiveParam(name)) return part;
-    changed = true;
     return `${rawName}=${REDACTED}`;
   });
-  return changed ? lead + parts.join("&") : query;
+  // With nothing sensitive the parts join back to the query as given.
+  return lead + parts.join("&");
 }
 
 /**

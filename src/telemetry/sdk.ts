@@ -187,7 +187,11 @@ export function metricViews(config: Config): ViewOptions[] {
 }
 
 type OtlpProtocol = Config["telemetry"]["otlp"]["protocol"];
-type OtlpExporterOptions = { url: string; headers: Record<string, string>; timeoutMillis: number };
+interface OtlpExporterOptions {
+  url: string;
+  headers: Record<string, string>;
+  timeoutMillis: number;
+}
 
 /*
  * The OTLP/HTTP exporter of each signal for each `telemetry.otlp.protocol`. Each is required only

@@ -138,7 +138,8 @@ class ValueTrie {
     for (const name in attrs) {
       const value = attrs[name];
       // Arrays would be keyed by identity: leave them to the canonical key.
-      if (typeof value === "object" && value !== null) return;
+      // A plain-JS caller's null is typed out but possible: it is a scalar here.
+      if (typeof value === "object" && (value as unknown) !== null) return;
       if (node.name === undefined) node.name = name;
       else if (node.name !== name) return;
       const children = (node.next ??= new Map<AttributeValue | undefined, TrieNode>());

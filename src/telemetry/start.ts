@@ -148,8 +148,8 @@ export function createRuntime(config: Config, options: InternalRuntimeOptions = 
 
   // Our serializer instead of the exporter's handler: it caches each series' rendered labels.
   const metricsHandler = sdk.prometheus && createMetricsHandler(sdk.prometheus);
-  const separateMetricsPort =
-    config.telemetry.metrics_port !== undefined && config.telemetry.metrics_port !== config.health.port;
+  const metricsPort = config.telemetry.metrics_port;
+  const separateMetricsPort = metricsPort !== undefined && metricsPort !== config.health.port;
   const servers: ListeningServer[] = [];
   const healthServer = startHttpServer(
     createHealthApp({
@@ -164,9 +164,7 @@ export function createRuntime(config: Config, options: InternalRuntimeOptions = 
   );
   servers.push(healthServer);
   if (metricsHandler && separateMetricsPort) {
-    servers.push(
-      startHttpServer(createMetricsApp(metricsHandler), config.health.host, config.telemetry.metrics_port!),
-    );
+    servers.push(startHttpServer(createMetricsApp(metricsHandler), config.health.host, metricsPort));
   }
   const parts = createRuntimeParts({
     config,
@@ -270,7 +268,7 @@ export function createRuntime(config: Config, options: InternalRuntimeOptions = 
         await sdk.shutdown(Math.max(0, deadline - Date.now()));
       })().finally(() => {
         const global = globalThis as GlobalWithRuntime;
-        if (global[RUNTIME_KEY] === runtime) delete global[RUNTIME_KEY];
+        if (global[RUNTIME_KEY] === runtime) Reflect.deleteProperty(global, RUNTIME_KEY);
       });
       return stopping;
     },

@@ -13,7 +13,9 @@ export const SUPPORTED_CCXT_VERSIONS = [">=4.4.0 <5"];
 /** Instrumentation scope name of the ccxt spans. */
 export const CCXT_INSTRUMENTATION_NAME = "ticktrace-instrumentation-ccxt";
 
-type ExchangeClass = { prototype: object };
+interface ExchangeClass {
+  prototype: object;
+}
 
 function exchangeClassOf(exports: unknown): ExchangeClass | undefined {
   const candidates = [exports, (exports as { default?: unknown } | undefined)?.default];

@@ -71,7 +71,7 @@ function resendCount(call: CallState, request: string): number {
     call.firstRequest = request;
     return 0;
   }
-  if (call.sends === undefined) call.sends = new Map([[call.firstRequest, 1]]);
+  call.sends ??= new Map([[call.firstRequest, 1]]);
   const sends = (call.sends.get(request) ?? 0) + 1;
   call.sends.set(request, sends);
   return sends - 1;
@@ -240,7 +240,8 @@ function instrumentClassChain(target: PatchTarget, instance: ExchangeInstance): 
         const descriptor = Object.getOwnPropertyDescriptor(proto, name);
         if (!descriptor || typeof descriptor.value !== "function") continue;
         wrap(proto, name, unifiedWrapper(target, name));
-        originals.set(descriptor.value as AnyFunction, (proto as Record<string, AnyFunction>)[name]!);
+        const installed = (proto as Record<string, AnyFunction | undefined>)[name];
+        if (installed) originals.set(descriptor.value as AnyFunction, installed);
       }
       // ccxt's snake_case aliases (`fetch_ticker = fetchTicker`) share the camelCase function.
       for (const name of Object.getOwnPropertyNames(proto)) {

@@ -33,7 +33,6 @@ const {
   F_CHILD,
   F_ERROR,
   F_EXCEPTION,
-  H_BYTES_USED,
   H_EPOCH_NS,
   H_EPOCH_S,
   H_SPAN_COUNT,
@@ -102,6 +101,8 @@ const nameFields: (Buffer | undefined)[] = [undefined];
 const keyFields: (Buffer | undefined)[] = [undefined];
 /** Per attribute set: its KeyValue messages framed as Span.attributes (9), concatenated. */
 const setFields: (Buffer | undefined)[] = [undefined];
+/** An absent field, for the type's sake: readSlot checks every id is interned before a span is encoded. */
+const NO_FIELD = Buffer.alloc(0);
 const resource = encodeAttributes(data.resource);
 const proto = data.protocol !== "http/json";
 const pending: (SpanBatch | RingProtoBatch)[] = [];
@@ -145,9 +146,9 @@ function drainInterns(): void {
 }
 
 function readString(slot: number, at: number): string | undefined {
-  const length = ring.words[at + 1]!;
+  const length = ring.words[at + 1] ?? 0;
   if (length === 0xffffffff) return undefined;
-  const offset = ring.stringArea(slot) + ring.words[at]!;
+  const offset = ring.stringArea(slot) + (ring.words[at] ?? 0);
   return Buffer.from(ring.buffer, ring.bytes.byteOffset + offset, length).toString("utf8");
 }
 
@@ -216,7 +217,7 @@ class RingProtoBatch {
     if (end - start <= 64) {
       // Short copies (ids, names, attribute sets) byte by byte: cheaper than a view and a set.
       let sp = this.sp;
-      for (let i = start; i < end; i++) b[sp++] = source[i]!;
+      for (let i = start; i < end; i++) b[sp++] = source[i] ?? 0;
       this.sp = sp;
       return;
     }
@@ -236,9 +237,9 @@ class RingProtoBatch {
 
   /** A string the trading thread wrote into the slot, as a length-delimited field; false when absent. */
   private slotString(field: number, slot: number, at: number): boolean {
-    const length = ring.words[at + 1]!;
+    const length = ring.words[at + 1] ?? 0;
     if (length === 0xffffffff) return false;
-    const offset = ring.stringArea(slot) + ring.words[at]!;
+    const offset = ring.stringArea(slot) + (ring.words[at] ?? 0);
     this.byte((field << 3) | 2);
     this.varint(length);
     this.copy(ring.bytes, offset, offset + length);
@@ -268,28 +269,28 @@ class RingProtoBatch {
     this.sp = head + 4;
     this.byte(0x0a);
     this.byte(16);
-    for (let i = 0; i < 4; i++) this.word(words[slot + H_TRACE_ID + i]!);
+    for (let i = 0; i < 4; i++) this.word(words[slot + H_TRACE_ID + i] ?? 0);
     this.byte(0x12);
     this.byte(8);
-    this.word(words[at + S_SPAN_ID_HI]!);
-    this.word(words[at + S_SPAN_ID_LO]!);
+    this.word(words[at + S_SPAN_ID_HI] ?? 0);
+    this.word(words[at + S_SPAN_ID_LO] ?? 0);
     if (flags & F_CHILD) {
       const root = ring.spanWord(slot, 0);
       this.byte(0x22);
       this.byte(8);
-      this.word(words[root + S_SPAN_ID_HI]!);
-      this.word(words[root + S_SPAN_ID_LO]!);
+      this.word(words[root + S_SPAN_ID_HI] ?? 0);
+      this.word(words[root + S_SPAN_ID_LO] ?? 0);
     }
-    this.copy(nameFields[words[at + S_NAME]!]!);
+    this.copy(nameFields[words[at + S_NAME] ?? 0] ?? NO_FIELD);
     this.byte(0x30);
     this.byte(1); // SPAN_KIND_INTERNAL
-    this.time(7, epochS, epochNs, floats[(at + S_START) >> 1]!);
-    this.time(8, epochS, epochNs, floats[(at + S_END) >> 1]!);
-    const setId = words[at + S_ATTRS]!;
-    if (setId !== 0) this.copy(setFields[setId]!);
+    this.time(7, epochS, epochNs, floats[(at + S_START) >> 1] ?? 0);
+    this.time(8, epochS, epochNs, floats[(at + S_END) >> 1] ?? 0);
+    const setId = words[at + S_ATTRS] ?? 0;
+    if (setId !== 0) this.copy(setFields[setId] ?? NO_FIELD);
     if (extraKeyId !== 0 && words[at + S_EXTRA_VALUE + 1] !== 0xffffffff) {
-      const key = keyFields[extraKeyId]!;
-      const valueLength = words[at + S_EXTRA_VALUE + 1]!;
+      const key = keyFields[extraKeyId] ?? NO_FIELD;
+      const valueLength = words[at + S_EXTRA_VALUE + 1] ?? 0;
       const anyValue = 1 + varintSize(valueLength) + valueLength;
       const keyValue = key.length + 1 + varintSize(anyValue) + anyValue;
       this.byte(0x4a);
@@ -338,7 +339,7 @@ class RingProtoBatch {
     if (message !== undefined) exception["exception.message"] = message;
     if (stack !== undefined) exception["exception.stacktrace"] = stack;
     const event = new ProtoWriter();
-    event.fixed64Time(1, toHrTime(epochS, epochNs, ring.floats[(at + S_END) >> 1]!));
+    event.fixed64Time(1, toHrTime(epochS, epochNs, ring.floats[(at + S_END) >> 1] ?? 0));
     event.string(2, "exception");
     for (const kv of encodeAttributes(exception).proto) event.message(3, kv);
     const bytes = event.finish();
@@ -383,26 +384,26 @@ function varintSize(value: number): number {
 function readSlot(slot: number): void {
   const words = ring.words;
   const floats = ring.floats;
-  const count = words[slot + H_SPAN_COUNT]!;
-  const epochS = floats[(slot + H_EPOCH_S) >> 1]!;
-  const epochNs = floats[(slot + H_EPOCH_NS) >> 1]!;
+  const count = words[slot + H_SPAN_COUNT] ?? 0;
+  const epochS = floats[(slot + H_EPOCH_S) >> 1] ?? 0;
+  const epochNs = floats[(slot + H_EPOCH_NS) >> 1] ?? 0;
   const traceId = proto
     ? ""
-    : hexWord(words[slot + H_TRACE_ID]!) +
-      hexWord(words[slot + H_TRACE_ID + 1]!) +
-      hexWord(words[slot + H_TRACE_ID + 2]!) +
-      hexWord(words[slot + H_TRACE_ID + 3]!);
+    : hexWord(words[slot + H_TRACE_ID] ?? 0) +
+      hexWord(words[slot + H_TRACE_ID + 1] ?? 0) +
+      hexWord(words[slot + H_TRACE_ID + 2] ?? 0) +
+      hexWord(words[slot + H_TRACE_ID + 3] ?? 0);
   let rootId = "";
   stats.ticksRead++;
   for (let i = 0; i < count; i++) {
     const at = ring.spanWord(slot, i);
-    const flags = words[at + S_FLAGS]!;
-    const id = proto ? "" : hexWord(words[at + S_SPAN_ID_HI]!) + hexWord(words[at + S_SPAN_ID_LO]!);
+    const flags = words[at + S_FLAGS] ?? 0;
+    const id = proto ? "" : hexWord(words[at + S_SPAN_ID_HI] ?? 0) + hexWord(words[at + S_SPAN_ID_LO] ?? 0);
     if (i === 0) rootId = id;
-    let name = strings[words[at + S_NAME]!];
-    const setId = words[at + S_ATTRS]!;
+    let name = strings[words[at + S_NAME] ?? 0];
+    const setId = words[at + S_ATTRS] ?? 0;
     let set = setId === 0 ? undefined : sets[setId];
-    const extraKeyId = words[at + S_EXTRA_KEY]!;
+    const extraKeyId = words[at + S_EXTRA_KEY] ?? 0;
     let extraKey = extraKeyId === 0 ? undefined : strings[extraKeyId];
     if (
       name === undefined ||
@@ -411,7 +412,7 @@ function readSlot(slot: number): void {
     ) {
       // Published before its interned values were read: they are on the port by now.
       drainInterns();
-      name = strings[words[at + S_NAME]!];
+      name = strings[words[at + S_NAME] ?? 0];
       set = setId === 0 ? undefined : sets[setId];
       extraKey = extraKeyId === 0 ? undefined : strings[extraKeyId];
       if (name === undefined) {
@@ -440,8 +441,8 @@ function readSlot(slot: number): void {
     span.spanId = id;
     span.parentSpanId = flags & F_CHILD ? rootId : "";
     span.name = name;
-    span.start = toHrTime(epochS, epochNs, floats[(at + S_START) >> 1]!);
-    span.end = toHrTime(epochS, epochNs, floats[(at + S_END) >> 1]!);
+    span.start = toHrTime(epochS, epochNs, floats[(at + S_START) >> 1] ?? 0);
+    span.end = toHrTime(epochS, epochNs, floats[(at + S_END) >> 1] ?? 0);
     const attributes: EncodedAttributes[] = [];
     if (set) attributes.push(set);
     if (extraKey !== undefined) {
@@ -468,7 +469,6 @@ function readSlot(slot: number): void {
       current = newBatch();
     }
   }
-  void words[slot + H_BYTES_USED];
 }
 
 /** Reads every published slot and frees it. */
@@ -485,7 +485,7 @@ function readRing(): void {
     } catch (error) {
       // A slot that cannot be read is skipped (its spans counted as dropped), so one bad record
       // never stops the ring: the trading thread would otherwise find it full forever.
-      const spans = ring.words[slot + H_SPAN_COUNT]!;
+      const spans = ring.words[slot + H_SPAN_COUNT] ?? 0;
       stats.spansDropped += spans;
       Atomics.add(ring.control, CONTROL_DROPPED_SPANS, spans);
       post({ type: "export", ok: false, spans, error: `a tick record could not be read: ${String(error)}` });
@@ -590,12 +590,11 @@ async function flush(): Promise<void> {
 }
 
 current = newBatch();
-const timer = setInterval(tick, data.pollMs);
-void timer;
+setInterval(tick, data.pollMs);
 parentPort?.on("message", (message: ToWorker) => {
   if (message.type === "flush") {
     void flush().then(() => post({ type: "flushed", id: message.id }));
-  } else if (message.type === "stats") {
+  } else {
     stats.activeMs = performance.eventLoopUtilization().active;
     post({ type: "stats", id: message.id, stats: { ...stats } });
   }

@@ -4,10 +4,10 @@ const HEX_BYTES: readonly string[] = Array.from({ length: 256 }, (_, i) => i.toS
 /** A 32-bit word as 8 lowercase hex digits. */
 export function hexWord(word: number): string {
   return (
-    HEX_BYTES[(word >>> 24) & 0xff]! +
-    HEX_BYTES[(word >>> 16) & 0xff]! +
-    HEX_BYTES[(word >>> 8) & 0xff]! +
-    HEX_BYTES[word & 0xff]!
+    (HEX_BYTES[(word >>> 24) & 0xff] ?? "") +
+    (HEX_BYTES[(word >>> 16) & 0xff] ?? "") +
+    (HEX_BYTES[(word >>> 8) & 0xff] ?? "") +
+    (HEX_BYTES[word & 0xff] ?? "")
   );
 }
 

@@ -36,7 +36,7 @@ export function encodeAttributes(attributes: Attributes): EncodedAttributes {
   const json: string[] = [];
   const proto: Buffer[] = [];
   for (const [key, value] of Object.entries(attributes)) {
-    if (value === undefined || value === null) continue;
+    if (value == null) continue; // a plain-JS caller's null is typed out but possible
     json.push(`{"key":${JSON.stringify(key)},"value":${jsonAnyValue(value)}}`);
     const w = new ProtoWriter();
     w.string(1, key);
@@ -48,7 +48,7 @@ export function encodeAttributes(attributes: Attributes): EncodedAttributes {
 
 function jsonAnyValue(value: AttributeValue): string {
   if (typeof value === "string") return `{"stringValue":${JSON.stringify(value)}}`;
-  if (typeof value === "boolean") return `{"boolValue":${value}}`;
+  if (typeof value === "boolean") return `{"boolValue":${String(value)}}`;
   if (typeof value === "number")
     return Number.isInteger(value) ? `{"intValue":${value}}` : `{"doubleValue":${value}}`;
   const values = (value as readonly unknown[]).map((item) =>

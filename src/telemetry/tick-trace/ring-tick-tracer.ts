@@ -298,7 +298,7 @@ export class RingTickTracer implements TickTracer {
 
   private writeError(at: number, error: unknown): void {
     const words = this.ring.words;
-    let flags = words[at + S_FLAGS]! | F_ERROR;
+    let flags = (words[at + S_FLAGS] ?? 0) | F_ERROR;
     this.writeString(at + S_STATUS_MESSAGE, describeError(error));
     const attributes = exceptionAttributes(error);
     if (isRecordableException(attributes)) {

@@ -92,7 +92,7 @@ export function createWorkerTickTracing(options: WorkerTickTracingOptions): Work
     });
   };
 
-  const start = (): TickRing => {
+  const start = (): { created: TickRing; interns: InternTable } => {
     const created = new TickRing(sizing);
     const channel = new MessageChannel();
     const { entry, eval: evaluate } = workerEntry();
@@ -154,18 +154,16 @@ export function createWorkerTickTracing(options: WorkerTickTracingOptions): Work
     const interns = new InternTable((message) => channel.port1.postMessage(message));
     channel.port1.unref();
     ring = created;
-    internsOf.set(created, interns);
-    return created;
+    return { created, interns };
   };
-  const internsOf = new WeakMap<TickRing, InternTable>();
 
   return {
     factory: ({ clock }: { clock: Clock }): TickTracer => {
       if (ring || stopping) return new SdkTickTracer(options.fallbackTracer, clock);
-      const created = start();
+      const { created, interns } = start();
       return new RingTickTracer({
         ring: created,
-        interns: internsOf.get(created)!,
+        interns,
         clock,
         samplingRatio: options.samplingRatio,
       });
