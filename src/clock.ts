@@ -57,16 +57,16 @@ export function createManualClock(startEpochMs = Date.UTC(2026, 0, 1)): ManualCl
     advance(ms) {
       const target = mono + ms;
       for (;;) {
-        let nextKey: number | undefined;
+        let next: [number, { due: number; fn: () => void }] | undefined;
         let nextDue = Infinity;
-        for (const [key, timer] of timers) {
-          if (timer.due <= target && timer.due < nextDue) {
-            nextDue = timer.due;
-            nextKey = key;
+        for (const entry of timers) {
+          if (entry[1].due <= target && entry[1].due < nextDue) {
+            nextDue = entry[1].due;
+            next = entry;
           }
         }
-        if (nextKey === undefined) break;
-        const timer = timers.get(nextKey)!;
+        if (next === undefined) break;
+        const [nextKey, timer] = next;
         timers.delete(nextKey);
         wall += nextDue - mono;
         mono = nextDue;

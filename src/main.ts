@@ -53,7 +53,7 @@ function parseCli() {
     fail(`unknown scenario "${scenario}" (expected one of: ${SCENARIOS.join(", ")})`);
   const duration = values.duration === undefined ? undefined : Number(values.duration);
   if (duration !== undefined && !(duration > 0))
-    fail(`--duration must be a positive number of seconds, got "${values.duration}"`);
+    fail(`--duration must be a positive number of seconds, got "${String(values.duration)}"`);
   const seed = Number(values.seed);
   if (!Number.isInteger(seed)) fail(`--seed must be an integer, got "${values.seed}"`);
   return { scenario, duration, seed };

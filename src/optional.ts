@@ -27,13 +27,17 @@ export function hasOptionalPackage(name: string): boolean {
  * peer dependencies, so a bot that uses none of them installs and compiles none of them. A
  * missing one is a config error (exit 2 from the preload) that names the key and the package.
  */
-export function requireOptional<T>(name: string, use: OptionalPackageUse): T {
+export function requireOptional(name: string, use: OptionalPackageUse): unknown {
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    return require(name) as T;
+    return require(name) as unknown;
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    if (code !== "MODULE_NOT_FOUND" || !String((error as Error).message).includes(`'${name}'`)) throw error;
+    if (
+      code !== "MODULE_NOT_FOUND" ||
+      !String((error as { message?: unknown }).message).includes(`'${name}'`)
+    )
+      throw error;
     throw new ConfigError(
       use.file ?? resolveConfigPath().path,
       use.key,

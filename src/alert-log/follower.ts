@@ -40,19 +40,20 @@ export class AlertLogFollower {
     let files = listAlertLogFiles(this.dir);
     if (!this.primed) {
       this.primed = true;
-      if (this.fromDay !== undefined) files = files.filter((f) => basename(f, ".jsonl") >= this.fromDay!);
-      if (this.fromEnd && files.length > 0) {
-        this.file = files[files.length - 1]!;
+      const fromDay = this.fromDay;
+      if (fromDay !== undefined) files = files.filter((f) => basename(f, ".jsonl") >= fromDay);
+      const newest = files.at(-1);
+      if (this.fromEnd && newest !== undefined) {
+        this.file = newest;
         this.offset = (await readFrom(this.file, 0, false)).bytes;
         return [];
       }
     }
     const lines: string[] = [];
     // The current file first, then the newer ones (names sort by date).
-    const pending =
-      this.file === undefined ? files : files.filter((f) => basename(f) >= basename(this.file!));
-    for (let i = 0; i < pending.length; i++) {
-      const file = pending[i]!;
+    const current = this.file;
+    const pending = current === undefined ? files : files.filter((f) => basename(f) >= basename(current));
+    for (const [i, file] of pending.entries()) {
       if (file !== this.file) {
         this.file = file;
         this.offset = 0;

@@ -38,8 +38,7 @@ const alertLogLineSchema = z
 // zod drops keys a schema does not name: every key the writer puts in a line must be here, or a
 // reader silently loses it (as `run_id` once was, so `monitor status` could not tell runs apart).
 type UnreadKeys = Exclude<keyof AlertLogLine, keyof z.infer<typeof alertLogLineSchema>>;
-const everyKeyRead: [UnreadKeys] extends [never] ? true : UnreadKeys = true;
-void everyKeyRead;
+const _everyKeyRead: [UnreadKeys] extends [never] ? true : UnreadKeys = true;
 
 /** A line that parsed and matched: at least its id, and every other key with its right type. */
 export type ParsedAlertLogLine = z.infer<typeof alertLogLineSchema>;

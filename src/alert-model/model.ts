@@ -12,9 +12,10 @@ export function fingerprintOf(rule: string, labels: Readonly<Record<string, stri
   if (keys.length === 0) return rule;
   if (keys.length > 1) keys.sort();
   let out = `${rule}{`;
-  for (let i = 0; i < keys.length; i++) {
-    const key = keys[i]!;
-    out += `${i === 0 ? "" : ","}${key}=${labels[key]}`;
+  let separator = "";
+  for (const key of keys) {
+    out += `${separator}${key}=${String(labels[key])}`;
+    separator = ",";
   }
   return `${out}}`;
 }

@@ -21,11 +21,11 @@ export type DeliveryOutcome = "delivered" | "failed" | "dropped";
 
 /** The instruments the delivery side records into. */
 export interface DeliveryMetrics {
-  readonly alertNotifications: Counter<Attributes>;
-  readonly alertDeliveryDuration: Histogram<Attributes>;
-  readonly alertOutboxDepth: Gauge<Attributes>;
+  readonly alertNotifications: Counter;
+  readonly alertDeliveryDuration: Histogram;
+  readonly alertOutboxDepth: Gauge;
   /** Failed outbox journal writes (absent in metrics objects made before it existed). */
-  readonly alertOutboxWriteErrors?: Counter<Attributes>;
+  readonly alertOutboxWriteErrors?: Counter;
 }
 
 export interface RetryPolicy {

@@ -52,10 +52,10 @@ export function telegramBlocks(
   const blocks: string[] = [`${emoji} <b>${escapeHtml(headline(alert, event))}</b>`];
   if (alert.message !== "") blocks.push(escapeHtml(alert.message));
   const fields = { ...alert.labels, ...alert.fields };
-  const keys = Object.keys(fields);
-  if (keys.length > 0) {
+  const entries = Object.entries(fields);
+  if (entries.length > 0) {
     blocks.push(
-      keys.map((key) => `<b>${escapeHtml(key)}</b>: ${escapeHtml(valueText(fields[key]!))}`).join("\n"),
+      entries.map(([key, value]) => `<b>${escapeHtml(key)}</b>: ${escapeHtml(valueText(value))}`).join("\n"),
     );
   }
   const meta = [`rule <code>${escapeHtml(alert.rule)}</code>`, `id <code>${escapeHtml(alert.id)}</code>`];

@@ -62,8 +62,9 @@ export function readOutboxLock(dir: string): OutboxLockInfo | undefined {
     return undefined;
   }
   try {
-    const value = JSON.parse(text) as Partial<OutboxLockInfo>;
-    if (typeof value !== "object" || value === null) return undefined;
+    const parsed: unknown = JSON.parse(text);
+    if (typeof parsed !== "object" || parsed === null) return undefined;
+    const value = parsed as Partial<OutboxLockInfo>;
     if (typeof value.pid !== "number" || typeof value.run_id !== "string") return undefined;
     return {
       pid: value.pid,

@@ -628,7 +628,7 @@ export class AlertManager implements Alerter {
   /** Storm control: whether one more page fits the window. CRITICAL always pages (and counts). */
   private allowPage(level: AlertLevel, atMs: number): boolean {
     const times = this.pageTimes;
-    while (times.length > 0 && times[0]! <= atMs - this.storm.windowMs) times.shift();
+    while (times[0] !== undefined && times[0] <= atMs - this.storm.windowMs) times.shift();
     if (times.length < this.storm.maxPerWindow || level === "CRITICAL") {
       times.push(atMs);
       return true;
@@ -817,7 +817,7 @@ export class AlertManager implements Alerter {
       if (channels.length === 0) continue;
       const kept = { ...record, ch: channels };
       this.owed.set(kept.id, { record: kept, channels: new Set(channels) });
-      for (const name of channels) this.queueByName.get(name)!.enqueue(itemOf(kept));
+      for (const name of channels) this.queueByName.get(name)?.enqueue(itemOf(kept));
     }
     if (contents.pending.length > 0) {
       this.logger.info(

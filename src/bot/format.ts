@@ -32,7 +32,8 @@ export const reasoningCallback = (sessionId: string, page: number): string => `r
 export function parseReasoningCallback(data: string): { sessionId: string; page: number } | undefined {
   const match = /^rsn:(.+):(\d+)$/.exec(data);
   if (!match) return undefined;
-  return { sessionId: match[1]!, page: Number(match[2]) };
+  const [, sessionId = "", page] = match;
+  return { sessionId, page: Number(page) };
 }
 
 /** Bold, escaped. */

@@ -10,7 +10,9 @@ export function parseDuration(text: string, option: string): number {
     );
   const value = Number(m[1]);
   const unit = m[2] ?? "ms";
-  const factor = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[unit]!;
+  const factors = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+  // The pattern above only lets these units through.
+  const factor = factors[unit as keyof typeof factors];
   return value * factor;
 }
 

@@ -110,7 +110,7 @@ export async function runMonitor(argv: readonly string[], context: MonitorContex
     const what =
       (error as NodeJS.ErrnoException).code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" && option
         ? `unknown option ${option}`
-        : (error as Error).message.split(". ")[0]!;
+        : ((error as Error).message.split(". ")[0] ?? "");
     throw new TicktraceError("INVALID_ARGUMENT", `${what} (see ticktrace monitor --help)`);
   }
   const { values, positionals } = parsed;
@@ -138,7 +138,7 @@ export async function runMonitor(argv: readonly string[], context: MonitorContex
       return metrics(values, context);
     case "ack":
       expectArgs(1, "ack <alert-id> [--by NAME]");
-      return ack(rest[0]!, values, context);
+      return ack(rest[0] ?? "", values, context);
     default:
       throw new TicktraceError(
         "INVALID_ARGUMENT",
@@ -207,7 +207,7 @@ async function tail(values: Values, context: MonitorContext): Promise<number> {
     const what = exists ? "no alerts yet" : "no alerts";
     note(
       context,
-      values.json === true,
+      values.json,
       `${what} ${where}${values["no-follow"] ? "" : "; following, the first alert shows here (Ctrl-C to stop)"}`,
     );
   }
@@ -310,15 +310,16 @@ async function status(values: Values, context: MonitorContext): Promise<number> 
   const now = (context.now ?? Date.now)();
   // The RUN column appears when something listed is not the running process's own.
   const showRun = owners.some((owner) => owner !== "current");
-  const rows = shown.map((a: Alert, i) => [
+  const rows = shown.map((a: Alert) => [
     a.id,
-    ...(showRun ? [OWNER_TEXT[owners[i]!]] : []),
+    ...(showRun ? [OWNER_TEXT[ownerOf(a, liveRunId)]] : []),
     colorLevel(c, a.level),
     a.rule,
     formatLabels(a.labels),
     formatDuration(now - Date.parse(a.timestamp)),
     ...(values.all ? [a.acknowledged ? `yes (${a.acknowledgedBy ?? "?"})` : "no"] : []),
-    a.message,
+    // Messages are multi-line at times (restart notes): the table shows the first line.
+    a.message.split("\n")[0] ?? "",
   ]);
   const header = [
     "ID",
@@ -330,8 +331,6 @@ async function status(values: Values, context: MonitorContext): Promise<number> 
     ...(values.all ? ["ACKED"] : []),
     "MESSAGE",
   ];
-  // Messages are multi-line at times (restart notes): the table shows the first line.
-  for (const row of rows) row[row.length - 1] = row[row.length - 1]!.split("\n")[0]!;
   context.io.stdout(table(header, rows, c));
   const note = acknowledged > 0 && !values.all ? `, ${acknowledged} acknowledged not shown (--all)` : "";
   context.io.stdout(`${shown.length} active alert${shown.length === 1 ? "" : "s"}${note}\n`);
@@ -339,7 +338,7 @@ async function status(values: Values, context: MonitorContext): Promise<number> 
   const ended = owners.filter((owner) => owner === "ended").length;
   if (previous > 0) {
     context.io.stdout(
-      `${previous} left over from a previous run: the running process (pid ${lock!.pid}) resolves them after alerts.outbox.restart_grace_ms unless it raises them again\n`,
+      `${previous} left over from a previous run: the running process (pid ${lock?.pid ?? "?"}) resolves them after alerts.outbox.restart_grace_ms unless it raises them again\n`,
     );
   }
   if (ended > 0) {
@@ -409,12 +408,13 @@ async function metrics(values: Values, context: MonitorContext): Promise<number>
     "--snapshots-dir or monitoring.snapshot_dir",
   );
   const files = exists ? await listSnapshotFiles(snapshotsDir) : [];
-  if (files.length === 0) {
+  const newest = files.at(-1);
+  if (newest === undefined) {
     // Before the first snapshot is written: not an error, say so.
     if (values.json) context.io.stdout("null\n");
     note(
       context,
-      values.json === true,
+      values.json,
       `no snapshots yet ${exists ? "in" : "(no directory)"} ${snapshotsDir}: a running process writes the first one within seconds of its first tick`,
     );
     return 0;
@@ -424,15 +424,15 @@ async function metrics(values: Values, context: MonitorContext): Promise<number>
     values.field !== undefined || values.window !== undefined || values.chart || sinceMs !== undefined;
   const { snapshots, skipped } = wantsSeries
     ? await readSnapshots(snapshotsDir, sinceMs !== undefined ? { sinceMs } : {})
-    : await readSnapshots(snapshotsDir, { sinceMs: files[files.length - 1]!.timeMs });
+    : await readSnapshots(snapshotsDir, { sinceMs: newest.timeMs });
   for (const s of skipped) context.io.stderr(`ticktrace: skipped ${s.path}: ${s.reason}\n`);
-  if (snapshots.length === 0) {
+  const latest = snapshots.at(-1);
+  if (latest === undefined) {
     throw new TicktraceError(
       "NOT_FOUND",
       `no valid snapshots in ${snapshotsDir}${sinceMs !== undefined ? ` since ${new Date(sinceMs).toISOString()}` : ""}`,
     );
   }
-  const latest = snapshots[snapshots.length - 1]!;
   if (values["list-fields"]) {
     const fields = Object.keys(numericFields(latest.snapshot));
     context.io.stdout(values.json ? `${JSON.stringify(fields)}\n` : `${fields.join("\n")}\n`);
@@ -487,7 +487,13 @@ async function metrics(values: Values, context: MonitorContext): Promise<number>
       return value === undefined ? [] : [{ time: new Date(s.timeMs).toISOString(), value }];
     });
     const [all] = aggregateSnapshots(snapshots, { fields: [field] });
-    const agg = all!.fields[field]!;
+    const agg = all?.fields[field];
+    const first = series[0];
+    const last = series.at(-1);
+    // The latest snapshot has the field (checked above), so none of these is missing.
+    if (agg === undefined || first === undefined || last === undefined) {
+      throw new TicktraceError("NOT_FOUND", `--field: no values of "${field}" in the snapshots`);
+    }
     if (values.json) {
       context.io.stdout(
         `${JSON.stringify({ field, aggregate: { min: agg.min, max: agg.max, avg: agg.avg, last: agg.last, count: agg.count }, series }, null, 2)}\n`,
@@ -495,7 +501,7 @@ async function metrics(values: Values, context: MonitorContext): Promise<number>
       return 0;
     }
     context.io.stdout(
-      `${c.bold(field)}  ${series.length} snapshots ${series[0]!.time} .. ${series[series.length - 1]!.time}\n` +
+      `${c.bold(field)}  ${series.length} snapshots ${first.time} .. ${last.time}\n` +
         `min ${formatNumber(agg.min)}  max ${formatNumber(agg.max)}  avg ${formatNumber(agg.avg)}  last ${formatNumber(agg.last)}\n`,
     );
     if (values.chart) {
@@ -548,10 +554,10 @@ function chart(values: number[]): string {
     const step = values.length / maxPoints;
     points = Array.from(
       { length: maxPoints },
-      (_, i) => values[Math.min(values.length - 1, Math.round((i + 1) * step) - 1)]!,
+      (_, i) => values[Math.min(values.length - 1, Math.round((i + 1) * step) - 1)] ?? 0,
     );
   }
-  if (points.length === 1) points = [points[0]!, points[0]!];
+  if (points.length === 1) points = [...points, ...points];
   return asciichart.plot(points, {
     height: 10,
     format: (x: number) => formatNumber(x, { decimals: 2 }).padStart(10),

@@ -46,10 +46,9 @@ export function resolveConfigPath(options: LoadConfigOptions = {}): { path: stri
   const argv = options.argv ?? process.argv.slice(1);
   const env = options.env ?? process.env;
   const cwd = options.cwd ?? process.cwd();
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === "--config" && argv[i + 1] !== undefined)
-      return { path: resolve(cwd, argv[i + 1]!), explicit: true };
+  for (const [i, arg] of argv.entries()) {
+    const next = argv[i + 1];
+    if (arg === "--config" && next !== undefined) return { path: resolve(cwd, next), explicit: true };
     if (arg.startsWith("--config="))
       return { path: resolve(cwd, arg.slice("--config=".length)), explicit: true };
   }
@@ -87,7 +86,7 @@ export function parseConfigText(text: string, options: { file: string; env?: Nod
   if (syntax) {
     const where = syntax.linePos?.[0];
     const at = where ? `line ${where.line}, column ${where.col}: ` : "";
-    const reason = syntax.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "");
+    const reason = (syntax.message.split("\n")[0] ?? "").replace(/ at line \d+, column \d+:?$/, "");
     throw new ConfigError(options.file, "", `YAML syntax error at ${at}${reason}`);
   }
   const unset = substituteEnv(doc, env, options.file);
@@ -97,7 +96,7 @@ export function parseConfigText(text: string, options: { file: string; env?: Nod
   } catch (error) {
     // The yaml package throws plain errors for what it parsed but cannot build (an alias to an
     // anchor never set, an alias cycle): one line like any other syntax error.
-    throw new ConfigError(options.file, "", `YAML error: ${(error as Error).message.split("\n")[0]!}`);
+    throw new ConfigError(options.file, "", `YAML error: ${(error as Error).message.split("\n")[0] ?? ""}`);
   }
   if (typeof raw !== "object" || Array.isArray(raw)) {
     throw new ConfigError(
@@ -169,7 +168,7 @@ function substituteEnv(
         if (fallback === undefined) unset.set(node, [...(unset.get(node) ?? []), name]);
         return fallback ?? "";
       });
-      if (/\$\{/.test(replaced) && /\$\{[^}]*$/.test(original)) {
+      if (replaced.includes("${") && /\$\{[^}]*$/.test(original)) {
         const keyPath = path
           .filter(isPair)
           .map((pair) => String(isScalar(pair.key) ? pair.key.value : pair.key))
@@ -218,10 +217,12 @@ function applyOtelEnv(config: Config, env: NodeJS.ProcessEnv): Config {
 }
 
 function toConfigError(file: string, raw: unknown, error: z.ZodError): ConfigError {
-  const issue = error.issues[0]!;
+  const [issue] = error.issues;
+  // zod raises with at least one issue; the fallback only keeps the types honest.
+  if (issue === undefined) return new ConfigError(file, "", error.message);
   const keyPath = issue.path.map(String).join(".");
   if (issue.code === "unrecognized_keys") {
-    const unknownKey = issue.keys[0]!;
+    const [unknownKey = ""] = issue.keys;
     const fullPath = keyPath === "" ? unknownKey : `${keyPath}.${unknownKey}`;
     const known = validKeysAt(issue.path.map(String));
     const nearest = nearestKey(unknownKey, known);
@@ -331,15 +332,16 @@ export function nearestKey(key: string, candidates: readonly string[]): string |
 function editDistance(a: string, b: string): number {
   const row = Array.from({ length: b.length + 1 }, (_, i) => i);
   for (let i = 1; i <= a.length; i++) {
-    let diagonal = row[0]!;
+    let diagonal = row[0] ?? 0;
     row[0] = i;
     for (let j = 1; j <= b.length; j++) {
-      const above = row[j]!;
-      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
+      const above = row[j] ?? 0;
+      const left = row[j - 1] ?? 0;
+      row[j] = Math.min(above + 1, left + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
       diagonal = above;
     }
   }
-  return row[b.length]!;
+  return row[b.length] ?? 0;
 }
 
 function deepFreeze<T>(value: T): T {

@@ -99,6 +99,8 @@ const DAY_MS = 86_400_000;
 /** Clamps to [0, 1]; NaN becomes 0. */
 const unit = (value: number): number => (Number.isFinite(value) ? Math.min(1, Math.max(0, value)) : 0);
 const count = (value: number): number => (Number.isFinite(value) && value > 0 ? Math.round(value) : 0);
+const costOf = (value: number | undefined): number =>
+  value !== undefined && Number.isFinite(value) && value > 0 ? value : 0;
 
 function positive(name: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
@@ -229,7 +231,8 @@ export function createDecisionRecorder(options: DecisionRecorderOptions): Decisi
       get ended() {
         return record.status !== "running";
       },
-      step: (text) =>
+      // `unknown`: a plain-JS caller may pass any value, and it is stored as its string.
+      step: (text: unknown) =>
         live("step", () => {
           const full = String(text);
           const stored =
@@ -271,8 +274,7 @@ export function createDecisionRecorder(options: DecisionRecorderOptions): Decisi
             operation: usage.operation ?? "chat",
             inputTokens: count(usage.inputTokens),
             outputTokens: count(usage.outputTokens),
-            costUsd:
-              Number.isFinite(usage.costUsd) && (usage.costUsd ?? 0) > 0 ? (usage.costUsd as number) : 0,
+            costUsd: costOf(usage.costUsd),
             ...(usage.durationMs !== undefined ? { durationMs: usage.durationMs } : {}),
             ...(usage.finishReason !== undefined ? { finishReason: usage.finishReason } : {}),
           };
@@ -423,7 +425,9 @@ export function createDecisionRecorder(options: DecisionRecorderOptions): Decisi
 
 function safeJson(value: unknown): string {
   try {
-    return JSON.stringify(value) ?? String(value);
+    // undefined for undefined, a function or a symbol, whatever lib.d.ts says
+    const json: unknown = JSON.stringify(value);
+    return typeof json === "string" ? json : String(value);
   } catch {
     return String(value);
   }

@@ -415,7 +415,7 @@ function startWorkers(deps: WorkerDeps): Worker[] {
         }
         const balances = await client.balances();
         for (const position of positions.all()) {
-          const base = position.symbol.split("/")[0]!;
+          const base = position.symbol.split("/")[0] ?? "";
           const drift = Math.abs((balances[base] ?? 0) - position.quantity);
           if (drift > 1e-6) {
             deps.logger.debug("position differs from the exchange balance (fills in flight?)", {

@@ -1,3 +1,4 @@
+import { TicktraceError } from "../errors.js";
 import type { Logger } from "../logging/logger.js";
 import type { MarketMaker } from "../trading/strategy/market-maker.js";
 import type { ExchangeSimulator } from "../trading/venues/simulator/server.js";
@@ -53,7 +54,10 @@ export function scheduleScenario(name: ScenarioName, options: ScenarioOptions): 
     timers.push(timer);
   };
   const end = incidentAfterMs + incidentDurationMs;
-  const first = options.symbols[0]!;
+  const [first] = options.symbols;
+  if (first === undefined) {
+    throw new TicktraceError("INVALID_ARGUMENT", `scenario ${name}: no symbols; pass the traded symbols`);
+  }
   switch (name) {
     case "calm":
       break;

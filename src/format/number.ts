@@ -17,8 +17,8 @@ export function formatNumber(value: number, options: NumberFormatOptions = {}): 
   const abs = Math.abs(value);
   let text = options.fixed ? abs.toFixed(decimals) : String(Number(abs.toFixed(decimals)));
   if (options.grouping) {
-    const [whole, fraction] = text.split(".");
-    text = `${whole!.replace(/\B(?=(\d{3})+(?!\d))/g, ",")}${fraction !== undefined ? `.${fraction}` : ""}`;
+    const [whole = "", fraction] = text.split(".");
+    text = `${whole.replace(/\B(?=(\d{3})+(?!\d))/g, ",")}${fraction !== undefined ? `.${fraction}` : ""}`;
   }
   return value < 0 && /[1-9]/.test(text) ? `-${text}` : text;
 }

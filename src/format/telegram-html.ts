@@ -82,7 +82,7 @@ function openTagsAt(html: string, end: number): string[] {
 /** `</b></a>` for the opening tags `<a href="...">`, `<b>`. */
 function closingTags(open: readonly string[]): string {
   return open
-    .map((tag) => `</${/^<([a-zA-Z][\w-]*)/.exec(tag)![1]!}>`)
+    .map((tag) => `</${/^<([a-zA-Z][\w-]*)/.exec(tag)?.[1] ?? ""}>`)
     .reverse()
     .join("");
 }

@@ -1,4 +1,4 @@
-import type { ComponentReport, HealthReport } from "./registry.js";
+import type { ComponentReport } from "./registry.js";
 
 /**
  * Walks a `/health` report: calls `visit` for every component in report order, with its group
@@ -7,10 +7,12 @@ import type { ComponentReport, HealthReport } from "./registry.js";
  * reports read back from the network, so anything else is skipped.
  */
 export function forEachComponent(
-  report: Pick<HealthReport, "components">,
+  report: { readonly components?: unknown },
   visit: (name: string, component: ComponentReport, group: string | undefined) => void,
 ): void {
-  for (const [key, value] of Object.entries(report.components ?? {})) {
+  const components = report.components;
+  if (typeof components !== "object" || components === null) return;
+  for (const [key, value] of Object.entries(components as Record<string, unknown>)) {
     if (!value || typeof value !== "object") continue;
     if (isComponent(value)) {
       visit(key, value, undefined);

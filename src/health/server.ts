@@ -157,13 +157,14 @@ export function startHttpServer(app: RequestListener, host: string, port: number
         ),
       );
     };
-    server = createServer(app);
-    server.once("error", onError);
-    server.listen(port, host, () => {
-      boundPort = (server!.address() as AddressInfo).port;
+    const listening = createServer(app);
+    server = listening;
+    listening.once("error", onError);
+    listening.listen(port, host, () => {
+      boundPort = (listening.address() as AddressInfo).port;
       resolve();
     });
-    server.unref();
+    listening.unref();
   });
   // Callers await `ready`; this keeps an unobserved rejection from crashing a process that does not.
   ready.catch(() => undefined);

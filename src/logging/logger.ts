@@ -68,7 +68,7 @@ const defaults = winston.format((info, opts: unknown) => {
 
 /** Drops undefined fields so JSON lines stay compact and stable. */
 const compact = winston.format((info) => {
-  for (const key of Object.keys(info)) if (info[key] === undefined) delete info[key];
+  for (const key of Object.keys(info)) if (info[key] === undefined) Reflect.deleteProperty(info, key);
   return info;
 });
 

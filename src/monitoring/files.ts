@@ -22,7 +22,8 @@ export function snapshotFileName(timeMs: number): string {
 export function snapshotFileTime(name: string): number | undefined {
   const m = SNAPSHOT_FILE.exec(name);
   if (!m) return undefined;
-  const ms = Date.parse(`${m[1]}T${m[2]}:${m[3]}:${m[4]}.${m[5]}Z`);
+  const [, day = "", hours = "", minutes = "", seconds = "", millis = ""] = m;
+  const ms = Date.parse(`${day}T${hours}:${minutes}:${seconds}.${millis}Z`);
   return Number.isNaN(ms) ? undefined : ms;
 }
 

@@ -48,7 +48,7 @@ export class CounterWindow {
   private readonly maxAgeMs: number;
   private readonly capacity: number;
   private readonly times: Float64Array;
-  private readonly values: Float64Array[];
+  private readonly values: Record<CounterField, Float64Array>;
   private head = 0;
   private size = 0;
 
@@ -59,7 +59,9 @@ export class CounterWindow {
     this.maxAgeMs = options.maxAgeMs;
     this.capacity = Math.ceil(this.maxAgeMs / this.spacingMs) + 2;
     this.times = new Float64Array(this.capacity);
-    this.values = COUNTER_FIELDS.map(() => new Float64Array(this.capacity));
+    this.values = Object.fromEntries(
+      COUNTER_FIELDS.map((field) => [field, new Float64Array(this.capacity)]),
+    ) as Record<CounterField, Float64Array>;
   }
 
   /** Number of samples held. */
@@ -75,7 +77,7 @@ export class CounterWindow {
     if (this.size === this.capacity) this.dropOldest();
     const slot = (this.head + this.size) % this.capacity;
     this.times[slot] = atMs;
-    for (let f = 0; f < COUNTER_FIELDS.length; f++) this.values[f]![slot] = counters[COUNTER_FIELDS[f]!];
+    for (const field of COUNTER_FIELDS) this.values[field][slot] = counters[field];
     this.size++;
   }
 
@@ -115,11 +117,11 @@ export class CounterWindow {
   }
 
   private timeAt(index: number): number {
-    return this.times[(this.head + index) % this.capacity]!;
+    return this.times[(this.head + index) % this.capacity] ?? 0;
   }
 
   private valueAt(field: CounterField, index: number): number {
-    return this.values[COUNTER_FIELDS.indexOf(field)]![(this.head + index) % this.capacity]!;
+    return this.values[field][(this.head + index) % this.capacity] ?? 0;
   }
 
   private dropOldest(): void {

@@ -301,9 +301,9 @@ export class MonitoringService {
     const seen = findings.length === 0 ? undefined : new Set<string>();
     for (const finding of findings) {
       const key = fingerprintOf(finding.rule, finding.labels);
-      seen!.add(key);
+      seen?.add(key);
       const current = this.active.get(key);
-      if (current && current.finding.level === finding.level && nowMs - current.raisedAtMs < REFRESH_MS) {
+      if (current?.finding.level === finding.level && nowMs - current.raisedAtMs < REFRESH_MS) {
         current.finding = finding;
         current.clearSinceMs = undefined;
         continue;

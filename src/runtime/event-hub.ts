@@ -105,8 +105,7 @@ function check(
     problems = [`the payload must be an object (got ${describeValue(payload)})`];
     repaired = {};
   }
-  for (const field in spec) {
-    const { kind, optional } = spec[field]!;
+  for (const [field, { kind, optional }] of Object.entries(spec)) {
     const value = input?.[field];
     if (value === undefined && optional) continue;
     let fix: unknown;
@@ -131,10 +130,11 @@ function check(
     }
     (problems ??= []).push(`${field} must be ${expected} (got ${describeValue(value)})`);
     repaired ??= { ...input };
-    if (fix === undefined) delete repaired[field];
+    if (fix === undefined) Reflect.deleteProperty(repaired, field);
     else repaired[field] = fix;
   }
-  return { payload: repaired ?? input!, problems };
+  // Without an object as input, `repaired` was set above.
+  return { payload: repaired ?? input ?? {}, problems };
 }
 
 /** Builds the hub. Pure: no timers, no I/O. */

@@ -157,7 +157,12 @@ export function createRuntimeParts(core: PartsCore): RuntimeParts {
   });
 
   function manager(): AlertingCreate.Alerting["manager"] {
-    if (alerting) return alerting.manager;
+    return alertingParts().manager;
+  }
+
+  /** The alert module, built on first use. */
+  function alertingParts(): AlertingCreate.Alerting {
+    if (alerting) return alerting;
     const built = load.alerting().createAlerting(config, {
       logger,
       health: core.health,
@@ -180,7 +185,7 @@ export function createRuntimeParts(core: PartsCore): RuntimeParts {
     } catch (error) {
       log.error(`monitoring did not start: ${describeError(error)}`);
     }
-    return built.manager;
+    return built;
   }
 
   function startMonitoring(): MonitoringCreate.Monitoring | undefined {
@@ -226,8 +231,7 @@ export function createRuntimeParts(core: PartsCore): RuntimeParts {
       extraChannels.push(channel);
     },
     channelNames() {
-      manager();
-      return alerting!.channels.map((channel) => channel.name);
+      return alertingParts().channels.map((channel) => channel.name);
     },
   };
 
@@ -303,18 +307,18 @@ export function createRuntimeParts(core: PartsCore): RuntimeParts {
     },
     shutdown() {
       stopping ??= (async () => {
-        const step = async (what: string, fn: (() => Promise<void> | void) | undefined) => {
+        const step = async (what: string, part: { shutdown(): Promise<void> | void } | undefined) => {
           try {
-            await fn?.();
+            await part?.shutdown();
           } catch (error) {
             log.error(`shutdown of ${what} failed: ${describeError(error)}`);
           }
         };
-        await step("the Telegram bot", bot && (() => bot!.shutdown()));
-        await step("the decision recorder", recorder && (() => recorder!.shutdown()));
-        await step("monitoring", monitoring && (() => monitoring!.shutdown()));
+        await step("the Telegram bot", bot);
+        await step("the decision recorder", recorder);
+        await step("monitoring", monitoring);
         tradingAlerts?.stop();
-        await step("alerts", alerting && (() => alerting!.shutdown()));
+        await step("alerts", alerting);
       })();
       return stopping;
     },

@@ -315,9 +315,10 @@ export class Orchestrator {
     tickTracer.endTick(tickEnd, outcome, failure);
     const durationMs = tickEnd - receivedAtMs;
     const hot = this.options.hotPath;
-    if (hot && this.tickSeries !== undefined) {
+    const countSeries = this.tickCountSeries[outcome];
+    if (hot && this.tickSeries !== undefined && countSeries !== undefined) {
       hot.record(this.tickSeries, durationMs);
-      hot.record(this.tickCountSeries[outcome]!, 1);
+      hot.record(countSeries, 1);
     } else {
       metrics.ticks.add(1, this.tickAttrs[outcome]);
     }
@@ -397,7 +398,8 @@ export class Orchestrator {
     }
     state.decideStart = decideStart;
     state.checkStart = this.spanStamp();
-    state.rejected = undefined;
+    // Widened: approve() below sets it, which narrowing from this reset cannot see.
+    state.rejected = undefined as string | undefined;
     const totals = positions.totals();
     const wantBid = decision.bid;
     const wantAsk = decision.ask;

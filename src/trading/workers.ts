@@ -61,8 +61,13 @@ export function startWorker(options: WorkerOptions): Worker {
       } catch (error) {
         const durationMs = clock.monotonicMs() - started;
         const message = describeError(error);
+        const thrownName = (error as { name?: unknown } | null | undefined)?.name;
         const errorType =
-          error instanceof TicktraceError ? error.code.toLowerCase() : ((error as Error)?.name ?? "error");
+          error instanceof TicktraceError
+            ? error.code.toLowerCase()
+            : typeof thrownName === "string"
+              ? thrownName
+              : "error";
         metrics.workerRuns.add(1, errorAttrs);
         metrics.workerErrors.add(1, { worker: name, error_type: errorType });
         metrics.workerDuration.record(durationMs / 1000, durationAttrs);

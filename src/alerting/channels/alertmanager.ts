@@ -66,13 +66,14 @@ export function createAlertmanagerChannel(options: AlertmanagerChannelOptions): 
       );
       if (results.some((r) => r.status === "fulfilled")) return;
       const errors = results.map((r) => (r as PromiseRejectedResult).reason as TicktraceError);
-      if (errors.length === 1) throw errors[0]!;
+      const [first] = errors;
+      if (errors.length === 1 && first) throw first;
       // Retried when any instance may answer later (timeout, unreachable, 5xx), as one of them would.
-      const lead = errors.find((e) => e instanceof TicktraceError && e.retryable) ?? errors[0]!;
+      const lead = errors.find((e) => e instanceof TicktraceError && e.retryable) ?? first;
       throw new TicktraceError(
         lead instanceof TicktraceError ? lead.code : "UNREACHABLE",
         `every Alertmanager failed: ${errors.map((e) => e.message).join("; ")}`,
-        { cause: lead, ...(lead.status !== undefined ? { status: lead.status } : {}) },
+        { cause: lead, ...(lead?.status !== undefined ? { status: lead.status } : {}) },
       );
     },
   };

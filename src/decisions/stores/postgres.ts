@@ -43,11 +43,11 @@ export function createPostgresDecisionStore(options: PostgresDecisionStoreOption
   const password = safePassword(options.url);
   const target = redact(`postgres ${hostOf(options.url)}`, [password]);
   // Loaded here, not on import: pg is an optional package.
-  const { Pool } = requireOptional<typeof pg>("pg", {
+  const { Pool } = requireOptional("pg", {
     key: "decisions.store",
     because: 'is "postgres"',
     orElse: 'set decisions.store: "sqlite" or decisions.enabled: false',
-  });
+  }) as typeof pg;
   const pool = new Pool({
     connectionString: options.url,
     max: options.maxConnections ?? 2,

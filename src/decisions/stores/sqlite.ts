@@ -27,11 +27,11 @@ export interface SqliteDecisionStoreOptions {
  */
 export function createSqliteDecisionStore(options: SqliteDecisionStoreOptions): DecisionStore {
   // Loaded here, not on import: better-sqlite3 is an optional (native) package.
-  const Sqlite = requireOptional<typeof Database>("better-sqlite3", {
+  const Sqlite = requireOptional("better-sqlite3", {
     key: "decisions.store",
     because: 'is "sqlite"',
     orElse: 'set decisions.store: "postgres" or decisions.enabled: false',
-  });
+  }) as typeof Database;
   const target = `sqlite ${options.path}`;
   let db: Database.Database | undefined;
   let closed = false;

@@ -110,7 +110,7 @@ export class RiskMonitor implements RiskCheck {
         return this.reject("exposure_limit", intent.symbol, ratio, limits.maxExposureRatio);
       }
     }
-    while (this.sentTimes.length > 0 && now - this.sentTimes[0]! >= 1000) this.sentTimes.shift();
+    while (this.sentTimes[0] !== undefined && now - this.sentTimes[0] >= 1000) this.sentTimes.shift();
     if (this.sentTimes.length >= limits.maxOrdersPerSecond) {
       return this.reject("order_rate", intent.symbol, this.sentTimes.length + 1, limits.maxOrdersPerSecond);
     }

@@ -109,7 +109,11 @@ export class MarketMaker implements Strategy<QuoteDecision> {
     const bidQty =
       this.clock.now() < state.sizeMultiplierUntilMs ? quantity * state.sizeMultiplier : quantity;
     const reason =
-      `${inventory > 0.05 ? `long ${inventory.toFixed(2)} of limit: skew down` : inventory < -0.05 ? `short ${(-inventory).toFixed(2)} of limit: skew up` : "flat: no skew"}` +
+      (inventory > 0.05
+        ? `long ${inventory.toFixed(2)} of limit: skew down`
+        : inventory < -0.05
+          ? `short ${(-inventory).toFixed(2)} of limit: skew up`
+          : "flat: no skew") +
       (widen > 1 ? `; volatility ${state.volBps.toFixed(1)} bps: spread x${widen.toFixed(1)}` : "");
     return {
       symbol,

@@ -300,7 +300,7 @@ export class ExchangeClient {
       return;
     }
     if (message.type === "tickers") this.options.onMarketData?.(message.tickers, receivedAtMs);
-    else if (message.type === "fill") this.options.onFill?.(message.fill, message.order);
+    else this.options.onFill?.(message.fill, message.order);
   }
 
   private onClose(): void {

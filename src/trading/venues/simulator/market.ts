@@ -40,7 +40,7 @@ export class Market {
     this.random = options.random;
     this.volatilityBps = options.volatilityBps;
     for (const symbol of options.symbols) {
-      this.mids.set(symbol, START_PRICES[symbol.split("/")[0]!] ?? 100);
+      this.mids.set(symbol, START_PRICES[symbol.split("/")[0] ?? ""] ?? 100);
     }
   }
 
@@ -81,7 +81,7 @@ export class Market {
   }
 
   tickers(): Ticker[] {
-    return this.symbols.map((symbol) => this.ticker(symbol)!);
+    return this.symbols.flatMap((symbol) => this.ticker(symbol) ?? []);
   }
 
   ticker(symbol: string): Ticker | undefined {

@@ -45,9 +45,9 @@ export class MatchingEngine {
     this.random = options.random;
     this.feeRate = options.feeRate;
     this.partialFillProbability = options.partialFillProbability ?? 0.3;
-    const quotes = new Set(options.symbols.map((s) => s.split("/")[1]!));
+    const quotes = new Set(options.symbols.map((s) => s.split("/")[1] ?? ""));
     for (const quote of quotes) this.balances.set(quote, options.startingQuote);
-    for (const symbol of options.symbols) this.balances.set(symbol.split("/")[0]!, 0);
+    for (const symbol of options.symbols) this.balances.set(symbol.split("/")[0] ?? "", 0);
   }
 
   /** Accepts an order; fills it at once when it is marketable against `ticker`. */
@@ -57,10 +57,12 @@ export class MatchingEngine {
     nowMs: number,
   ): { order: Order; fills: Fill[] } {
     if (!this.symbols.has(request.symbol) || !ticker) {
-      throw new ExchangeRejection("UNKNOWN_SYMBOL", `unknown symbol ${String(request.symbol)}`);
+      throw new ExchangeRejection("UNKNOWN_SYMBOL", `unknown symbol ${request.symbol}`);
     }
-    if (request.side !== "buy" && request.side !== "sell") {
-      throw new ExchangeRejection("INVALID_ORDER", `side must be buy or sell, got ${String(request.side)}`);
+    // The simulator's HTTP body arrives here as JSON: its side is typed, not checked.
+    const side: unknown = request.side;
+    if (side !== "buy" && side !== "sell") {
+      throw new ExchangeRejection("INVALID_ORDER", `side must be buy or sell, got ${String(side)}`);
     }
     if (!(request.price > 0) || !(request.quantity > 0)) {
       throw new ExchangeRejection("INVALID_ORDER", "price and quantity must be positive numbers");

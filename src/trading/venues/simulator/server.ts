@@ -354,12 +354,18 @@ export class ExchangeSimulator {
     api.use(this.faults);
     api.get("/ticker", (req, res) => {
       const ticker = this.market.ticker(queryText(req.query.symbol));
-      if (!ticker) return sendError(res, 404, unknownSymbol(req.query.symbol));
+      if (!ticker) {
+        sendError(res, 404, unknownSymbol(req.query.symbol));
+        return;
+      }
       res.json(ticker);
     });
     api.get("/depth", (req, res) => {
       const book = this.market.book(queryText(req.query.symbol));
-      if (!book) return sendError(res, 404, unknownSymbol(req.query.symbol));
+      if (!book) {
+        sendError(res, 404, unknownSymbol(req.query.symbol));
+        return;
+      }
       res.json(book);
     });
     api.get("/balances", (_req, res) => {
@@ -375,7 +381,11 @@ export class ExchangeSimulator {
         if (this.random.next() < this.rejectRate) {
           throw new ExchangeRejection("REJECTED", "order rejected by the exchange (simulated)");
         }
-        const { order, fills } = this.engine.place(body, this.market.ticker(body?.symbol), this.clock.now());
+        const { order, fills } = this.engine.place(
+          body,
+          this.market.ticker(queryText((body as Partial<PlaceOrderRequest> | undefined)?.symbol)),
+          this.clock.now(),
+        );
         for (const fill of fills) this.publishFill(fill);
         return order;
       });
@@ -412,7 +422,8 @@ export class ExchangeSimulator {
     control.post("/regime", (req, res) => {
       const { regime } = req.body as { regime?: string };
       if (regime !== "calm" && regime !== "volatile") {
-        return sendError(res, 400, { code: "INVALID", message: "regime must be calm or volatile" });
+        sendError(res, 400, { code: "INVALID", message: "regime must be calm or volatile" });
+        return;
       }
       this.setRegime(regime);
       res.json(this.stats());
@@ -423,7 +434,7 @@ export class ExchangeSimulator {
       res.json(this.stats());
     });
     control.post("/reject-rate", (req, res) => {
-      this.setRejectRate(Number((req.body as { rate?: number }).rate ?? 0));
+      this.setRejectRate(Number((req.body as { rate?: unknown }).rate ?? 0));
       res.json(this.stats());
     });
     app.use("/control", control);
