@@ -35,7 +35,7 @@ beforeAll(() => {
     mounts.pop();
     fs.rmdirSync(probe);
   } catch (error) {
-    mountError = `cannot mount a tmpfs here (${(error as Error).message.split("\n")[0]}); run as root`;
+    mountError = `cannot mount a tmpfs here (${(error as Error).message.split("\n")[0] ?? ""}); run as root`;
   }
 });
 
@@ -175,7 +175,7 @@ describe("disk trouble", () => {
       manager.start();
       expect(outboxState(health)).toBe("degraded");
       expect(
-        lines.filter((l) => String(l.message).startsWith("cannot open the alert outbox"))[0]?.message,
+        lines.find((l) => String(l.message).startsWith("cannot open the alert outbox"))?.message,
       ).toMatch(
         /EROFS|ENOENT/, // Node's recursive mkdir reports a read-only file system as ENOENT
       );

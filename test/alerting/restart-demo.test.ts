@@ -84,7 +84,7 @@ const criticals = (chatId: string) =>
   telegram
     .accepted()
     .filter((r) => (r.body as { chat_id?: string }).chat_id === chatId)
-    .map((r) => String((r.body as { text: string }).text))
+    .map((r) => String((r.body as { text: unknown }).text))
     .filter((text) => text.startsWith("🚨 <b>CRITICAL Circuit breaker tripped"));
 
 beforeAll(async () => {
@@ -93,7 +93,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  await telegram?.close();
+  await (telegram as FakeHttpServer | undefined)?.close(); // unset when beforeAll failed
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -138,7 +138,7 @@ describe("restarts of the built demo", () => {
       expect(errorLines).toEqual([
         expect.stringMatching(
           new RegExp(
-            `^ticktrace demo: alerts\\.outbox\\.dir: the alert outbox ${outbox.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")} is in use by another process \\(pid ${holder.pid}, service \\S+, since \\S+\\); two processes must not share one outbox: give this one its own directory with alerts\\.outbox\\.dir`,
+            `^ticktrace demo: alerts\\.outbox\\.dir: the alert outbox ${outbox.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")} is in use by another process \\(pid ${holder.pid!}, service \\S+, since \\S+\\); two processes must not share one outbox: give this one its own directory with alerts\\.outbox\\.dir`,
           ),
         ),
       ]);

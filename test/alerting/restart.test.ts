@@ -196,7 +196,7 @@ describe("one process per outbox", () => {
       }
       expect(error).toBeInstanceOf(OutboxLockedError);
       expect((error as Error).message).toBe(
-        `alerts.outbox.dir: the alert outbox ${dir} is in use by another process (pid ${holder.pid}, since 2026-01-01T00:00:00.000Z); ` +
+        `alerts.outbox.dir: the alert outbox ${dir} is in use by another process (pid ${holder.pid!}, since 2026-01-01T00:00:00.000Z); ` +
           "two processes must not share one outbox: give this one its own directory with alerts.outbox.dir " +
           "(for example data/<service.name>/alerts-outbox), or stop the other process",
       );

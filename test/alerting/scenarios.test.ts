@@ -74,7 +74,10 @@ function runDemo(
   if (until) {
     const deadline = Date.now() + (options.maxS ?? 45) * 1000;
     const timer = setInterval(() => {
-      if (exited) return clearInterval(timer);
+      if (exited) {
+        clearInterval(timer);
+        return;
+      }
       if (Date.now() > deadline || until(readAlertLog(join(dir, "logs/alerts")))) {
         clearInterval(timer);
         setTimeout(() => child.kill("SIGTERM"), 1000);
@@ -117,7 +120,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  await telegram?.close();
+  await (telegram as FakeHttpServer | undefined)?.close(); // unset when beforeAll failed
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -130,7 +133,7 @@ function run(name: string): Run {
 }
 
 const byRule = (r: Run, rule: string) => r.alerts.filter((a) => a.rule === rule);
-const texts = (r: Run) => r.messages.map((m) => String((m.body as { text: string }).text));
+const texts = (r: Run) => r.messages.map((m) => String((m.body as { text: unknown }).text));
 
 describe("scenarios raise the alerts they should (built demo, fake Telegram)", () => {
   it("every alert request used the configured bot token path and HTML parse mode", () => {
@@ -153,7 +156,7 @@ describe("scenarios raise the alerts they should (built demo, fake Telegram)", (
   it("flash-crash: exactly one CRITICAL circuit-breaker message reaches Telegram, with an Acknowledge button", () => {
     const r = run("flash-crash");
     const critical = r.messages.filter((m) =>
-      String((m.body as { text: string }).text).startsWith("🚨 <b>CRITICAL Circuit breaker tripped"),
+      String((m.body as { text: unknown }).text).startsWith("🚨 <b>CRITICAL Circuit breaker tripped"),
     );
     expect(critical, JSON.stringify({ texts: texts(r), alerts: r.alerts.map((a) => a.rule) })).toHaveLength(
       1,

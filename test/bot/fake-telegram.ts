@@ -96,7 +96,7 @@ export function parseTelegramHtml(html: string): { error?: string; text: string 
     }
   }
   if (stack.length > 0)
-    return { error: `Can't find end tag corresponding to start tag "${stack.at(-1)}"`, text };
+    return { error: `Can't find end tag corresponding to start tag "${stack.at(-1)!}"`, text };
   return { text };
 }
 
@@ -416,29 +416,40 @@ export async function startFakeTelegram(token = "123456:TEST-token_abc"): Promis
         res.end(JSON.stringify(body));
       };
       const match = /^\/bot([^/]+)\/([A-Za-z]+)$/.exec(req.url ?? "");
-      if (!match || req.method !== "POST")
-        return reply(404, { ok: false, error_code: 404, description: "Not Found" });
-      if (match[1] !== token) return reply(401, { ok: false, error_code: 401, description: "Unauthorized" });
+      if (!match || req.method !== "POST") {
+        reply(404, { ok: false, error_code: 404, description: "Not Found" });
+        return;
+      }
+      if (match[1] !== token) {
+        reply(401, { ok: false, error_code: 401, description: "Unauthorized" });
+        return;
+      }
       const method = match[2]!;
       let body: Record<string, unknown> = {};
       try {
         const raw = Buffer.concat(chunks).toString("utf8");
         if (raw !== "") body = JSON.parse(raw) as Record<string, unknown>;
       } catch {
-        return reply(400, { ok: false, error_code: 400, description: "Bad Request: invalid JSON" });
+        reply(400, { ok: false, error_code: 400, description: "Bad Request: invalid JSON" });
+        return;
       }
       if (req.headers["content-type"] !== "application/json" && Object.keys(body).length > 0) {
-        return reply(400, { ok: false, error_code: 400, description: "Bad Request: expected JSON" });
+        reply(400, { ok: false, error_code: 400, description: "Bad Request: expected JSON" });
+        return;
       }
       const recorded: RecordedRequest = { method, body };
       state.recorded = recorded;
       requests.push(recorded);
       notify();
-      if (fake.down) return reply(502, { ok: false, error_code: 502, description: "Bad Gateway" });
+      if (fake.down) {
+        reply(502, { ok: false, error_code: 502, description: "Bad Gateway" });
+        return;
+      }
       const failure = failures.get(method);
       if (failure) {
         failures.delete(method);
-        return reply(failure.error_code, { ok: false, ...failure });
+        reply(failure.error_code, { ok: false, ...failure });
+        return;
       }
       void handle(method, body, () => closed).then((result) => reply(result.status, result.body));
     });

@@ -128,7 +128,7 @@ describe.each([
   });
 
   afterAll(async () => {
-    await bot?.stop();
+    await (bot as Bot | undefined)?.stop(); // unset when beforeAll failed
     await fake.stop();
     await receiver.stop();
     rmSync(dir, { recursive: true, force: true });
@@ -239,7 +239,7 @@ main().catch((error) => { console.error(error); process.exit(1); });
   });
 
   afterAll(async () => {
-    await bot?.stop();
+    await (bot as Bot | undefined)?.stop(); // unset when beforeAll failed
     await fake.stop();
     await receiver.stop();
     rmSync(dir, { recursive: true, force: true });

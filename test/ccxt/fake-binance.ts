@@ -228,23 +228,32 @@ export class FakeBinance {
     }
     const privatePaths = new Set(["/api/v3/order", "/api/v3/account", "/api/v3/openOrders"]);
     if (privatePaths.has(url.pathname)) {
-      if (apiKey !== API_KEY)
-        return send(401, { code: -2015, msg: "Invalid API-key, IP, or permissions for action." });
-      if (signed !== true) return send(400, { code: -1022, msg: "Signature for this request is not valid." });
+      if (apiKey !== API_KEY) {
+        send(401, { code: -2015, msg: "Invalid API-key, IP, or permissions for action." });
+        return;
+      }
+      if (signed !== true) {
+        send(400, { code: -1022, msg: "Signature for this request is not valid." });
+        return;
+      }
     }
     const params = new URLSearchParams(request.method === "POST" ? body : query);
-    switch (`${request.method} ${url.pathname}`) {
+    switch (`${String(request.method)} ${url.pathname}`) {
       case "GET /api/v3/exchangeInfo":
-        return send(200, { ...EXCHANGE_INFO, serverTime: NOW() });
+        send(200, { ...EXCHANGE_INFO, serverTime: NOW() });
+        return;
       case "GET /sapi/v1/margin/allPairs":
       case "GET /sapi/v1/margin/isolated/allPairs":
-        return send(200, []);
+        send(200, []);
+        return;
       case "GET /api/v3/time":
-        return send(200, { serverTime: NOW() });
+        send(200, { serverTime: NOW() });
+        return;
       case "GET /api/v3/ticker/24hr":
-        return send(200, ticker());
+        send(200, ticker());
+        return;
       case "GET /api/v3/depth":
-        return send(200, {
+        send(200, {
           lastUpdateId: 1027024,
           bids: [
             ["39999.99", "1.5"],
@@ -255,8 +264,9 @@ export class FakeBinance {
             ["40001.00", "4.0"],
           ],
         });
+        return;
       case "GET /api/v3/account":
-        return send(200, {
+        send(200, {
           makerCommission: 10,
           takerCommission: 10,
           canTrade: true,
@@ -270,10 +280,14 @@ export class FakeBinance {
           ],
           permissions: ["SPOT"],
         });
+        return;
       case "POST /api/v3/order": {
-        if (this.rejectOrders) return send(400, { code: -1013, msg: "Filter failure: LOT_SIZE" });
+        if (this.rejectOrders) {
+          send(400, { code: -1013, msg: "Filter failure: LOT_SIZE" });
+          return;
+        }
         const now = NOW();
-        return send(200, {
+        send(200, {
           symbol: params.get("symbol"),
           orderId: 28 + this.hits("/api/v3/order").length,
           orderListId: -1,
@@ -291,9 +305,11 @@ export class FakeBinance {
           fills: [],
           selfTradePreventionMode: "EXPIRE_MAKER",
         });
+        return;
       }
       default:
-        return send(404, { code: -1100, msg: `no such endpoint ${request.method} ${url.pathname}` });
+        send(404, { code: -1100, msg: `no such endpoint ${String(request.method)} ${url.pathname}` });
+        return;
     }
   }
 

@@ -105,7 +105,9 @@ export function createHarness(options: { wsSilenceMs?: number; moduleName?: stri
     const [major = 0, minor = 0] = version.split(".").map(Number);
     // the supported range is ">=4.4.0 <5"
     expect(definition.supportedVersions).toEqual([">=4.4.0 <5"]);
-    expect(major === 4 && minor >= 4, `ccxt ${version} in ${definition.supportedVersions[0]}`).toBe(true);
+    expect(major === 4 && minor >= 4, `ccxt ${version} in ${definition.supportedVersions.join(" ")}`).toBe(
+      true,
+    );
     definition.patch?.(ccxt, version);
   }
   return {

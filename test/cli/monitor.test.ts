@@ -489,7 +489,7 @@ describe.concurrent("ticktrace CLI", () => {
         stdout: "",
         stderr: `ticktrace: cannot reach http://127.0.0.1:${port}/health: ECONNREFUSED (is the process running? check --url or health.host/health.port)\n`,
       });
-      const live = url.split(":").at(-1);
+      const live = url.split(":").at(-1)!;
       await writeFile(join(cwd, "live.yaml"), `health:\n  port: ${live}\n`);
       answer = { status: 200, body: report("healthy", {}) };
       expect((await run(["monitor", "health", "--config", "live.yaml"], { cwd })).code).toBe(0);

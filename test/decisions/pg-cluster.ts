@@ -62,7 +62,7 @@ export async function startPgCluster(): Promise<PgCluster> {
         // no log written
       }
       return Promise.reject(
-        /Address already in use/.test(log)
+        log.includes("Address already in use")
           ? new Error(`EADDRINUSE: port ${port}: ${log}`)
           : error instanceof Error
             ? error

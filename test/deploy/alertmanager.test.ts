@@ -42,7 +42,7 @@ const TOKEN = "123456:TEST-token";
 const temp = tempDir("alertmanager");
 
 function variant(urls: { telegram: string; slack: string }, fast: boolean): string {
-  const config = readYaml<AmConfig>("deploy/alertmanager/alertmanager.yml");
+  const config = readYaml("deploy/alertmanager/alertmanager.yml") as AmConfig;
   for (const receiver of config.receivers) {
     for (const telegram of receiver.telegram_configs ?? []) {
       expect(telegram.bot_token_file).toBe("/run/secrets/telegram_bot_token");
@@ -131,7 +131,11 @@ describe("Alertmanager delivering what Prometheus and the process both send", ()
   afterAll(async () => {
     // Removing its storage while it still writes there failed with ENOTEMPTY: wait for the exit.
     await stopChild(alertmanager);
-    await Promise.all([telegram?.close(), slack?.close()]);
+    // Unset when beforeAll failed.
+    await Promise.all([
+      (telegram as RecordingServer | undefined)?.close(),
+      (slack as RecordingServer | undefined)?.close(),
+    ]);
     temp.cleanup();
   });
 
@@ -140,7 +144,7 @@ describe("Alertmanager delivering what Prometheus and the process both send", ()
     const alert = (labels: Record<string, string>) => ({
       labels,
       annotations: {
-        summary: `${labels.alertname} summary`,
+        summary: `${labels.alertname!} summary`,
         description: "d",
         runbook_url: "docs/runbook.md#x",
       },

@@ -17,7 +17,7 @@ interface CollectorConfig {
   };
 }
 
-const config = readYaml<CollectorConfig>("otel-collector.yaml");
+const config = readYaml("otel-collector.yaml") as CollectorConfig;
 
 /** The value compose gets from `${env:VAR:-default}` (no VAR set in the container). */
 function composeDefault(value: string): string {
@@ -116,9 +116,9 @@ describe("otel-collector.yaml", () => {
     expect(config.service.pipelines.metrics!.exporters).toEqual(["otlphttp/prometheus"]);
     expect(config.service.pipelines.logs!.exporters).toEqual(["otlphttp/loki"]);
     expect(config.service.pipelines.traces!.exporters).toContain("otlp/tempo");
-    expect(
-      composeDefault(String(config.service.telemetry.metrics.readers[0]!.pull.exporter.prometheus.port)),
-    ).toBe("8888");
+    expect(composeDefault(config.service.telemetry.metrics.readers[0]!.pull.exporter.prometheus.port)).toBe(
+      "8888",
+    );
   });
 
   it("keeps span-derived metric names apart from the catalogue", () => {

@@ -20,7 +20,7 @@ interface Compose {
   volumes: Record<string, unknown>;
 }
 
-const compose = readYaml<Compose>("docker-compose.yml");
+const compose = readYaml("docker-compose.yml") as Compose;
 const envFile = Object.fromEntries(
   readFileSync(repoPath(".env"), "utf8")
     .split("\n")
@@ -49,7 +49,7 @@ describe("docker-compose.yml", () => {
       const variable = /^\$\{([A-Z_]+)\}$/.exec(service.image ?? "")?.[1];
       expect(variable, `${name}: image must come from .env`).toBeDefined();
       const image = envFile[variable!];
-      expect(image, `${variable} in .env`).toMatch(/^[\w./-]+:v?\d+\.\d+\.\d+$/);
+      expect(image, `${variable!} in .env`).toMatch(/^[\w./-]+:v?\d+\.\d+\.\d+$/);
     }
     expect(envFile.OTELCOL_IMAGE).toBe("otel/opentelemetry-collector-contrib:0.159.0");
     expect(envFile.PROMETHEUS_IMAGE).toMatch(/:v3\./);

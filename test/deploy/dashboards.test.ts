@@ -26,7 +26,7 @@ describe("Grafana dashboards", () => {
     ]);
     expect(new Set(files.map((f) => f.dashboard.uid)).size).toBe(files.length);
     for (const { dashboard } of files) {
-      expect(dashboard.templating?.list?.map((v) => v.name)).toEqual(["service", "instance", "symbol"]);
+      expect(dashboard.templating.list?.map((v) => v.name)).toEqual(["service", "instance", "symbol"]);
     }
   });
 
@@ -53,14 +53,17 @@ describe("Grafana dashboards", () => {
   });
 
   it("use the provisioned datasource UIDs", () => {
-    const provisioned = readYaml<{ datasources: { uid: string }[] }>(
-      "deploy/grafana/provisioning/datasources/datasources.yaml",
-    );
+    const provisioned = readYaml("deploy/grafana/provisioning/datasources/datasources.yaml") as {
+      datasources: { uid: string }[];
+    };
     const uids = new Set(provisioned.datasources.map((d) => d.uid));
     for (const { dashboard } of files) {
       for (const panel of dashboard.panels ?? []) {
         if (panel.type === "row") continue;
-        expect(uids.has(panel.datasource?.uid ?? ""), `${dashboard.title} / ${panel.title}`).toBe(true);
+        expect(
+          uids.has(panel.datasource?.uid ?? ""),
+          `${String(dashboard.title)} / ${String(panel.title)}`,
+        ).toBe(true);
       }
     }
   });

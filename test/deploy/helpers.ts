@@ -14,8 +14,8 @@ export function repoPath(...parts: string[]): string {
 }
 
 /** Parses a YAML file of the repository (aliases and merge keys resolved). */
-export function readYaml<T = unknown>(...parts: string[]): T {
-  return parse(readFileSync(repoPath(...parts), "utf8"), { merge: true }) as T;
+export function readYaml(...parts: string[]): unknown {
+  return parse(readFileSync(repoPath(...parts), "utf8"), { merge: true });
 }
 
 export interface ToolResult {

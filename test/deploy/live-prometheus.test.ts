@@ -152,11 +152,9 @@ function appLogs(): string {
  * target); the collector, Loki, Tempo and Alertmanager do not run here.
  */
 function prometheusConfig(appTargets: string[], promPort: number | undefined): string {
-  const config = readYaml<
-    Record<string, unknown> & {
-      scrape_configs: { job_name: string; static_configs: { targets: string[] }[] }[];
-    }
-  >("deploy/prometheus/prometheus.yml");
+  const config = readYaml("deploy/prometheus/prometheus.yml") as Record<string, unknown> & {
+    scrape_configs: { job_name: string; static_configs: { targets: string[] }[] }[];
+  };
   delete config.otlp;
   delete config.alerting;
   config.global = { scrape_interval: "1s", evaluation_interval: "1s" };
@@ -235,8 +233,8 @@ beforeAll(async () => {
       `the ${app.scenario} process's /metrics`,
       async () => ((await fetch(`${app.url}/metrics`)).ok ? true : undefined),
       30_000,
-    ).catch((error: Error) => {
-      throw new Error(`${error.message}\n${appLogs()}`);
+    ).catch((error: unknown) => {
+      throw new Error(`${(error as Error).message}\n${appLogs()}`);
     });
   }
   // Enough scrapes for rate() over 1m windows, and fills in the calm market.
@@ -250,9 +248,9 @@ beforeAll(async () => {
       return (result.data?.result.length ?? 0) > 0 ? true : undefined;
     },
     45_000,
-  ).catch(async (error: Error) => {
+  ).catch(async (error: unknown) => {
     const targets = await fetch(`${promUrl}/api/v1/targets`).then((r) => r.text(), String);
-    throw new Error(`${error.message}\n${appLogs()}\n--- prometheus ---\n${promLog}\n${targets}`);
+    throw new Error(`${(error as Error).message}\n${appLogs()}\n--- prometheus ---\n${promLog}\n${targets}`);
   });
   // The flash crash trips the breaker within 20 s; more series then carry data (not required).
   await waitFor(
@@ -275,7 +273,9 @@ afterAll(async () => {
 });
 
 function expressions(): { where: string; expr: string }[] {
-  const rules = readYaml<RuleFile>("deploy/prometheus/rules/ticktrace.yml").groups.flatMap((g) => g.rules);
+  const rules = (readYaml("deploy/prometheus/rules/ticktrace.yml") as RuleFile).groups.flatMap(
+    (g) => g.rules,
+  );
   return [
     ...dashboardExpressions().map((e) => ({
       where: `${e.dashboard} / ${e.panel}`,

@@ -21,7 +21,7 @@ interface RuleFile {
 
 const ruleFiles = readdirSync(repoPath("deploy/prometheus/rules")).filter((f) => f.endsWith(".yml"));
 const rules = ruleFiles.flatMap((file) =>
-  readYaml<RuleFile>("deploy/prometheus/rules", file).groups.flatMap((g) => g.rules),
+  (readYaml("deploy/prometheus/rules", file) as RuleFile).groups.flatMap((g) => g.rules),
 );
 const temp = tempDir("promtool");
 afterAll(() => temp.cleanup());
@@ -33,7 +33,7 @@ afterAll(() => temp.cleanup());
  * rules, for `promtool check config`. The `otlp` block itself is asserted below.
  */
 function v242Variant(): string {
-  const config = readYaml<Record<string, unknown>>("deploy/prometheus/prometheus.yml");
+  const config = readYaml("deploy/prometheus/prometheus.yml") as Record<string, unknown>;
   delete config.otlp;
   cpSync(repoPath("deploy/prometheus/rules"), join(temp.dir, "rules"), { recursive: true });
   const path = join(temp.dir, "prometheus.yml");
@@ -63,21 +63,21 @@ describe("Prometheus configuration", () => {
   });
 
   it("starts with the OTLP receiver and exemplar storage in docker compose", () => {
-    const compose = readYaml<{ services: { prometheus: { command: string[] } } }>("docker-compose.yml");
+    const compose = readYaml("docker-compose.yml") as { services: { prometheus: { command: string[] } } };
     expect(compose.services.prometheus.command).toEqual(
       expect.arrayContaining(["--web.enable-otlp-receiver", "--enable-feature=exemplar-storage"]),
     );
   });
 
   it("scrapes the app under its service name with role=trading", () => {
-    const config = readYaml<{
+    const config = readYaml("deploy/prometheus/prometheus.yml") as {
       scrape_configs: {
         job_name: string;
         static_configs: { targets: string[]; labels: Record<string, string> }[];
       }[];
-    }>("deploy/prometheus/prometheus.yml");
+    };
     const app = config.scrape_configs.find((c) => c.static_configs[0]!.labels.role === "trading")!;
-    expect(app.job_name).toBe(readFileSync(repoPath(".env"), "utf8").match(/^SERVICE_NAME=(.+)$/m)![1]);
+    expect(app.job_name).toBe(/^SERVICE_NAME=(.+)$/m.exec(readFileSync(repoPath(".env"), "utf8"))![1]);
     expect(app.static_configs[0]!.targets).toEqual(["app:8080"]);
     expect(config.scrape_configs.map((c) => c.job_name)).toContain("otel-collector");
   });
@@ -111,9 +111,9 @@ describe("Prometheus alert rules", () => {
   it("have a unit test for every alert", () => {
     const tested = new Set<string>();
     for (const file of readdirSync(repoPath("deploy/prometheus/tests")).filter((f) => f.endsWith(".yml"))) {
-      const suite = readYaml<{
+      const suite = readYaml("deploy/prometheus/tests", file) as {
         tests: { alert_rule_test?: { alertname: string; exp_alerts: unknown[] }[] }[];
-      }>("deploy/prometheus/tests", file);
+      };
       for (const test of suite.tests) {
         for (const check of test.alert_rule_test ?? [])
           if (check.exp_alerts.length > 0) tested.add(check.alertname);
@@ -159,7 +159,7 @@ describe("Prometheus alert rules", () => {
       expect(rule.annotations.description, rule.alert).toBeTruthy();
       const match = /^docs\/runbook\.md#(.+)$/.exec(rule.annotations.runbook_url ?? "");
       expect(match, `${rule.alert}: runbook_url`).not.toBeNull();
-      expect(anchors.has(match![1]!), `${rule.alert}: no heading for #${match![1]} in docs/runbook.md`).toBe(
+      expect(anchors.has(match![1]!), `${rule.alert}: no heading for #${match![1]!} in docs/runbook.md`).toBe(
         true,
       );
     }

@@ -11,19 +11,19 @@ interface Datasource {
   url: string;
   jsonData: Record<string, unknown>;
 }
-const datasources = readYaml<{ datasources: Datasource[] }>(
-  "deploy/grafana/provisioning/datasources/datasources.yaml",
+const datasources = (
+  readYaml("deploy/grafana/provisioning/datasources/datasources.yaml") as { datasources: Datasource[] }
 ).datasources;
 const byUid = (uid: string) => datasources.find((d) => d.uid === uid)!;
-const loki = readYaml<{
+const loki = readYaml("deploy/loki/loki.yaml") as {
   server: { http_listen_port: number };
   limits_config: { allow_structured_metadata: boolean };
-}>("deploy/loki/loki.yaml");
-const tempo = readYaml<{
+};
+const tempo = readYaml("deploy/tempo/tempo.yaml") as {
   server: { http_listen_port: number };
   distributor: { receivers: { otlp: { protocols: { grpc: { endpoint: string } } } } };
-}>("deploy/tempo/tempo.yaml");
-const collector = readYaml<{ exporters: Record<string, { endpoint: string }> }>("otel-collector.yaml");
+};
+const collector = readYaml("otel-collector.yaml") as { exporters: Record<string, { endpoint: string }> };
 /** The compose value of a `${env:VAR:-default}` address (scripts/stack sets VAR). */
 const composeDefault = (value: string) => /^\$\{env:[A-Z0-9_]+:-(.*)\}$/.exec(value)?.[1] ?? value;
 
@@ -34,7 +34,7 @@ describe("deployment wiring", () => {
     );
     expect(loki.limits_config.allow_structured_metadata).toBe(true);
     const tempoGrpcPort = tempo.distributor.receivers.otlp.protocols.grpc.endpoint.split(":")[1];
-    expect(composeDefault(collector.exporters["otlp/tempo"]!.endpoint)).toBe(`tempo:${tempoGrpcPort}`);
+    expect(composeDefault(collector.exporters["otlp/tempo"]!.endpoint)).toBe(`tempo:${tempoGrpcPort!}`);
   });
 
   it("provisions Prometheus, Loki and Tempo with the fixed UIDs and links between them", () => {

@@ -112,7 +112,7 @@ beforeAll(async () => {
 }, 400_000);
 
 afterAll(async () => {
-  await telegram?.close();
+  await (telegram as FakeTelegram | undefined)?.close(); // unset when beforeAll failed
   if (work) rmSync(work, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
 });
 

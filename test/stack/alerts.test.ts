@@ -74,8 +74,9 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await stopApp(app);
-  await stack?.stop();
-  await telegram?.close();
+  // Unset when beforeAll failed.
+  await (stack as TestStack | undefined)?.stop();
+  await (telegram as FakeTelegram | undefined)?.close();
 });
 
 describe("alerts through Prometheus and clustered Alertmanagers to Telegram", () => {

@@ -175,7 +175,7 @@ export async function promQuery(prometheus: string, expr: string): Promise<PromR
     body: new URLSearchParams({ query: expr }),
   });
   const body = (await r.json()) as { status: string; error?: string; data?: { result: PromResult[] } };
-  if (body.status !== "success") throw new Error(`PromQL ${expr}: ${body.error}`);
+  if (body.status !== "success") throw new Error(`PromQL ${expr}: ${String(body.error)}`);
   return body.data!.result;
 }
 
@@ -209,7 +209,7 @@ export function startFakeTelegram(token: string): Promise<FakeTelegram> {
         res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body));
       };
       if (req.method !== "POST" || req.url !== `/bot${token}/sendMessage`) {
-        bad.push(`${req.method} ${req.url}`);
+        bad.push(`${String(req.method)} ${String(req.url)}`);
         answer(404, { ok: false, error_code: 404, description: "Not Found" });
         return;
       }

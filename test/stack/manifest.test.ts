@@ -34,7 +34,9 @@ describe("deploy/otelcol/builder.yaml", () => {
   for (const kind of KINDS) {
     it(`names the same ${kind} as otel-collector.yaml`, () => {
       const built = new Set((manifest[kind] ?? []).map((e) => typeOfModule(e.gomod)));
-      const used = new Set(Object.keys(config[kind] ?? {}).map(typeOfId));
+      const used = new Set(
+        Object.keys((config[kind] as Record<string, unknown> | undefined) ?? {}).map(typeOfId),
+      );
       expect([...built].sort(), `${kind}: manifest vs config`).toEqual([...used].sort());
     });
   }
@@ -53,7 +55,7 @@ describe("deploy/otelcol/builder.yaml", () => {
     ).split("\n")) {
       if (line.startsWith("#") || !line.trim()) continue;
       const [kind, type, mod] = line.split("\t");
-      modules.set(`${kind}s/${type}`, mod!);
+      modules.set(`${kind!}s/${type!}`, mod!);
     }
     for (const kind of KINDS) {
       for (const { gomod } of manifest[kind] ?? []) {

@@ -51,7 +51,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await stopApp(app);
-  await stack?.stop();
+  await (stack as TestStack | undefined)?.stop(); // unset when beforeAll failed
 });
 
 /** `name{labels minus PATH_LABELS}` of every series a selector returns. */
@@ -66,7 +66,7 @@ async function seriesKeys(selector: string): Promise<Set<string>> {
       .map(([k, v]): [string, string] => [k, k === "le" ? String(Number(v)) : v])
       .sort(([a], [b]) => a.localeCompare(b))
       .map(([k, v]) => `${k}="${v}"`);
-    out.add(`${name}{${own.join(",")}}`);
+    out.add(`${String(name)}{${own.join(",")}}`);
   }
   return out;
 }

@@ -35,7 +35,8 @@ interface KeyValue {
 
 function attrs(list: KeyValue[] | undefined): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const kv of list ?? []) out[kv.key] = Object.values(kv.value ?? {})[0];
+  for (const kv of list ?? [])
+    out[kv.key] = Object.values((kv.value as Record<string, unknown> | undefined) ?? {})[0];
   return out;
 }
 
@@ -49,7 +50,7 @@ export function spansOf(request: Record<string, unknown>): Span[] {
         out.push({
           traceId: s.traceId as string,
           spanId: s.spanId as string,
-          parentSpanId: (s.parentSpanId as string | undefined) || undefined,
+          parentSpanId: s.parentSpanId === "" ? undefined : (s.parentSpanId as string | undefined),
           name: s.name as string,
           attributes: attrs(s.attributes as KeyValue[]),
           resource,
@@ -67,7 +68,7 @@ export function logsOf(request: Record<string, unknown>): LogRecord[] {
     for (const sl of (rl.scopeLogs as Record<string, unknown>[] | undefined) ?? []) {
       for (const r of (sl.logRecords as Record<string, unknown>[] | undefined) ?? []) {
         out.push({
-          traceId: (r.traceId as string | undefined) || undefined,
+          traceId: r.traceId === "" ? undefined : (r.traceId as string | undefined),
           body: Object.values((r.body as Record<string, unknown> | undefined) ?? {})[0],
           severityText: r.severityText as string | undefined,
           attributes: attrs(r.attributes as KeyValue[]),
@@ -111,7 +112,7 @@ export function startGrpcTraceCapture(): Promise<GrpcTraceCapture> {
       let message = "";
       if (path !== "/opentelemetry.proto.collector.trace.v1.TraceService/Export") {
         status = "12"; // UNIMPLEMENTED
-        message = `unexpected method ${path}`;
+        message = `unexpected method ${String(path)}`;
       } else {
         try {
           for (const m of grpcMessages(

@@ -54,8 +54,12 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await stopApp(app);
-  await stack?.stop();
-  await Promise.all([tempo?.close(), loki?.close()]);
+  // Unset when beforeAll failed.
+  await (stack as TestStack | undefined)?.stop();
+  await Promise.all([
+    (tempo as GrpcTraceCapture | undefined)?.close(),
+    (loki as HttpLogCapture | undefined)?.close(),
+  ]);
 });
 
 async function ticks(): Promise<number> {

@@ -96,9 +96,14 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await stopApp(app);
-  await stack?.stop();
-  await Promise.all([tempo?.close(), loki?.close(), telegram?.close()]);
-  await new Promise((r) => slack?.close(r));
+  // Unset when beforeAll failed.
+  await (stack as TestStack | undefined)?.stop();
+  await Promise.all([
+    (tempo as GrpcTraceCapture | undefined)?.close(),
+    (loki as HttpLogCapture | undefined)?.close(),
+    (telegram as FakeTelegram | undefined)?.close(),
+  ]);
+  await new Promise((r) => (slack as http.Server | undefined)?.close(r));
 });
 
 describe("traces and logs through the real collector", () => {
@@ -327,7 +332,7 @@ describe("traces and logs through the real collector", () => {
           }
           if (hasData && EMPTY_PANELS[key]) listedButData.push(key);
           if (!hasData && !EMPTY_PANELS[key] && !MAYBE_EMPTY_PANELS[key])
-            empty.push(`${key}: ${target.expr ?? target.query}`);
+            empty.push(`${key}: ${String(target.expr ?? target.query)}`);
         }
       }
     }

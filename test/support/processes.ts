@@ -120,7 +120,7 @@ export const GO_LISTENING = /msg="?Listening on"? address=(\S+:\d+)/;
  * Remove a child's files only after this resolves.
  */
 export function stopChild(child: ChildProcess | undefined, graceMs = 5_000): Promise<void> {
-  if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  if (child?.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise<void>((resolve) => {
     const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
     child.once("exit", () => {

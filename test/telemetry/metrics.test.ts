@@ -356,7 +356,12 @@ describe("histogram buffer", () => {
     const watched = Object.assign(Object.create(meter) as Meter, {
       createHistogram: (name: string, options?: MetricOptions): Histogram => {
         const histogram = meter.createHistogram(name, options);
-        return { record: (value, attributes) => (folded.push(value), histogram.record(value, attributes)) };
+        return {
+          record: (value, attributes) => {
+            folded.push(value);
+            histogram.record(value, attributes);
+          },
+        };
       },
     });
     const metrics = createTradingMetrics(watched, { histogramFoldIntervalMillis: 5 });

@@ -164,24 +164,21 @@ export class OtlpReceiver {
   }
 
   private decode(path: string, body: Record<string, unknown>): void {
-    type Scoped<K extends string, T> = { resource?: Resource } & Record<
-      K,
-      { [key: string]: T[] }[] | undefined
-    >;
+    type Scoped<K extends string, T> = { resource?: Resource } & Record<K, Record<string, T[]>[] | undefined>;
     if (path === "/v1/traces") {
-      for (const rs of (body.resourceSpans as Scoped<"scopeSpans", OtlpSpan>[]) ?? []) {
+      for (const rs of (body.resourceSpans as Scoped<"scopeSpans", OtlpSpan>[] | undefined) ?? []) {
         for (const scope of rs.scopeSpans ?? [])
           for (const item of scope.spans ?? [])
             this.spans.push({ resource: attributes(rs.resource?.attributes), item });
       }
     } else if (path === "/v1/logs") {
-      for (const rl of (body.resourceLogs as Scoped<"scopeLogs", OtlpLogRecord>[]) ?? []) {
+      for (const rl of (body.resourceLogs as Scoped<"scopeLogs", OtlpLogRecord>[] | undefined) ?? []) {
         for (const scope of rl.scopeLogs ?? [])
           for (const item of scope.logRecords ?? [])
             this.logs.push({ resource: attributes(rl.resource?.attributes), item });
       }
     } else if (path === "/v1/metrics") {
-      for (const rm of (body.resourceMetrics as Scoped<"scopeMetrics", OtlpMetric>[]) ?? []) {
+      for (const rm of (body.resourceMetrics as Scoped<"scopeMetrics", OtlpMetric>[] | undefined) ?? []) {
         for (const scope of rm.scopeMetrics ?? [])
           for (const item of scope.metrics ?? [])
             this.metrics.push({ resource: attributes(rm.resource?.attributes), item });

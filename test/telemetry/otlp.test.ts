@@ -86,7 +86,7 @@ describe("preload exports traces, metrics and logs by OTLP", () => {
   }, 60_000);
 
   afterAll(async () => {
-    child?.kill();
+    (child as Child | undefined)?.kill(); // unset when beforeAll failed
     await receiver.stop();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });

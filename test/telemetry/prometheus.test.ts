@@ -77,9 +77,10 @@ describe("a real Prometheus scrapes /metrics", () => {
   }, 60_000);
 
   afterAll(async () => {
-    child?.kill();
+    const started = child as Child | undefined; // unset when beforeAll failed
+    started?.kill();
     // Its TSDB directory is removed only once it has exited.
-    await Promise.all([stopChild(prometheus), child?.exited]);
+    await Promise.all([stopChild(prometheus), started?.exited]);
     for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
   });
 

@@ -178,7 +178,10 @@ function normalize(receiver: OtlpReceiver) {
       start: String(s.startTimeUnixNano),
       end: String(s.endTimeUnixNano),
       attributes: attributes(s.attributes),
-      status: { code: s.status?.code ?? 0, message: s.status?.message || undefined },
+      status: {
+        code: s.status?.code ?? 0,
+        message: s.status?.message === "" ? undefined : s.status?.message,
+      },
       events: (s.events ?? []).map((e) => ({ name: e.name, time: String(e.timeUnixNano) })),
       exception: exceptionAttributes,
     };

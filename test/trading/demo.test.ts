@@ -157,7 +157,7 @@ function metric(text: string | undefined, name: string, ...labels: string[]): nu
   for (const line of (text ?? "").split("\n")) {
     if (line.startsWith("#")) continue;
     const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? ([^ ]+)/.exec(line);
-    if (!match || match[1] !== name) continue;
+    if (match?.[1] !== name) continue;
     if (!labels.every((l) => (match[2] ?? "").includes(l))) continue;
     found = true;
     total += Number(match[3]);
@@ -297,7 +297,9 @@ describe("npm start -- --scenario NAME (built demo, real processes)", () => {
   it("exchange-outage: connectivity, /health and readiness go down, then recover", () => {
     const run = runs["exchange-outage"]!;
     expect(run.code, run.stderr).toBe(0);
-    const states = run.samples.map((s) => `${component(s, "exchanges", "simex")?.status}/${s.ready}`);
+    const states = run.samples.map(
+      (s) => `${String(component(s, "exchanges", "simex")?.status)}/${String(s.ready)}`,
+    );
     const down = states.indexOf("down/503");
     expect(down, states.join(" ")).toBeGreaterThan(0);
     expect(states.slice(0, down)).toContain("up/200");
