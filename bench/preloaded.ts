@@ -44,7 +44,7 @@ export async function startPreloaded(options: PreloadedOptions): Promise<Preload
       `health: { host: 127.0.0.1, port: ${port} }`,
       "telemetry:",
       `  otlp: { endpoint: "${options.endpoint}", timeout_ms: 2000 }`,
-      `  metrics_push: { enabled: ${options.metricsPush === true}, interval_ms: 1000 }`,
+      `  metrics_push: { enabled: ${String(options.metricsPush === true)}, interval_ms: 1000 }`,
       `  cardinality_limit: ${options.cardinalityLimit ?? 2000}`,
       `logging: { level: ${options.logLevel ?? "warn"} }`,
       // Its own outbox: processes started side by side must not share one (the outbox lock refuses).

@@ -216,7 +216,8 @@ export async function runCrashTrial(options: CrashTrialOptions): Promise<CrashTr
           : { killAfterStartMs: Math.floor(random() * 500) },
       );
       if (run.signal === "SIGKILL") kills++;
-      else throw new Error(`the crash child exited on its own (${run.code}): ${run.lines.slice(-2000)}`);
+      else
+        throw new Error(`the crash child exited on its own (${String(run.code)}): ${run.lines.slice(-2000)}`);
       for (const seq of run.raised) raised.add(seq);
       for (const seq of run.journaled) journaled.add(seq);
       if (run.raised.length > 0) next = Math.max(...run.raised) + 1;
@@ -228,7 +229,7 @@ export async function runCrashTrial(options: CrashTrialOptions): Promise<CrashTr
     const drain = await runChild({ ...env, CRASH_MODE: "drain" }, { timeoutMs: 60_000 });
     const drainMs = Date.now() - drainStart;
     if (!drain.lines.includes("DRAINED"))
-      throw new Error(`the drain run did not finish: ${drain.code} ${drain.lines.slice(-2000)}`);
+      throw new Error(`the drain run did not finish: ${String(drain.code)} ${drain.lines.slice(-2000)}`);
 
     const lostDetail: string[] = [];
     for (const seq of journaled) {
@@ -428,7 +429,7 @@ async function diskFullFigures(): Promise<Figure[]> {
     return [
       notMeasured(
         "reliability: full disk",
-        `cannot mount a tmpfs (${(error as Error).message.split("\n")[0]}); needs root`,
+        `cannot mount a tmpfs (${(error as Error).message.split("\n")[0] ?? ""}); needs root`,
       ),
     ];
   }

@@ -95,7 +95,7 @@ async function loadModule(name: string): Promise<{ benchmarks: Benchmark[] } | {
     const code = (error as NodeJS.ErrnoException).code;
     const message = error instanceof Error ? error.message.split("\n")[0]! : String(error);
     const missing =
-      (code === "MODULE_NOT_FOUND" || code === "ERR_MODULE_NOT_FOUND") && message.includes(`${name}`);
+      (code === "MODULE_NOT_FOUND" || code === "ERR_MODULE_NOT_FOUND") && message.includes(name);
     return {
       error: missing ? `bench/${name}.ts does not exist yet` : `bench/${name}.ts failed to load: ${message}`,
     };

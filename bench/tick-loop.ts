@@ -167,7 +167,7 @@ function noopTradingMetrics(): TradingMetrics {
   const upDown = meter.createUpDownCounter("noop");
   const gauge = meter.createGauge("noop");
   const histogram = meter.createHistogram("noop");
-  const bound = { add: () => {}, record: () => {} };
+  const bound = { add: () => undefined, record: () => undefined };
   const instruments = {
     counter: { add: counter.add.bind(counter), bind: () => bound },
     updowncounter: { add: upDown.add.bind(upDown), bind: () => bound },
@@ -323,7 +323,8 @@ export function createLoop(
       const started = performance.now();
       for (let i = 0; i < ticks; i++) {
         const finished = new Promise<void>((resolve) => (done = resolve));
-        venue.firstSentAt = undefined;
+        // Widened: the venue sets it during the tick, which narrowing from this reset cannot see.
+        venue.firstSentAt = undefined as number | undefined;
         const data = tickers(step++);
         const receivedAt = performance.now();
         orchestrator.onMarketData(data, receivedAt);
@@ -412,7 +413,7 @@ async function startSinkProcess(): Promise<{ url: string; proc: Launched }> {
     args: [join(REPO_ROOT, "bench", "fixtures", "otlp-sink.js")],
   });
   const match = await proc.waitFor(/otlp-sink (\d+)/, 10_000);
-  return { url: `http://127.0.0.1:${match[1]}/v1/traces`, proc };
+  return { url: `http://127.0.0.1:${match[1] ?? ""}/v1/traces`, proc };
 }
 
 interface RoundCpu {

@@ -58,7 +58,7 @@ export function describeType(node: Node): string {
       const base = bag.format === "safeint" ? "integer" : "number";
       const min = bag.minimum;
       const max = bag.maximum;
-      const finite = (n: number | undefined) =>
+      const finite = (n: number | undefined): n is number =>
         n !== undefined && Number.isFinite(n) && Math.abs(n) < Number.MAX_SAFE_INTEGER;
       if (finite(min) && finite(max)) return `${base} ${min}..${max}`;
       if (finite(min)) return `${base} >= ${min}`;
@@ -74,9 +74,9 @@ export function describeType(node: Node): string {
     case "literal":
       return (def.values ?? []).map((value) => `\`${String(value)}\``).join(" \\| ");
     case "array":
-      return `list of ${describeType(def.element!)}`;
+      return def.element ? `list of ${describeType(def.element)}` : "list";
     case "record":
-      return `map of ${describeType(def.valueType!)}`;
+      return def.valueType ? `map of ${describeType(def.valueType)}` : "map";
     case "union":
       return (def.options ?? []).map(describeType).join(" or ");
     case "object":
@@ -91,7 +91,9 @@ export function readComments(): Map<string, string> {
   const comments = new Map<string, string>();
   const program = ts.createProgram([join(ROOT, "src", "config", "schema.ts")], { allowJs: false });
   const checker = program.getTypeChecker();
-  const schemaFile = program.getSourceFile(join(ROOT, "src", "config", "schema.ts"))!;
+  const schemaPath = join(ROOT, "src", "config", "schema.ts");
+  const schemaFile = program.getSourceFile(schemaPath);
+  if (!schemaFile) throw new Error(`config-reference: cannot read ${schemaPath}`);
 
   const commentOf = (node: ts.Node, file: ts.SourceFile): string => {
     const ranges = ts.getLeadingCommentRanges(file.text, node.getFullStart()) ?? [];
@@ -181,7 +183,8 @@ export function renderReference(): string {
   const comments = readComments();
   const defaults = configSchema.parse({}) as Record<string, unknown>;
   const out: string[] = [];
-  const shape = defOf(unwrap(configSchema).node).shape!;
+  const shape = defOf(unwrap(configSchema).node).shape;
+  if (!shape) throw new Error("config-reference: the config schema is not an object schema");
   for (const [section, sectionNode] of Object.entries(shape)) {
     out.push(`### \`${section}\``, "");
     const about = comments.get(section);

@@ -691,7 +691,7 @@ function riskAndLimits(): Dashboard {
             .unit("percentunit")
             .span(12)
             .height(8)
-            .withTarget(prom(`${sel("trading_exposure_ratio")}`, "{{strategy}}")),
+            .withTarget(prom(sel("trading_exposure_ratio"), "{{strategy}}")),
           timeseries(
             {
               title: "Position size",
@@ -962,7 +962,7 @@ export function dashboardExpressions(
           out.push({ dashboard: title, panel: panel.title ?? "", expr });
       }
     }
-    for (const variable of dashboard.templating?.list ?? []) {
+    for (const variable of dashboard.templating.list ?? []) {
       const match = /^label_values\((.+), \w+\)$/.exec(
         typeof variable.query === "string" ? variable.query : "",
       );

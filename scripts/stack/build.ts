@@ -89,11 +89,12 @@ function run(
     encoding: "utf8",
     maxBuffer: 256 * 1024 * 1024,
   });
-  writeFileSync(opts.logFile, `$ ${cmd} ${args.join(" ")}\n${r.stdout ?? ""}${r.stderr ?? ""}`, {
+  const output = `${orEmpty(r.stdout)}${orEmpty(r.stderr)}`;
+  writeFileSync(opts.logFile, `$ ${cmd} ${args.join(" ")}\n${output}`, {
     flag: "a",
   });
   if (r.status !== 0) {
-    const tail = `${r.stdout ?? ""}${r.stderr ?? ""}`.trim().split("\n").slice(-15).join("\n");
+    const tail = output.trim().split("\n").slice(-15).join("\n");
     throw new Error(
       `stack:build: \`${cmd} ${args.join(" ")}\` failed in ${opts.cwd} (log: ${opts.logFile}):\n${tail}`,
     );
@@ -199,6 +200,11 @@ function buildCollector(version: string): string {
     cpSync(path.join(dir, "src", "otelcol-ticktrace"), path.join(dir, "bin", "otelcol-ticktrace"));
   });
   return path.join(dir, "bin", "otelcol-ticktrace");
+}
+
+/** spawnSync's output, which is null when the command could not be started. */
+function orEmpty(text: string | null): string {
+  return text ?? "";
 }
 
 function buildPrometheus(version: string): { prometheus: string; promtool: string } {

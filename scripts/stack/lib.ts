@@ -19,8 +19,8 @@ export const STATE_DIR = path.join(REPO, ".stack");
 export function readDotEnv(file = path.join(REPO, ".env")): Record<string, string> {
   const out: Record<string, string> = {};
   for (const line of readFileSync(file, "utf8").split("\n")) {
-    const m = /^([A-Z0-9_]+)=(.*)$/.exec(line.trim());
-    if (m) out[m[1]!] = m[2]!.trim();
+    const [, key, value] = /^([A-Z0-9_]+)=(.*)$/.exec(line.trim()) ?? [];
+    if (key !== undefined && value !== undefined) out[key] = value.trim();
   }
   return out;
 }
@@ -60,7 +60,8 @@ export function stackVersions(env = readDotEnv()): StackVersions {
 export function prometheusModuleVersion(release: string): string {
   const m = /^(\d+)\.(\d+)\.(\d+)$/.exec(release);
   if (!m) throw new Error(`.env: PROMETHEUS_IMAGE tag must be vX.Y.Z (got ${release})`);
-  return `v0.${Number(m[1]) * 100 + Number(m[2])}.${m[3]}`;
+  const [, major, minor, patch = ""] = m;
+  return `v0.${Number(major) * 100 + Number(minor)}.${patch}`;
 }
 
 /** The `go` command: on PATH, else the toolchain's usual place. */

@@ -149,6 +149,13 @@ function launch(p: Omit<StackProcess, "pid">): StackProcess {
   return { ...p, pid: child.pid };
 }
 
+/** The first entry of a list in deploy/prometheus/prometheus.yml, which the rendering edits in place. */
+function firstOf<T>(list: readonly T[], what: string): T {
+  const [first] = list;
+  if (first === undefined) throw new Error(`deploy/prometheus/prometheus.yml: ${what} is empty`);
+  return first;
+}
+
 /**
  * deploy/prometheus/prometheus.yml for loopback: each job's compose target replaced by the
  * address of the same server here, rule files from the repo, Alertmanagers of this stack.
@@ -168,7 +175,10 @@ export function renderPrometheusConfig(targets: {
   };
   // Rule files are relative to the config file; the rendered file lives elsewhere.
   doc.rule_files = doc.rule_files.map((f) => path.join(REPO, "deploy/prometheus", f));
-  doc.alerting.alertmanagers[0]!.static_configs[0]!.targets = targets.alertmanagers;
+  firstOf(
+    firstOf(doc.alerting.alertmanagers, "alerting.alertmanagers").static_configs,
+    "static_configs",
+  ).targets = targets.alertmanagers;
   if (targets.interval) {
     doc.global.scrape_interval = targets.interval;
     doc.global.evaluation_interval = targets.interval;
@@ -180,10 +190,12 @@ export function renderPrometheusConfig(targets: {
   };
   const jobs = [];
   for (const job of doc.scrape_configs) {
-    if (job.static_configs[0]!.targets.some((t) => t.startsWith("app:"))) {
-      job.static_configs[0]!.targets = [targets.app];
-    } else if (byJob[job.job_name]) {
-      job.static_configs[0]!.targets = byJob[job.job_name]!;
+    const scrape = firstOf(job.static_configs, `${job.job_name} static_configs`);
+    const mapped = byJob[job.job_name];
+    if (scrape.targets.some((t) => t.startsWith("app:"))) {
+      scrape.targets = [targets.app];
+    } else if (mapped) {
+      scrape.targets = mapped;
     } else {
       // Loki and Tempo do not run in this stack: scraping them would only report them down.
       continue;
