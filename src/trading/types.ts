@@ -14,7 +14,9 @@ import type { Order, PlaceOrderRequest, Side } from "./venues/wire.js";
 /** One side of a two-sided quote. */
 export interface Quote {
   side: Side;
+  /** Limit price. */
   price: number;
+  /** Base quantity. */
   quantity: number;
 }
 
@@ -23,7 +25,9 @@ export interface Quote {
  * this tick: whatever rests there stays.
  */
 export interface Quotes {
+  /** The buy order wanted resting (`side: "buy"`). */
   readonly bid?: Quote | undefined;
+  /** The sell order wanted resting (`side: "sell"`). */
   readonly ask?: Quote | undefined;
 }
 
@@ -52,7 +56,9 @@ export interface Strategy<D extends Quotes = Quotes> {
 export interface OrderIntent {
   symbol: string;
   side: Side;
+  /** Base quantity. */
   quantity: number;
+  /** Limit price. */
   price: number;
 }
 
@@ -87,6 +93,7 @@ export interface Position {
   averagePrice: number;
   /** Realized PnL after fees, quote currency. */
   realizedPnl: number;
+  /** Fees paid, quote currency. */
   fees: number;
   /** Latest mark price (NaN until the first mark). */
   mark: number;
@@ -94,10 +101,13 @@ export interface Position {
   openedAtMs: number | undefined;
 }
 
+/** A fill as the position book applies it. */
 export interface FillInput {
   symbol: string;
   side: Side;
+  /** Execution price. */
   price: number;
+  /** Base quantity filled. */
   quantity: number;
   /** Fee in quote currency; always reduces realized PnL. */
   fee: number;
@@ -105,14 +115,19 @@ export interface FillInput {
 
 /** What a fill changed: the realized PnL it produced, and a closed holding period if any. */
 export interface FillResult {
+  /** Realized PnL of this fill after its fee, quote currency. */
   realized: number;
   /** Set when the fill brought the position back to flat or through it. */
   closed?: { side: "long" | "short"; durationMs: number };
 }
 
+/** The portfolio summed over symbols, quote currency. */
 export interface PortfolioTotals {
+  /** Realized PnL after fees. */
   realized: number;
+  /** Unrealized PnL at the latest marks. */
   unrealized: number;
+  /** Fees paid. */
   fees: number;
   /** Realized plus unrealized since the start of the UTC day. */
   daily: number;
@@ -120,6 +135,7 @@ export interface PortfolioTotals {
   equity: number;
   /** Sum of |quantity| x mark over symbols. */
   grossNotional: number;
+  /** Symbols whose position is not flat. */
   openPositions: number;
 }
 
@@ -127,9 +143,13 @@ export interface PortfolioTotals {
 export interface PositionBook {
   /** The position of `symbol` (created flat on first use). */
   position(symbol: string): Position;
+  /** Every position. */
   all(): readonly Position[];
+  /** The portfolio summed over symbols. */
   totals(): PortfolioTotals;
+  /** Marks `symbol` at `price` (the mid, on every tick). */
   mark(symbol: string, price: number): void;
+  /** Applies one fill (each fill once): position, average price, realized PnL and fees. */
   applyFill(fill: FillInput): FillResult;
 }
 
@@ -137,8 +157,11 @@ export interface PositionBook {
 export interface Venue {
   /** `call.onSent` fires when the request goes on the wire (tick-to-trade "sent"). */
   placeOrder(request: PlaceOrderRequest, call?: { onSent?: () => void }): Promise<Order>;
+  /** Cancels one order; resolves with its final state. */
   cancelOrder(orderId: string): Promise<Order>;
+  /** One order's current state, with its fills. */
   getOrder(orderId: string): Promise<Order>;
+  /** Our open orders, of one symbol or all. */
   openOrders(symbol?: string): Promise<Order[]>;
 }
 
