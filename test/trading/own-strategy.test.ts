@@ -4,10 +4,12 @@
  * that serves `/metrics` on 127.0.0.1 and exports traces to a real OTLP receiver on 127.0.0.1.
  * The orders show on `/metrics` as the demo's do, and each tick is a trace with its stage spans.
  *
+ * The example in docs/api.md is checked here to be the bot the package test runs.
+ *
  * The runtime is started with the sources' lazily loaded modules (`require` in the runtime loads
  * built files, which a test of the sources does not have); everything else is the public API.
  */
-import { rmSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import {
@@ -27,7 +29,7 @@ import {
 } from "../../src/index.js";
 import { startRuntimeWith } from "../../src/telemetry/start.js";
 import { sourceModules } from "../runtime/source-modules.js";
-import { tempDir } from "../telemetry/helpers.js";
+import { ROOT, tempDir } from "../telemetry/helpers.js";
 import { attributes, eventually, OtlpReceiver } from "../telemetry/otlp-receiver.js";
 
 /** The user's paper venue: every order rests until the user's own matching says it filled. */
@@ -228,5 +230,16 @@ describe("a user's own strategy in createTrader, from the public API", () => {
     expect(() => createTrader({ ...options, startingEquity: 0 })).toThrow(
       "createTrader: options.startingEquity must be a positive number (got 0)",
     );
+  });
+});
+
+describe("docs/api.md, Your own strategy", () => {
+  it("shows examples/own-strategy/bot.ts verbatim (the bot the package test runs from the installed package)", () => {
+    const api = readFileSync(join(ROOT, "docs", "api.md"), "utf8");
+    const section = api.slice(api.indexOf("## Your own strategy"), api.indexOf("## The public API"));
+    const blocks = [...section.matchAll(/```ts\n([\s\S]*?)```/g)].map((match) => match[1]!.trimEnd());
+    expect(blocks).toEqual([
+      readFileSync(join(ROOT, "examples", "own-strategy", "bot.ts"), "utf8").trimEnd(),
+    ]);
   });
 });
