@@ -13,6 +13,7 @@ import type { Order, PlaceOrderRequest, Side } from "./venues/wire.js";
 
 /** One side of a two-sided quote. */
 export interface Quote {
+  /** `buy` or `sell`. */
   side: Side;
   /** Limit price. */
   price: number;
@@ -54,7 +55,9 @@ export interface Strategy<D extends Quotes = Quotes> {
 
 /** One order a strategy wants placed, as the risk check sees it. */
 export interface OrderIntent {
+  /** `BASE/QUOTE`, e.g. `BTC/USDT`. */
   symbol: string;
+  /** `buy` or `sell`. */
   side: Side;
   /** Base quantity. */
   quantity: number;
@@ -86,6 +89,7 @@ export interface RiskCheck {
 
 /** One symbol's position. */
 export interface Position {
+  /** `BASE/QUOTE`, e.g. `BTC/USDT`. */
   readonly symbol: string;
   /** Signed base quantity: positive long, negative short. */
   quantity: number;
@@ -103,7 +107,9 @@ export interface Position {
 
 /** A fill as the position book applies it. */
 export interface FillInput {
+  /** `BASE/QUOTE`, e.g. `BTC/USDT`. */
   symbol: string;
+  /** `buy` or `sell`. */
   side: Side;
   /** Execution price. */
   price: number;

@@ -28,6 +28,7 @@ export interface BookLevel {
 }
 
 export interface OrderBook {
+  /** `BASE/QUOTE`, e.g. `BTC/USDT`. */
   symbol: string;
   bids: BookLevel[];
   asks: BookLevel[];
@@ -40,7 +41,9 @@ export interface Fill {
   fillId: string;
   /** The order it filled. */
   orderId: string;
+  /** `BASE/QUOTE`, e.g. `BTC/USDT`. */
   symbol: string;
+  /** `buy` or `sell`. */
   side: Side;
   /** Execution price. */
   price: number;
@@ -58,7 +61,9 @@ export interface Order {
   orderId: string;
   /** The id the placement carried, if any. */
   clientOrderId?: string;
+  /** `BASE/QUOTE`, e.g. `BTC/USDT`. */
   symbol: string;
+  /** `buy` or `sell`. */
   side: Side;
   /** Only limit orders. */
   type: "limit";
@@ -68,6 +73,7 @@ export interface Order {
   quantity: number;
   /** Base quantity filled so far. */
   filled: number;
+  /** Where the order stands. */
   status: OrderStatus;
   /** Exchange time of the placement, epoch milliseconds. */
   createdAt: number;
@@ -77,7 +83,9 @@ export interface Order {
 
 /** A limit order to place. */
 export interface PlaceOrderRequest {
+  /** `BASE/QUOTE`, e.g. `BTC/USDT`. */
   symbol: string;
+  /** `buy` or `sell`. */
   side: Side;
   /** Only limit orders. */
   type: "limit";
