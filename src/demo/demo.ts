@@ -161,6 +161,8 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
     positions,
     requoteThresholdBps: trading.strategy.requote_threshold_bps,
     panicCooldownMs: trading.strategy.panic_cooldown_ms,
+    positionMonitorIntervalMs: trading.workers.position_monitor_interval_ms,
+    reconciliationIntervalMs: trading.workers.reconciliation_interval_ms,
     ...(onTick
       ? {
           onTick: (tick: TickInfo) => {
@@ -178,9 +180,6 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
       "startDemo: the trader was built without its reference risk check or exchange client",
     );
   }
-  const evaluateRisk = (source: "fill" | "positions_worker") => {
-    trader.evaluateRisk(source);
-  };
   const snapshotSource = createSnapshotSource({
     exchange,
     positions,
@@ -206,20 +205,10 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
   });
   trader.start();
 
-  const workers = startWorkers({
-    trading,
-    exchange,
-    strategyId,
-    positions,
-    evaluateRisk,
-    executor,
-    client,
-    metrics,
-    health,
-    events,
-    logger,
-    clock,
-  });
+  const workers = [
+    ...trader.workers,
+    startPnlSnapshot({ trading, positions, metrics, health, events, logger, clock }),
+  ];
   // Counters whose label values are known now start at 0 (`increase()` sees their first increment).
   startKnownSeriesAtZero(metrics, {
     exchanges: [exchange],
@@ -275,10 +264,8 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
         cancelScenario();
         simulator.endOutage();
         simulator.endRateLimitStorm();
-        await orchestrator.shutdown();
-        // The workers call the exchange client, which the trader's shutdown closes.
-        await Promise.all(workers.map((w) => w.shutdown()));
         await trader.shutdown();
+        await Promise.all(workers.map((w) => w.shutdown()));
         await simulator.shutdown();
         logger.info("demo stopped");
       })();
@@ -287,101 +274,39 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
   };
 }
 
-interface WorkerDeps {
+/** The demo's own worker: a PnL snapshot in the debug log (the trader runs the other two). */
+function startPnlSnapshot(deps: {
   trading: Config["trading"];
-  exchange: string;
-  strategyId: string;
   positions: PositionManager;
-  /** The risk check outside a tick, in a span of its own. */
-  evaluateRisk: (source: "fill" | "positions_worker") => void;
-  executor: OrderExecutor;
-  client: ExchangeClient;
   metrics: TradingMetrics;
   health: HealthRegistry;
   events: TradingEvents;
   logger: Logger;
   clock: Clock;
-}
-
-/** The three workers: position monitor (gauges + risk), reconciliation, PnL snapshot. */
-function startWorkers(deps: WorkerDeps): Worker[] {
-  const { trading, exchange, strategyId, positions, evaluateRisk, executor, client, metrics } = deps;
-  const common = {
-    metrics,
+}): Worker {
+  const { positions, clock } = deps;
+  const pnlHistory: { atMs: number; totals: PortfolioTotals }[] = [];
+  return startWorker({
+    metrics: deps.metrics,
     health: deps.health,
     events: deps.events,
     logger: deps.logger,
-    clock: deps.clock,
-  };
-  const strategyAttrs = { strategy: strategyId };
-  const exchangeAttrs = { exchange };
-  const pnlHistory: { atMs: number; totals: PortfolioTotals }[] = [];
-  return [
-    startWorker({
-      ...common,
-      name: "position_monitor",
-      intervalMs: trading.workers.position_monitor_interval_ms,
-      run: () => {
-        const totals = positions.totals();
-        for (const position of positions.all()) {
-          const symbolAttrs = { exchange, symbol: position.symbol };
-          const pnlAttrs = { symbol: position.symbol, strategy: strategyId };
-          metrics.positionSize.record(position.quantity, symbolAttrs);
-          metrics.pnlRealized.record(position.realizedPnl, pnlAttrs);
-          metrics.pnlUnrealized.record(positions.unrealized(position), pnlAttrs);
-        }
-        metrics.positionsOpen.record(totals.openPositions, exchangeAttrs);
-        metrics.pnlDaily.record(totals.daily, strategyAttrs);
-        metrics.portfolioValue.record(totals.equity, strategyAttrs);
-        metrics.exposure.record(totals.equity > 0 ? totals.grossNotional / totals.equity : 0, strategyAttrs);
-        evaluateRisk("positions_worker");
-      },
-    }),
-    startWorker({
-      ...common,
-      name: "reconciliation",
-      intervalMs: trading.workers.reconciliation_interval_ms,
-      run: async () => {
-        const changed = await executor.reconcile();
-        if (changed.closed > 0 || changed.orphansCancelled > 0) {
-          deps.logger.info("reconciliation corrected local orders", {
-            component: "reconciliation",
-            closed: changed.closed,
-            orphans_cancelled: changed.orphansCancelled,
-          });
-        }
-        const balances = await client.balances();
-        for (const position of positions.all()) {
-          const base = position.symbol.split("/")[0]!;
-          const drift = Math.abs((balances[base] ?? 0) - position.quantity);
-          if (drift > 1e-6) {
-            deps.logger.debug("position differs from the exchange balance (fills in flight?)", {
-              component: "reconciliation",
-              symbol: position.symbol,
-              drift,
-            });
-          }
-        }
-      },
-    }),
-    startWorker({
-      ...common,
-      name: "pnl_snapshot",
-      intervalMs: trading.workers.pnl_snapshot_interval_ms,
-      run: () => {
-        const totals = positions.totals();
-        pnlHistory.push({ atMs: deps.clock.now(), totals });
-        if (pnlHistory.length > 1_000) pnlHistory.shift();
-        deps.logger.debug("pnl snapshot", {
-          component: "pnl",
-          realized: totals.realized,
-          unrealized: totals.unrealized,
-          daily: totals.daily,
-          equity: totals.equity,
-        });
-      },
-    }),
-  ];
+    clock,
+    name: "pnl_snapshot",
+    intervalMs: deps.trading.workers.pnl_snapshot_interval_ms,
+    run: () => {
+      const totals = positions.totals();
+      pnlHistory.push({ atMs: clock.now(), totals });
+      if (pnlHistory.length > 1_000) pnlHistory.shift();
+      deps.logger.debug("pnl snapshot", {
+        component: "pnl",
+        realized: totals.realized,
+        unrealized: totals.unrealized,
+        daily: totals.daily,
+        equity: totals.equity,
+      });
+    },
+  });
 }
 
 /** The one-line summary printed when the demo ends. */

@@ -13,10 +13,11 @@ import { OrderExecutor } from "./execution/order-executor.js";
 import { Orchestrator, type StrategyState, type TickListener } from "./orchestrator.js";
 import { PositionManager } from "./portfolio/position-manager.js";
 import { RiskMonitor } from "./risk/risk-monitor.js";
-import type { PositionBook, RiskCheck, Strategy, Venue } from "./types.js";
+import type { Position, PositionBook, RiskCheck, Strategy, Venue } from "./types.js";
 import type * as ExchangeClientModule from "./venues/exchange-client.js";
 import type { ExchangeClient } from "./venues/exchange-client.js";
 import type { Fill, Ticker } from "./venues/wire.js";
+import { startWorker, type Worker } from "./workers.js";
 
 /**
  * An exchange that speaks the simulator's API (REST plus a WebSocket stream), reached through the
@@ -83,6 +84,17 @@ export interface TraderOptions {
   requoteThresholdBps?: number;
   /** How long a strategy that threw stays faulted before it is tried again. Default 5000 ms. */
   panicCooldownMs?: number;
+  /**
+   * How often the position monitor records positions, PnL, portfolio value and exposure
+   * (`trading_position_size`, `trading_pnl_*`, `trading_portfolio_value_usd`, ...) and re-runs the
+   * risk check's evaluation. Default 1000 ms.
+   */
+  positionMonitorIntervalMs?: number;
+  /**
+   * How often reconciliation compares our resting orders with the venue's open orders (orders
+   * the venue closed are fetched, fills applied; orphans cancelled). Default 5000 ms.
+   */
+  reconciliationIntervalMs?: number;
   /** Called after every tick, off the tick-to-trade path. */
   onTick?: TickListener;
   /** Time source; the system clock when left out. */
@@ -105,8 +117,9 @@ export interface Trader {
   /** The position book the loop marks on every tick and the executor updates on every fill. */
   readonly positions: PositionBook;
   /**
-   * Starts trading: connects the exchange stream (with an {@link ExchangeConnection}) and the
-   * folding of tick-path metrics. Idempotent.
+   * Starts trading: connects the exchange stream (with an {@link ExchangeConnection}), the
+   * folding of tick-path metrics and the two workers (position monitor, reconciliation; health
+   * group `workers`). Idempotent.
    */
   start(): void;
   /**
@@ -127,6 +140,8 @@ const DEFAULTS = {
   requestTimeoutMs: 2_000,
   reconnectInitialMs: 250,
   reconnectMaxMs: 5_000,
+  positionMonitorIntervalMs: 1_000,
+  reconciliationIntervalMs: 5_000,
   /** How often tick-path latencies and counts are folded into the instruments. */
   hotPathFlushMs: 1_000,
 };
@@ -146,8 +161,17 @@ function validate(options: TraderOptions): void {
   if (options.exchange === "") throw invalid("exchange", "a non-empty name", '""');
   if (options.requoteThresholdBps !== undefined && !(options.requoteThresholdBps >= 0))
     throw invalid("requoteThresholdBps", "0 or more", String(options.requoteThresholdBps));
-  if (options.panicCooldownMs !== undefined && !(options.panicCooldownMs > 0))
-    throw invalid("panicCooldownMs", "a positive number of milliseconds", String(options.panicCooldownMs));
+  for (const key of ["panicCooldownMs", "positionMonitorIntervalMs", "reconciliationIntervalMs"] as const) {
+    const value = options[key];
+    if (value !== undefined && !(value > 0))
+      throw invalid(key, "a positive number of milliseconds", String(value));
+  }
+}
+
+/** Unrealized PnL of one position at its mark (0 while flat or before the first mark). */
+function unrealized(position: Position): number {
+  if (position.quantity === 0 || Number.isNaN(position.mark)) return 0;
+  return position.quantity * (position.mark - position.averagePrice);
 }
 
 /**
@@ -176,6 +200,9 @@ export class ReferenceTrader implements Trader {
   /** The reference exchange client, when the venue is an {@link ExchangeConnection}. */
   readonly client: ExchangeClient | undefined;
   readonly hotPath: HotPathRecorder;
+  /** The position monitor and reconciliation, once started. */
+  readonly workers: Worker[] = [];
+  private readonly options: TraderOptions;
   private readonly runtime: Runtime;
   private readonly clock: Clock;
   private started = false;
@@ -186,6 +213,7 @@ export class ReferenceTrader implements Trader {
     const { runtime, exchange, symbols } = options;
     const { metrics, health, events, logger, tracer } = runtime;
     const clock = options.clock ?? systemClock;
+    this.options = options;
     this.runtime = runtime;
     this.clock = clock;
     this.positions =
@@ -290,7 +318,74 @@ export class ReferenceTrader implements Trader {
     this.started = true;
     this.hotPath.start();
     this.client?.start();
+    this.workers.push(...this.startWorkers());
     this.runtime.onShutdown(() => this.shutdown());
+  }
+
+  /** Position monitor (gauges and the risk evaluation) and reconciliation, as the reference process runs them. */
+  private startWorkers(): Worker[] {
+    const { metrics, health, events, logger } = this.runtime;
+    const { exchange, strategy } = this.options;
+    const positions = this.positions;
+    const common = { metrics, health, events, logger, clock: this.clock };
+    const strategyAttrs = { strategy: strategy.id };
+    const exchangeAttrs = { exchange };
+    return [
+      startWorker({
+        ...common,
+        name: "position_monitor",
+        intervalMs: this.options.positionMonitorIntervalMs ?? DEFAULTS.positionMonitorIntervalMs,
+        run: () => {
+          const totals = positions.totals();
+          for (const position of positions.all()) {
+            const pnlAttrs = { symbol: position.symbol, strategy: strategy.id };
+            metrics.positionSize.record(position.quantity, { exchange, symbol: position.symbol });
+            metrics.pnlRealized.record(position.realizedPnl, pnlAttrs);
+            metrics.pnlUnrealized.record(unrealized(position), pnlAttrs);
+          }
+          metrics.positionsOpen.record(totals.openPositions, exchangeAttrs);
+          metrics.pnlDaily.record(totals.daily, strategyAttrs);
+          metrics.portfolioValue.record(totals.equity, strategyAttrs);
+          metrics.exposure.record(
+            totals.equity > 0 ? totals.grossNotional / totals.equity : 0,
+            strategyAttrs,
+          );
+          this.evaluateRisk("positions_worker");
+        },
+      }),
+      startWorker({
+        ...common,
+        name: "reconciliation",
+        intervalMs: this.options.reconciliationIntervalMs ?? DEFAULTS.reconciliationIntervalMs,
+        run: () => this.reconcile(),
+      }),
+    ];
+  }
+
+  /** Brings our orders in line with the venue's; with the reference client, also checks balances. */
+  private async reconcile(): Promise<void> {
+    const log = this.runtime.logger;
+    const changed = await this.executor.reconcile();
+    if (changed.closed > 0 || changed.orphansCancelled > 0) {
+      log.info("reconciliation corrected local orders", {
+        component: "reconciliation",
+        closed: changed.closed,
+        orphans_cancelled: changed.orphansCancelled,
+      });
+    }
+    if (!this.client) return;
+    const balances = await this.client.balances();
+    for (const position of this.positions.all()) {
+      const base = position.symbol.split("/")[0] ?? position.symbol;
+      const drift = Math.abs((balances[base] ?? 0) - position.quantity);
+      if (drift > 1e-6) {
+        log.debug("position differs from the exchange balance (fills in flight?)", {
+          component: "reconciliation",
+          symbol: position.symbol,
+          drift,
+        });
+      }
+    }
   }
 
   onMarketData(tickers: readonly Ticker[]): void {
@@ -330,6 +425,8 @@ export class ReferenceTrader implements Trader {
   shutdown(): Promise<void> {
     this.stopping ??= (async () => {
       await this.orchestrator.shutdown();
+      // The workers call the venue, which the client's shutdown closes.
+      await Promise.all(this.workers.map((worker) => worker.shutdown()));
       await this.client?.shutdown();
       await this.hotPath.shutdown();
     })();

@@ -133,7 +133,7 @@ async function scrape(runtime: Runtime): Promise<string> {
 }
 
 describe("a user's own strategy in createTrader, from the public API", () => {
-  it("its orders show on /metrics and its ticks are traces with the stage spans; the user's risk check refuses on the span", async () => {
+  it("its orders show on /metrics and its ticks are traces with the stage spans, its position is monitored; the user's risk check refuses on the span", async () => {
     const { runtime, receiver } = await start();
     const venue = new PaperVenue();
     const ticks: TickInfo[] = [];
@@ -145,6 +145,7 @@ describe("a user's own strategy in createTrader, from the public API", () => {
       startingEquity: 100_000,
       venue,
       risk: priceCap,
+      positionMonitorIntervalMs: 100,
       onTick: (tick) => ticks.push(tick),
     });
     trader.start();
@@ -190,6 +191,13 @@ describe("a user's own strategy in createTrader, from the public API", () => {
       /^trading_orders_placed_total\{exchange="paper",symbol="BTC\/USDT",side="buy",type="limit"[^}]*\} 1$/m,
     );
     expect(metrics).toMatch(/^trading_orders_filled_total\{[^}]*exchange="paper"[^}]*side="buy"[^}]*\} 1$/m);
+    // The position monitor records the position the fill opened, and the day's PnL.
+    await eventually(
+      async () =>
+        /^trading_position_size\{exchange="paper",symbol="BTC\/USDT"[^}]*\} 1$/m.test(await scrape(runtime)),
+      "the position on /metrics",
+    );
+    expect(await scrape(runtime)).toMatch(/^trading_pnl_daily_usd\{strategy="dip-buyer"[^}]*\} -?\d/m);
     expect(metrics).toMatch(/^trading_ticks_total\{[^}]*strategy="dip-buyer"[^}]*outcome="ok"[^}]*\} 2$/m);
     expect(metrics).toMatch(/^trading_tick_to_trade_duration_seconds_count\{[^}]*stage="ack"[^}]*\} [1-9]/m);
 
