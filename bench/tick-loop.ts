@@ -648,7 +648,7 @@ async function tickLoopLoopback(opts: { quick: boolean }): Promise<Figure[]> {
   const tickers = (step: number): Ticker[] => {
     const shift = step % 2 === 0 ? 1.0005 : 1;
     return SYMBOLS.map((symbol) => {
-      const mid = simulator.market.mid(symbol)! * shift;
+      const mid = simulator.mid(symbol)! * shift;
       return { symbol, bid: mid * 0.99995, ask: mid * 1.00005, last: mid, ts: 0 };
     });
   };

@@ -1,6 +1,6 @@
 /**
  * Time as a dependency. Rules, escalation, retention and the alert outbox take a {@link Clock}
- * so that tests drive them with {@link createManualClock} instead of sleeping.
+ * so that tests drive them with `createManualClock` (from `ticktrace/testing`) instead of sleeping.
  */
 export interface Clock {
   /** Wall-clock milliseconds since the Unix epoch. */

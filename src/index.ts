@@ -10,8 +10,9 @@
  * tt.events.circuitBreakerTripped({ breaker: "daily_loss", reason: "loss limit hit", dailyPnl: -1600, limit: 1500 });
  * ```
  *
- * Test doubles (manual clock, in-memory metrics, a recording channel, the exchange simulator) are
- * in `ticktrace/testing`.
+ * Your own strategy trades in the reference trading loop with {@link createTrader}. Test doubles
+ * (manual clock, in-memory metrics, a recording channel, the exchange simulator) are in
+ * `ticktrace/testing`.
  *
  * @packageDocumentation
  */
@@ -19,7 +20,8 @@
 // The runtime: one per process, wired from config.yaml.
 export { getRuntime, startRuntime, type StartRuntimeOptions } from "./telemetry/start.js";
 export type { Runtime } from "./telemetry/runtime.js";
-export type { BotStatusProviders, RuntimeAlerts, RuntimeBot, RuntimeMonitoring } from "./runtime/parts.js";
+export type { RuntimeAlerts, RuntimeBot, RuntimeMonitoring } from "./runtime/parts.js";
+export type { BotStatusProviders } from "./bot/commands.js";
 
 // Configuration.
 export {
@@ -29,7 +31,7 @@ export {
   type LoadConfigOptions,
   type LoadedConfig,
 } from "./config/load.js";
-export type { Config, ConfigInput } from "./config/schema.js";
+export type { Config, ConfigInput, configSchema } from "./config/schema.js";
 
 // Metric names and the instruments.
 export {
@@ -41,7 +43,7 @@ export {
   type MetricDefinition,
   type MetricKey,
 } from "./telemetry/catalogue.js";
-export type { TradingMetrics } from "./telemetry/metrics.js";
+export type { Instrument, TradingMetrics } from "./telemetry/metrics.js";
 export type {
   BoundCounter,
   BoundRecorder,
@@ -85,7 +87,7 @@ export {
 } from "./alerting/channels/alertmanager.js";
 
 // Monitoring snapshots.
-export type { MonitoringSnapshot } from "./monitoring/snapshot.js";
+export type { MonitoringSnapshot, monitoringSnapshotSchema } from "./monitoring/snapshot.js";
 export type { SnapshotSource } from "./monitoring/service.js";
 
 // Health and logging, as the runtime hands them out.
@@ -112,6 +114,7 @@ export type {
   DecisionInput,
   DecisionReader,
   DecisionSummary,
+  EventBase,
   ModelUsageEvent,
   ModelUsageInput,
   SessionEvent,
@@ -123,6 +126,31 @@ export type {
   ToolCallInput,
 } from "./decisions/types.js";
 export type { BotStatus, PortfolioPosition } from "./bot/format.js";
+
+// Trading: your own strategy (or risk check, position book, venue) in the reference trading loop.
+export {
+  createTrader,
+  type ExchangeConnection,
+  type RiskLimits,
+  type Trader,
+  type TraderOptions,
+} from "./trading/create.js";
+export type { StrategyState, TickInfo, TickListener } from "./trading/orchestrator.js";
+export type {
+  FillInput,
+  FillResult,
+  OrderIntent,
+  PortfolioTotals,
+  Position,
+  PositionBook,
+  Quote,
+  Quotes,
+  RiskCheck,
+  RiskVerdict,
+  Strategy,
+  Venue,
+} from "./trading/types.js";
+export type { Fill, Order, OrderStatus, PlaceOrderRequest, Side, Ticker } from "./trading/venues/wire.js";
 
 // Errors and time.
 export { TicktraceError, type ErrorCode, type TicktraceErrorOptions } from "./errors.js";

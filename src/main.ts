@@ -93,7 +93,6 @@ async function main(): Promise<void> {
     runtime: rt,
     scenario: cli.scenario,
     seed: cli.seed,
-    events: rt.events,
     ...(decisionRecorder ? { decisionRecorder } : {}),
     ...(onTick ? { onTick } : {}),
   });

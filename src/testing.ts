@@ -34,3 +34,28 @@ export {
   type SimulatorOptions,
   type SimulatorStats,
 } from "./trading/venues/simulator/server.js";
+export type { Regime } from "./trading/venues/simulator/market.js";
+
+// The types of `ticktrace` that the doubles' signatures use (the same types, so a test needs one import).
+export type { Clock, TimerHandle } from "./clock.js";
+export type {
+  ALERT_LEVELS,
+  Alert,
+  AlertChannel,
+  AlertChannelKind,
+  AlertEvent,
+  AlertFieldValue,
+  AlertLevel,
+  AlertStatus,
+  DeliveryContext,
+} from "./alert-model/types.js";
+export type { Instrument, TradingMetrics } from "./telemetry/metrics.js";
+export type { METRICS, MetricDefinition, InstrumentKind } from "./telemetry/catalogue.js";
+export type {
+  BoundCounter,
+  BoundRecorder,
+  FoldedCounter,
+  FoldedGauge,
+  FoldedHistogram,
+  FoldedUpDownCounter,
+} from "./telemetry/folded-instruments.js";

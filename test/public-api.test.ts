@@ -24,6 +24,7 @@ const MAIN = [
   "createJsonlChannel",
   "createSlackChannel",
   "createTelegramChannel",
+  "createTrader",
   "getRuntime",
   "loadConfig",
   "parseConfig",

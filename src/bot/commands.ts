@@ -33,14 +33,8 @@ import {
 const MAX_ECHO_CHARS = 80;
 const echo = (text: string): string => code(clip(text, MAX_ECHO_CHARS));
 
-/** What the bot reads. Every provider is optional: a command without one says so. */
-export interface BotProviders {
-  /** The decision store's read side (`recorder.reader`), for `/reasoning`, `/last_decision`, `/portfolio`. */
-  decisions?: DecisionReader;
-  /** The alert manager, for `/alerts`, `/ack`, the Acknowledge button and `/status`. */
-  alerter?: Alerter;
-  /** For `/health` and `/status`. */
-  health?: HealthRegistry;
+/** What the Telegram command bot shows about your process, for `/status` and `/portfolio`. */
+export interface BotStatusProviders {
   /** Running state, PnL and breaker, for `/status`; undefined when the process has none to report (yet). */
   status?: () => BotStatus | undefined | Promise<BotStatus | undefined>;
   /** Open positions, for `/portfolio`; undefined when the process does not report them (yet). */
@@ -48,6 +42,16 @@ export interface BotProviders {
     | readonly PortfolioPosition[]
     | undefined
     | Promise<readonly PortfolioPosition[] | undefined>;
+}
+
+/** What the bot reads. Every provider is optional: a command without one says so. */
+export interface BotProviders extends BotStatusProviders {
+  /** The decision store's read side (`recorder.reader`), for `/reasoning`, `/last_decision`, `/portfolio`. */
+  decisions?: DecisionReader;
+  /** The alert manager, for `/alerts`, `/ack`, the Acknowledge button and `/status`. */
+  alerter?: Alerter;
+  /** For `/health` and `/status`. */
+  health?: HealthRegistry;
   /** Grafana links to traces in `/reasoning` (`grafana.url`). */
   grafana?: GrafanaLinkOptions;
 }

@@ -59,7 +59,8 @@ export interface ModelUsageInput {
   finishReason?: string;
 }
 
-interface EventBase {
+/** What every event of a session carries: its session, its place in it and its time. */
+export interface EventBase {
   sessionId: string;
   /** Position in the session, from 1. */
   seq: number;

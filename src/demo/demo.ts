@@ -1,21 +1,21 @@
-import { isSpanContextValid, type Tracer } from "@opentelemetry/api";
 import { systemClock, type Clock } from "../clock.js";
 import type { Config } from "../config/schema.js";
+import type { Runtime } from "../telemetry/runtime.js";
 import type { HealthRegistry } from "../health/registry.js";
 import type { Logger } from "../logging/logger.js";
 import type { MonitoringSnapshot } from "../monitoring/snapshot.js";
-import { HotPathRecorder } from "../telemetry/hot-path.js";
 import { startKnownSeriesAtZero } from "../telemetry/known-series.js";
 import type { TradingMetrics } from "../telemetry/metrics.js";
-import type { TickTracerFactory } from "../telemetry/tick-trace/tick-tracer.js";
-import { createTradingEvents, type TradingEvents } from "../events/trading-events.js";
-import { ExchangeClient, type ExchangeOperation } from "../trading/venues/exchange-client.js";
+import type { TradingEvents } from "../events/trading-events.js";
+import type { ExchangeClient, ExchangeOperation } from "../trading/venues/exchange-client.js";
 import { MarketMaker, type QuoteDecisionSink } from "../trading/strategy/market-maker.js";
-import { Orchestrator, type TickInfo } from "../trading/orchestrator.js";
-import { OrderExecutor } from "../trading/execution/order-executor.js";
+import type { Orchestrator, TickInfo } from "../trading/orchestrator.js";
+import type { OrderExecutor } from "../trading/execution/order-executor.js";
+import { ReferenceTrader } from "../trading/create.js";
+import { TicktraceError } from "../errors.js";
 import { PositionManager } from "../trading/portfolio/position-manager.js";
 import type { PortfolioTotals } from "../trading/types.js";
-import { RiskMonitor, type RejectReason, type RiskLimit } from "../trading/risk/risk-monitor.js";
+import type { RejectReason, RiskLimit, RiskMonitor } from "../trading/risk/risk-monitor.js";
 import { scheduleScenario, type ScenarioName } from "./scenarios.js";
 import { ExchangeSimulator, type SimulatorStats } from "../trading/venues/simulator/server.js";
 import { createSnapshotSource } from "./snapshot.js";
@@ -42,24 +42,12 @@ const REJECT_REASONS = {
 } satisfies Record<RejectReason, 0>;
 const RISK_LIMITS = { position: 0, exposure: 0, order_rate: 0, daily_loss: 0 } satisfies Record<RiskLimit, 0>;
 
-/** The parts of the runtime the demo uses (a `Runtime` fits). */
-export interface DemoRuntime {
-  config: Config;
-  logger: Logger;
-  health: HealthRegistry;
-  tracer: Tracer;
-  /** Tick spans off the trading thread (the runtime's); SDK spans from `tracer` without it. */
-  tickTracing?: TickTracerFactory | undefined;
-  metrics: TradingMetrics;
-}
-
 export interface DemoOptions {
-  runtime: DemoRuntime;
+  /** The process's runtime: the demo records into its metrics, tick tracer and health. */
+  runtime: Runtime;
   scenario: ScenarioName;
   /** Seed of the simulated market. */
   seed: number;
-  /** The process's one event hub; created when not given. */
-  events?: TradingEvents;
   /** The decisions module's hook (see {@link QuoteDecisionSink}). */
   decisionRecorder?: QuoteDecisionSink;
   /**
@@ -109,16 +97,11 @@ export interface Demo {
  */
 export async function startDemo(options: DemoOptions): Promise<Demo> {
   const { runtime, scenario } = options;
-  const { config, health, metrics, tracer } = runtime;
+  const { config, health, metrics } = runtime;
   const trading = config.trading;
   const clock = options.clock ?? systemClock;
   const logger = runtime.logger.child({ component: "demo" });
-  const events =
-    options.events ??
-    createTradingEvents({
-      onListenerError: (event, error) =>
-        logger.warn("event listener failed", { event, error: String(error) }),
-    });
+  const events = runtime.events;
   const exchange = trading.exchange.name;
   const strategyId = trading.strategy.id;
   const startedAtMs = clock.now();
@@ -143,37 +126,6 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
     startingEquity: trading.risk.starting_equity,
     clock,
   });
-  const risk = new RiskMonitor({
-    limits: {
-      startingEquity: trading.risk.starting_equity,
-      dailyLossLimit: trading.risk.daily_loss_limit,
-      maxPositionNotional: trading.risk.max_position_notional,
-      maxExposureRatio: trading.risk.max_exposure_ratio,
-      maxOrdersPerSecond: trading.risk.max_orders_per_second,
-    },
-    strategy: strategyId,
-    metrics,
-    events,
-    health,
-    logger: runtime.logger,
-    clock,
-  });
-  // A check outside a tick (a fill from the stream, the positions worker) runs in a span of its
-  // own, so what it logs and raises (a breaker trip) carries a trace id, as a tick's check does.
-  const evaluateRisk = (source: "fill" | "positions_worker") =>
-    tracer.startActiveSpan("risk_evaluation", { attributes: { "risk.source": source } }, (span) => {
-      try {
-        const context = span.spanContext();
-        risk.evaluate(
-          positions.totals(),
-          positions.all(),
-          isSpanContextValid(context) ? context.traceId : undefined,
-        );
-      } finally {
-        span.end();
-      }
-    });
-
   const strategy = new MarketMaker({
     id: strategyId,
     halfSpreadBps: trading.strategy.half_spread_bps,
@@ -184,65 +136,33 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
     ...(options.decisionRecorder ? { decisionRecorder: options.decisionRecorder } : {}),
     clock,
   });
-  const hotPath = new HotPathRecorder({ flushIntervalMillis: 1_000 });
-  // The client is created first; its callbacks reach the executor and orchestrator created after it.
-  const late: { executor?: OrderExecutor; orchestrator?: Orchestrator } = {};
-  const client = new ExchangeClient({
-    exchange,
-    baseUrl: simulator.url,
-    streamUrl: simulator.streamUrl,
-    rateLimitPerSecond: trading.exchange.client_rate_limit_per_second,
-    requestTimeoutMs: trading.exchange.request_timeout_ms,
-    reconnectInitialMs: trading.exchange.reconnect_initial_ms,
-    reconnectMaxMs: trading.exchange.reconnect_max_ms,
-    metrics,
-    health,
-    events,
-    logger: runtime.logger,
-    clock,
-    onMarketData: (tickers, receivedAtMs) => late.orchestrator?.onMarketData(tickers, receivedAtMs),
-    onFill: (fill, order) => late.executor?.onFill(fill, order),
-  });
-  const executor = new OrderExecutor({
-    exchange,
-    venue: client,
-    positions,
-    metrics,
-    events,
-    logger: runtime.logger,
-    clock,
-    hotPath,
-    onFillApplied: () => evaluateRisk("fill"),
-  });
-  const snapshotSource = createSnapshotSource({
-    exchange,
-    positions,
-    risk,
-    placedTotal: () => executor.placedTotal,
-    connected: () => client.isConnected,
-    lastApiCallAt: () => client.lastApiCallAt,
-    lastTickAt: () => late.orchestrator?.lastTickAt,
-    startedAtMs,
-    now: () => clock.now(),
-  });
+  // The same builder a user's bot calls (`createTrader`), so the demo records what a bot records.
   const onTick = options.onTick;
-  const orchestrator = new Orchestrator({
+  const trader = new ReferenceTrader({
+    runtime,
+    strategy,
     exchange,
     symbols: trading.symbols,
-    strategy,
-    executor,
+    startingEquity: trading.risk.starting_equity,
+    venue: {
+      url: simulator.url,
+      streamUrl: simulator.streamUrl,
+      rateLimitPerSecond: trading.exchange.client_rate_limit_per_second,
+      requestTimeoutMs: trading.exchange.request_timeout_ms,
+      reconnectInitialMs: trading.exchange.reconnect_initial_ms,
+      reconnectMaxMs: trading.exchange.reconnect_max_ms,
+    },
+    risk: {
+      dailyLossLimit: trading.risk.daily_loss_limit,
+      maxPositionNotional: trading.risk.max_position_notional,
+      maxExposureRatio: trading.risk.max_exposure_ratio,
+      maxOrdersPerSecond: trading.risk.max_orders_per_second,
+    },
     positions,
-    risk,
-    metrics,
-    events,
-    tracer,
-    ...(runtime.tickTracing ? { tickTracing: runtime.tickTracing } : {}),
-    hotPath,
-    health,
-    logger: runtime.logger,
-    clock,
     requoteThresholdBps: trading.strategy.requote_threshold_bps,
     panicCooldownMs: trading.strategy.panic_cooldown_ms,
+    positionMonitorIntervalMs: trading.workers.position_monitor_interval_ms,
+    reconciliationIntervalMs: trading.workers.reconciliation_interval_ms,
     ...(onTick
       ? {
           onTick: (tick: TickInfo) => {
@@ -251,6 +171,25 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
           },
         }
       : {}),
+    clock,
+  });
+  const { orchestrator, executor, riskMonitor: risk, client, hotPath } = trader;
+  if (!risk || !client) {
+    throw new TicktraceError(
+      "INVALID_STATE",
+      "startDemo: the trader was built without its reference risk check or exchange client",
+    );
+  }
+  const snapshotSource = createSnapshotSource({
+    exchange,
+    positions,
+    risk,
+    placedTotal: () => executor.placedTotal,
+    connected: () => client.isConnected,
+    lastApiCallAt: () => client.lastApiCallAt,
+    lastTickAt: () => orchestrator.lastTickAt,
+    startedAtMs,
+    now: () => clock.now(),
   });
   // The same hook a user's bot would use: a fill far above the usual quote size is worth a log line.
   const largeFillNotional = LARGE_FILL_FACTOR * trading.strategy.quote_notional;
@@ -264,25 +203,12 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
       });
     }
   });
-  late.executor = executor;
-  late.orchestrator = orchestrator;
-  hotPath.start();
-  client.start();
+  trader.start();
 
-  const workers = startWorkers({
-    trading,
-    exchange,
-    strategyId,
-    positions,
-    evaluateRisk,
-    executor,
-    client,
-    metrics,
-    health,
-    events,
-    logger,
-    clock,
-  });
+  const workers = [
+    ...trader.workers,
+    startPnlSnapshot({ trading, positions, metrics, health, events, logger, clock }),
+  ];
   // Counters whose label values are known now start at 0 (`increase()` sees their first increment).
   startKnownSeriesAtZero(metrics, {
     exchanges: [exchange],
@@ -338,10 +264,8 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
         cancelScenario();
         simulator.endOutage();
         simulator.endRateLimitStorm();
-        await orchestrator.shutdown();
+        await trader.shutdown();
         await Promise.all(workers.map((w) => w.shutdown()));
-        await client.shutdown();
-        await hotPath.shutdown();
         await simulator.shutdown();
         logger.info("demo stopped");
       })();
@@ -350,101 +274,39 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
   };
 }
 
-interface WorkerDeps {
+/** The demo's own worker: a PnL snapshot in the debug log (the trader runs the other two). */
+function startPnlSnapshot(deps: {
   trading: Config["trading"];
-  exchange: string;
-  strategyId: string;
   positions: PositionManager;
-  /** The risk check outside a tick, in a span of its own. */
-  evaluateRisk: (source: "fill" | "positions_worker") => void;
-  executor: OrderExecutor;
-  client: ExchangeClient;
   metrics: TradingMetrics;
   health: HealthRegistry;
   events: TradingEvents;
   logger: Logger;
   clock: Clock;
-}
-
-/** The three workers: position monitor (gauges + risk), reconciliation, PnL snapshot. */
-function startWorkers(deps: WorkerDeps): Worker[] {
-  const { trading, exchange, strategyId, positions, evaluateRisk, executor, client, metrics } = deps;
-  const common = {
-    metrics,
+}): Worker {
+  const { positions, clock } = deps;
+  const pnlHistory: { atMs: number; totals: PortfolioTotals }[] = [];
+  return startWorker({
+    metrics: deps.metrics,
     health: deps.health,
     events: deps.events,
     logger: deps.logger,
-    clock: deps.clock,
-  };
-  const strategyAttrs = { strategy: strategyId };
-  const exchangeAttrs = { exchange };
-  const pnlHistory: { atMs: number; totals: PortfolioTotals }[] = [];
-  return [
-    startWorker({
-      ...common,
-      name: "position_monitor",
-      intervalMs: trading.workers.position_monitor_interval_ms,
-      run: () => {
-        const totals = positions.totals();
-        for (const position of positions.all()) {
-          const symbolAttrs = { exchange, symbol: position.symbol };
-          const pnlAttrs = { symbol: position.symbol, strategy: strategyId };
-          metrics.positionSize.record(position.quantity, symbolAttrs);
-          metrics.pnlRealized.record(position.realizedPnl, pnlAttrs);
-          metrics.pnlUnrealized.record(positions.unrealized(position), pnlAttrs);
-        }
-        metrics.positionsOpen.record(totals.openPositions, exchangeAttrs);
-        metrics.pnlDaily.record(totals.daily, strategyAttrs);
-        metrics.portfolioValue.record(totals.equity, strategyAttrs);
-        metrics.exposure.record(totals.equity > 0 ? totals.grossNotional / totals.equity : 0, strategyAttrs);
-        evaluateRisk("positions_worker");
-      },
-    }),
-    startWorker({
-      ...common,
-      name: "reconciliation",
-      intervalMs: trading.workers.reconciliation_interval_ms,
-      run: async () => {
-        const changed = await executor.reconcile();
-        if (changed.closed > 0 || changed.orphansCancelled > 0) {
-          deps.logger.info("reconciliation corrected local orders", {
-            component: "reconciliation",
-            closed: changed.closed,
-            orphans_cancelled: changed.orphansCancelled,
-          });
-        }
-        const balances = await client.balances();
-        for (const position of positions.all()) {
-          const base = position.symbol.split("/")[0] ?? "";
-          const drift = Math.abs((balances[base] ?? 0) - position.quantity);
-          if (drift > 1e-6) {
-            deps.logger.debug("position differs from the exchange balance (fills in flight?)", {
-              component: "reconciliation",
-              symbol: position.symbol,
-              drift,
-            });
-          }
-        }
-      },
-    }),
-    startWorker({
-      ...common,
-      name: "pnl_snapshot",
-      intervalMs: trading.workers.pnl_snapshot_interval_ms,
-      run: () => {
-        const totals = positions.totals();
-        pnlHistory.push({ atMs: deps.clock.now(), totals });
-        if (pnlHistory.length > 1_000) pnlHistory.shift();
-        deps.logger.debug("pnl snapshot", {
-          component: "pnl",
-          realized: totals.realized,
-          unrealized: totals.unrealized,
-          daily: totals.daily,
-          equity: totals.equity,
-        });
-      },
-    }),
-  ];
+    clock,
+    name: "pnl_snapshot",
+    intervalMs: deps.trading.workers.pnl_snapshot_interval_ms,
+    run: () => {
+      const totals = positions.totals();
+      pnlHistory.push({ atMs: clock.now(), totals });
+      if (pnlHistory.length > 1_000) pnlHistory.shift();
+      deps.logger.debug("pnl snapshot", {
+        component: "pnl",
+        realized: totals.realized,
+        unrealized: totals.unrealized,
+        daily: totals.daily,
+        equity: totals.equity,
+      });
+    },
+  });
 }
 
 /** The one-line summary printed when the demo ends. */

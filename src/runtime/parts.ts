@@ -18,7 +18,7 @@ import type * as AlertingCreate from "../alerting/create.js";
 import type * as AlertingHooks from "../alerting/hooks.js";
 import type { Alert, AlertChannel, Alerter, RaiseAlertInput } from "../alert-model/types.js";
 import type * as BotFromConfig from "../bot/from-config.js";
-import type { BotProviders } from "../bot/commands.js";
+import type { BotStatusProviders } from "../bot/commands.js";
 import type { TelegramBot } from "../bot/bot.js";
 import type { Clock } from "../clock.js";
 import type { Config } from "../config/schema.js";
@@ -82,14 +82,6 @@ export interface RuntimeMonitoring {
    * when it is needed.
    */
   readonly recordTick: (snapshot: SnapshotSource) => void;
-}
-
-/** What the Telegram command bot shows about your process, for `/status` and `/portfolio`. */
-export interface BotStatusProviders {
-  /** Running state, PnL and breaker, for `/status`. */
-  status?: BotProviders["status"];
-  /** Open positions, for `/portfolio`. */
-  portfolio?: BotProviders["portfolio"];
 }
 
 /** The runtime's Telegram command bot (`bot.*`, on by default when Telegram alerts are). */

@@ -16,7 +16,7 @@ export interface MetricDefinition {
   readonly unit: string;
   readonly description: string;
   readonly labels: readonly string[];
-  /** Histogram bucket boundaries; latency histograms share {@link LATENCY_BUCKETS_SECONDS}. */
+  /** Histogram bucket boundaries; latency histograms share `LATENCY_BUCKETS_SECONDS`. */
   readonly buckets?: readonly number[];
 }
 

@@ -16,7 +16,11 @@ export const METER_NAME = "ticktrace";
 /** The SDK's default cardinality limit, so an unconfigured caller gets the same cap as the SDK. */
 export const DEFAULT_CARDINALITY_LIMIT = 2000;
 
-type Instrument<D extends MetricDefinition> = D["kind"] extends "counter"
+/**
+ * The instrument of one catalogue entry, by its kind: a counter, up-down counter, gauge or
+ * histogram, each with `bind(attributes)` for a hot path.
+ */
+export type Instrument<D extends MetricDefinition> = D["kind"] extends "counter"
   ? FoldedCounter
   : D["kind"] extends "updowncounter"
     ? FoldedUpDownCounter

@@ -26,11 +26,6 @@ export interface Runtime {
   readonly health: HealthRegistry;
   readonly meter: Meter;
   readonly tracer: Tracer;
-  /**
-   * For a tick loop's `tickTracing` option: tick spans recorded off the trading thread
-   * (`telemetry.tick_tracing: worker`); undefined means SDK spans from {@link tracer}.
-   */
-  readonly tickTracing?: TickTracerFactory | undefined;
   /** The catalogue instruments (`ticktrace_*` on `/metrics`). */
   readonly metrics: TradingMetrics;
   /**
@@ -66,4 +61,23 @@ export interface Runtime {
   onShutdown(fn: () => Promise<void> | void): void;
   /** Idempotent: runs shutdown hooks, stops the parts, closes servers, flushes telemetry; bounded by `telemetry.shutdown_timeout_ms`. */
   shutdown(): Promise<void>;
+}
+
+/**
+ * Each runtime's tick tracer (`telemetry.tick_tracing`): kept off the public {@link Runtime}
+ * because only ticktrace's own tick loop uses it (`createTrader` reads it from here).
+ */
+const tickTracers = new WeakMap<Runtime, TickTracerFactory>();
+
+/** @internal Records the tick tracer `runtime` was built with (the runtime's start-up calls it). */
+export function setTickTracing(runtime: Runtime, factory: TickTracerFactory | undefined): void {
+  if (factory) tickTracers.set(runtime, factory);
+}
+
+/**
+ * @internal Where `runtime`'s tick spans go: a worker thread's tick tracer with
+ * `telemetry.tick_tracing: worker`; undefined means SDK spans from `runtime.tracer`.
+ */
+export function tickTracingOf(runtime: Runtime): TickTracerFactory | undefined {
+  return tickTracers.get(runtime);
 }

@@ -16,7 +16,7 @@ import { ExchangeRecorder } from "./ccxt/recorder.js";
 import { createTradingMetrics, type TradingMetrics } from "./metrics.js";
 import { createMetricsHandler } from "./prometheus-text.js";
 import { startRuntimeMetrics } from "./runtime-metrics.js";
-import type { Runtime } from "./runtime.js";
+import { setTickTracing, type Runtime } from "./runtime.js";
 import { settleWithin, startTelemetrySdk, type TelemetrySdk } from "./sdk.js";
 import type { WorkerTickTracing } from "./tick-trace/worker-exporter.js";
 
@@ -229,7 +229,6 @@ export function createRuntime(config: Config, options: InternalRuntimeOptions = 
     health,
     meter: sdk.meter,
     tracer: sdk.tracer,
-    tickTracing: sdk.tickTracing,
     metrics,
     events: parts.events,
     alerts: parts.alerts,
@@ -273,6 +272,7 @@ export function createRuntime(config: Config, options: InternalRuntimeOptions = 
       return stopping;
     },
   };
+  setTickTracing(runtime, sdk.tickTracing);
   if (registerGlobal) (globalThis as GlobalWithRuntime)[RUNTIME_KEY] = runtime;
   return runtime;
 }

@@ -65,12 +65,17 @@ export interface OrchestratorOptions {
  */
 export type TickListener = (tick: TickInfo) => void;
 
+/** What one tick did. */
 export interface TickInfo {
+  /** The tick's number, from 1. */
   seq: number;
+  /** `ok`; `skipped` (breaker active, or the strategy faulted and cooling down); `error` (the strategy threw). */
   outcome: "ok" | "skipped" | "error";
   /** Wall-clock end of the tick. */
   atMs: number;
+  /** Market data received to the end of the tick. */
   durationMs: number;
+  /** The tick's trace. */
   traceId: string;
 }
 

@@ -13,8 +13,11 @@ import type { Order, PlaceOrderRequest, Side } from "./venues/wire.js";
 
 /** One side of a two-sided quote. */
 export interface Quote {
+  /** `buy` or `sell`. */
   side: Side;
+  /** Limit price. */
   price: number;
+  /** Base quantity. */
   quantity: number;
 }
 
@@ -23,7 +26,9 @@ export interface Quote {
  * this tick: whatever rests there stays.
  */
 export interface Quotes {
+  /** The buy order wanted resting (`side: "buy"`). */
   readonly bid?: Quote | undefined;
+  /** The sell order wanted resting (`side: "sell"`). */
   readonly ask?: Quote | undefined;
 }
 
@@ -50,9 +55,13 @@ export interface Strategy<D extends Quotes = Quotes> {
 
 /** One order a strategy wants placed, as the risk check sees it. */
 export interface OrderIntent {
+  /** `BASE/QUOTE`, e.g. `BTC/USDT`. */
   symbol: string;
+  /** `buy` or `sell`. */
   side: Side;
+  /** Base quantity. */
   quantity: number;
+  /** Limit price. */
   price: number;
 }
 
@@ -80,6 +89,7 @@ export interface RiskCheck {
 
 /** One symbol's position. */
 export interface Position {
+  /** `BASE/QUOTE`, e.g. `BTC/USDT`. */
   readonly symbol: string;
   /** Signed base quantity: positive long, negative short. */
   quantity: number;
@@ -87,6 +97,7 @@ export interface Position {
   averagePrice: number;
   /** Realized PnL after fees, quote currency. */
   realizedPnl: number;
+  /** Fees paid, quote currency. */
   fees: number;
   /** Latest mark price (NaN until the first mark). */
   mark: number;
@@ -94,10 +105,15 @@ export interface Position {
   openedAtMs: number | undefined;
 }
 
+/** A fill as the position book applies it. */
 export interface FillInput {
+  /** `BASE/QUOTE`, e.g. `BTC/USDT`. */
   symbol: string;
+  /** `buy` or `sell`. */
   side: Side;
+  /** Execution price. */
   price: number;
+  /** Base quantity filled. */
   quantity: number;
   /** Fee in quote currency; always reduces realized PnL. */
   fee: number;
@@ -105,14 +121,19 @@ export interface FillInput {
 
 /** What a fill changed: the realized PnL it produced, and a closed holding period if any. */
 export interface FillResult {
+  /** Realized PnL of this fill after its fee, quote currency. */
   realized: number;
   /** Set when the fill brought the position back to flat or through it. */
   closed?: { side: "long" | "short"; durationMs: number };
 }
 
+/** The portfolio summed over symbols, quote currency. */
 export interface PortfolioTotals {
+  /** Realized PnL after fees. */
   realized: number;
+  /** Unrealized PnL at the latest marks. */
   unrealized: number;
+  /** Fees paid. */
   fees: number;
   /** Realized plus unrealized since the start of the UTC day. */
   daily: number;
@@ -120,6 +141,7 @@ export interface PortfolioTotals {
   equity: number;
   /** Sum of |quantity| x mark over symbols. */
   grossNotional: number;
+  /** Symbols whose position is not flat. */
   openPositions: number;
 }
 
@@ -127,9 +149,13 @@ export interface PortfolioTotals {
 export interface PositionBook {
   /** The position of `symbol` (created flat on first use). */
   position(symbol: string): Position;
+  /** Every position. */
   all(): readonly Position[];
+  /** The portfolio summed over symbols. */
   totals(): PortfolioTotals;
+  /** Marks `symbol` at `price` (the mid, on every tick). */
   mark(symbol: string, price: number): void;
+  /** Applies one fill (each fill once): position, average price, realized PnL and fees. */
   applyFill(fill: FillInput): FillResult;
 }
 
@@ -137,8 +163,11 @@ export interface PositionBook {
 export interface Venue {
   /** `call.onSent` fires when the request goes on the wire (tick-to-trade "sent"). */
   placeOrder(request: PlaceOrderRequest, call?: { onSent?: () => void }): Promise<Order>;
+  /** Cancels one order; resolves with its final state. */
   cancelOrder(orderId: string): Promise<Order>;
+  /** One order's current state, with its fills. */
   getOrder(orderId: string): Promise<Order>;
+  /** Our open orders, of one symbol or all. */
   openOrders(symbol?: string): Promise<Order[]>;
 }
 

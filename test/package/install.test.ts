@@ -4,7 +4,10 @@
  * preload: CommonJS, ESM with `--require` and with `--import`, and TypeScript (typechecked with
  * `nodenext` and with `node` + `esModuleInterop`). Each trips a breaker through
  * `getRuntime().events`; the alert must reach the JSONL file and a fake Telegram Bot API on
- * 127.0.0.1, and the bot's metrics must show on `/metrics`.
+ * 127.0.0.1, and the bot's metrics must show on `/metrics`. Beside them, the TypeScript bot of
+ * `examples/own-strategy/` (typechecked in both modes too) runs its own `Strategy` in
+ * `createTrader` against the exchange simulator of `ticktrace/testing`: its orders must show on
+ * `/metrics` and its ticks arrive as traces at an OTLP receiver on 127.0.0.1.
  *
  * The pack runs in a copy of the sources, so the repository's own `dist/` is never rebuilt
  * under the other tests. The install uses the npm cache first (`--prefer-offline`).
@@ -25,6 +28,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startFakeTelegram, type FakeTelegram } from "../bot/fake-telegram.js";
 import { ROOT, tempDir } from "../telemetry/helpers.js";
+import { attributes, eventually, OtlpReceiver } from "../telemetry/otlp-receiver.js";
 
 const NPM = process.platform === "win32" ? "npm.cmd" : "npm";
 const TOKEN = "123456:TEST-token_abc";
@@ -33,6 +37,8 @@ const OPTIONAL = ["better-sqlite3", "pg", "grammy"];
 let work: string;
 let project: string;
 let telegram: FakeTelegram;
+let receiver: OtlpReceiver;
+let otlpEndpoint: string;
 
 /** Runs a command without blocking the test worker (vitest talks to it while npm and tsc run). */
 async function run(command: string, args: string[], cwd: string): Promise<string> {
@@ -109,10 +115,13 @@ beforeAll(async () => {
     project,
   );
   telegram = await startFakeTelegram(TOKEN);
+  receiver = new OtlpReceiver();
+  otlpEndpoint = await receiver.start();
 }, 400_000);
 
 afterAll(async () => {
   await (telegram as FakeTelegram | undefined)?.close(); // unset when beforeAll failed
+  await (receiver as OtlpReceiver | undefined)?.stop();
   if (work) rmSync(work, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
 });
 
@@ -194,6 +203,80 @@ async function runBot(bot: BotRun): Promise<void> {
   expect(err).toBe("");
 }
 
+/**
+ * Runs the own-strategy bot from the installed package: its orders must show on `/metrics` and,
+ * once it stopped (shutdown flushes the traces), its ticks must have arrived as traces.
+ */
+async function runOwnStrategyBot(script: string): Promise<void> {
+  const cwd = join(project, "own-strategy");
+  mkdirSync(cwd, { recursive: true });
+  cpSync(join(ROOT, "examples", "own-strategy", "config.yaml"), join(cwd, "config.yaml"));
+  const child = spawn(process.execPath, ["--require", "ticktrace/tracing", script], {
+    cwd,
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      HEALTH_PORT: "0",
+      LOG_FORMAT: "json",
+      OTLP_ENDPOINT: otlpEndpoint,
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  let err = "";
+  child.stdout.setEncoding("utf8").on("data", (chunk: string) => (out += chunk));
+  child.stderr.setEncoding("utf8").on("data", (chunk: string) => (err += chunk));
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  try {
+    let url: string | undefined;
+    await eventually(
+      () => (url = /metrics at (http:\/\/127\.0\.0\.1:\d+)\/metrics/.exec(out)?.[1]) !== undefined,
+      "the own-strategy bot's metrics URL",
+      30_000,
+    );
+    const scrape = async () => (await fetch(`${url ?? ""}/metrics`)).text();
+    // Tick-path metrics are folded once a second; a few ticks of the simulator's stream are enough.
+    const placed =
+      /^trading_orders_placed_total\{exchange="simex",symbol="BTC\/USDT",side="(buy|sell)",type="limit"[^}]*\} [1-9]/gm;
+    await eventually(
+      async () => new Set([...(await scrape()).matchAll(placed)].map((m) => m[1])).size === 2,
+      "orders of both sides on /metrics",
+      20_000,
+    );
+    const metrics = await scrape();
+    expect(metrics).toMatch(
+      /^trading_ticks_total\{[^}]*strategy="my-strategy"[^}]*outcome="ok"[^}]*\} [1-9]/m,
+    );
+    expect(metrics).toMatch(/^trading_tick_to_trade_duration_seconds_count\{[^}]*stage="ack"[^}]*\} [1-9]/m);
+    expect(metrics).toMatch(
+      /^trading_exchange_request_duration_seconds_count\{[^}]*operation="place_order"[^}]*\} [1-9]/m,
+    );
+  } catch (error) {
+    throw new Error(`own-strategy: ${String(error)}\nstdout:\n${out}\nstderr:\n${err}`, { cause: error });
+  } finally {
+    child.kill("SIGTERM");
+  }
+  expect(await exited).toBe(143);
+  expect(err).toBe("");
+  // Each tick is a trace: root `tick` of the user's strategy, its stage spans, and the exchange
+  // client's HTTP calls under it.
+  const spans = receiver.spans
+    .filter((s) => s.resource["service.name"] === "own-strategy-bot")
+    .map((s) => s.item);
+  const roots = spans.filter(
+    (s) => s.name === "tick" && attributes(s.attributes)["strategy.id"] === "my-strategy",
+  );
+  expect(roots.length, "tick traces").toBeGreaterThan(0);
+  const traced = roots.map((root) =>
+    spans.filter((s) => s.traceId === root.traceId && s.parentSpanId === root.spanId),
+  );
+  expect(
+    traced.some(
+      (children) => children.some((s) => s.name === "place_order") && children.some((s) => s.kind === 3),
+    ),
+  ).toBe(true);
+}
+
 describe("the packed package, installed from the tarball alone", () => {
   it("installs without the optional packages and reports its size", async () => {
     for (const name of OPTIONAL) expect(existsSync(join(project, "node_modules", name)), name).toBe(false);
@@ -226,7 +309,7 @@ describe("the packed package, installed from the tarball alone", () => {
     expect(decisions.code).toBe(0);
   });
 
-  it("runs the CommonJS, ESM and TypeScript quickstart bots: the alert reaches JSONL and Telegram, metrics show on /metrics", async () => {
+  it("runs the CommonJS, ESM and TypeScript quickstart bots (the alert reaches JSONL and Telegram, metrics show on /metrics) and the own-strategy bot (orders on /metrics, ticks traced)", async () => {
     // ticktrace/testing resolves in both TypeScript modes too (exports, and typesVersions for node10).
     writeFileSync(
       join(project, "doubles.ts"),
@@ -237,6 +320,7 @@ describe("the packed package, installed from the tarball alone", () => {
     );
     for (const file of ["bot.cjs", "bot.mjs", "bot.ts"])
       cpSync(join(ROOT, "examples", "quickstart", file), join(project, file));
+    cpSync(join(ROOT, "examples", "own-strategy", "bot.ts"), join(project, "own-strategy.ts"));
     // The compiler for the TypeScript bot, linked in after the size was measured.
     mkdirSync(join(project, "node_modules", "@types"), { recursive: true });
     symlinkSync(join(ROOT, "node_modules", "typescript"), join(project, "node_modules", "typescript"));
@@ -251,7 +335,7 @@ describe("the packed package, installed from the tarball alone", () => {
       join(project, "tsconfig.json"),
       JSON.stringify({
         compilerOptions: { ...common, module: "nodenext", moduleResolution: "nodenext", outDir: "out" },
-        files: ["bot.ts", "doubles.ts"],
+        files: ["bot.ts", "doubles.ts", "own-strategy.ts"],
       }),
     );
     writeFileSync(
@@ -265,7 +349,7 @@ describe("the packed package, installed from the tarball alone", () => {
           noEmit: true,
           ignoreDeprecations: "6.0",
         },
-        files: ["bot.ts", "doubles.ts"],
+        files: ["bot.ts", "doubles.ts", "own-strategy.ts"],
       }),
     );
     const tsc = join(project, "node_modules", "typescript", "bin", "tsc");
@@ -278,6 +362,7 @@ describe("the packed package, installed from the tarball alone", () => {
       runBot({ name: "esm-require", chatId: 1002, args: ["--require", "ticktrace/tracing", "../bot.mjs"] }),
       runBot({ name: "esm-import", chatId: 1003, args: ["--import", "ticktrace/tracing", "../bot.mjs"] }),
       runBot({ name: "ts", chatId: 1004, args: ["--require", "ticktrace/tracing", "../out/bot.js"] }),
+      runOwnStrategyBot("../out/own-strategy.js"),
     ]);
     for (const result of results) if (result.status === "rejected") throw result.reason;
   }, 120_000);

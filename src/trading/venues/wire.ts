@@ -3,13 +3,20 @@
  * simulator and the exchange client. Shaped like a typical spot exchange API.
  */
 
+/** Order side. */
 export type Side = "buy" | "sell";
+/** Where an order stands on the exchange. */
 export type OrderStatus = "open" | "partially_filled" | "filled" | "cancelled";
 
+/** The best bid and ask of one symbol: one entry of a market-data update. */
 export interface Ticker {
+  /** `BASE/QUOTE`, e.g. `BTC/USDT`. */
   symbol: string;
+  /** Best bid price. */
   bid: number;
+  /** Best ask price. */
   ask: number;
+  /** Last trade price. */
   last: number;
   /** Exchange time, epoch milliseconds. */
   ts: number;
@@ -21,44 +28,72 @@ export interface BookLevel {
 }
 
 export interface OrderBook {
+  /** `BASE/QUOTE`, e.g. `BTC/USDT`. */
   symbol: string;
   bids: BookLevel[];
   asks: BookLevel[];
   ts: number;
 }
 
+/** One execution of (part of) an order. */
 export interface Fill {
+  /** Unique per fill: a fill seen twice (stream and REST) is applied once. */
   fillId: string;
+  /** The order it filled. */
   orderId: string;
+  /** `BASE/QUOTE`, e.g. `BTC/USDT`. */
   symbol: string;
+  /** `buy` or `sell`. */
   side: Side;
+  /** Execution price. */
   price: number;
+  /** Base quantity filled. */
   quantity: number;
   /** Fee in the quote asset. */
   fee: number;
+  /** Exchange time, epoch milliseconds. */
   ts: number;
 }
 
+/** An order as the exchange reports it. */
 export interface Order {
+  /** The exchange's id of the order. */
   orderId: string;
+  /** The id the placement carried, if any. */
   clientOrderId?: string;
+  /** `BASE/QUOTE`, e.g. `BTC/USDT`. */
   symbol: string;
+  /** `buy` or `sell`. */
   side: Side;
+  /** Only limit orders. */
   type: "limit";
+  /** Limit price. */
   price: number;
+  /** Base quantity ordered. */
   quantity: number;
+  /** Base quantity filled so far. */
   filled: number;
+  /** Where the order stands. */
   status: OrderStatus;
+  /** Exchange time of the placement, epoch milliseconds. */
   createdAt: number;
+  /** The fills so far. */
   fills: Fill[];
 }
 
+/** A limit order to place. */
 export interface PlaceOrderRequest {
+  /** `BASE/QUOTE`, e.g. `BTC/USDT`. */
   symbol: string;
+  /** `buy` or `sell`. */
   side: Side;
+  /** Only limit orders. */
   type: "limit";
+  /** Limit price. */
   price: number;
+  /** Base quantity. */
   quantity: number;
+  /** Your id of the order, echoed on the {@link Order}. */
   clientOrderId?: string;
 }
 

@@ -69,8 +69,8 @@ const ORDER_RETENTION_MS = 10 * 60_000;
  * or through the HTTP control API under `/control`.
  */
 export class ExchangeSimulator {
-  readonly market: Market;
-  readonly engine: MatchingEngine;
+  private readonly market: Market;
+  private readonly engine: MatchingEngine;
   private readonly options: SimulatorOptions;
   private readonly clock: Clock;
   private readonly random: Random;
@@ -177,7 +177,7 @@ export class ExchangeSimulator {
 
   // --- fault switches (also under /control) ---
 
-  /** Stops answering REST and drops the stream for `durationMs` (or until {@link endOutage}). */
+  /** Stops answering REST and drops the stream for `durationMs` (or until {@link ExchangeSimulator.endOutage}). */
   startOutage(durationMs?: number): void {
     this.outageUntilMs = durationMs === undefined ? Infinity : this.clock.now() + durationMs;
     for (const ws of this.wss.clients) ws.terminate();
@@ -188,6 +188,7 @@ export class ExchangeSimulator {
     }
   }
 
+  /** Ends an outage now: REST answers again and the stream accepts clients. */
   endOutage(): void {
     this.outageUntilMs = undefined;
     if (this.outageTimer) clearTimeout(this.outageTimer);
@@ -205,6 +206,7 @@ export class ExchangeSimulator {
     this.storm = undefined;
   }
 
+  /** The simulated market's regime: `volatile` moves prices and widens spreads about five times as much as `calm`. */
   setRegime(regime: Regime): void {
     this.market.regime = regime;
   }
@@ -228,6 +230,12 @@ export class ExchangeSimulator {
     this.errorRate = rate;
   }
 
+  /** The simulated mid price of `symbol` now; undefined for a symbol it does not list. */
+  mid(symbol: string): number | undefined {
+    return this.market.mid(symbol);
+  }
+
+  /** What the simulator counted since it started. */
   stats(): SimulatorStats {
     return {
       ...this.counters,
