@@ -11,8 +11,13 @@
  * adds to one call: the unified-call span, the HTTP-attempt span, the metrics) against the
  * targets of at most 20 us and at most 2% of the call; `ccxt - bare` (the whole preload) is in
  * the note. With the default list the undici instrumentation is on too; it skips requests made
- * inside a ccxt attempt, so it adds nothing to a ccxt call. `BENCH_NO_TRACES=1` turns traces off
+ * inside a ccxt call, so it adds nothing to a ccxt call. `BENCH_NO_TRACES=1` turns traces off
  * in both preloaded clients, to tell the spans' share from the rest.
+ *
+ * Both preloaded clients enter one context at start (see the fixture): AsyncLocalStorage's
+ * promise hook, which costs every promise from then on, is on in every preloaded process after
+ * its first metric export or first instrumented request, so without it the rounds before the
+ * "preload" client's first export would charge the hook to the instrumentation.
  */
 import { tmpdir } from "node:os";
 import { fork, type ChildProcess } from "node:child_process";

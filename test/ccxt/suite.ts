@@ -113,6 +113,37 @@ export function ccxtSuite(moduleName: string): void {
       await fresh.close();
     });
 
+    it("regression: concurrent requests of one call (binance's margin pairs in loadMarkets) each get their own status", async () => {
+      // Attempts inside a call enter no context of their own: handleRestResponse finds its
+      // attempt among the call's in-flight ones by URL. The request sent first is answered
+      // last here, and with another status, so taking the oldest in-flight attempt would swap them.
+      fake.next("/sapi/v1/margin/allPairs", { kind: "delay", ms: 150 });
+      fake.next("/sapi/v1/margin/isolated/allPairs", {
+        kind: "status",
+        status: 400,
+        body: { code: -1121, msg: "Invalid symbol." },
+      });
+      const fresh = new h.ccxt.binance(fake.exchangeOptions(releaseOptions));
+      await expect(fresh.loadMarkets()).rejects.toThrow();
+      // the delayed attempt ends after the call failed
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const attempts = h
+        .spans()
+        .filter((s) => String(s.attributes["url.full"]).includes("/sapi/v1/margin/"))
+        .map((s) => [
+          String(s.attributes["url.full"]).replace(fake.baseUrl, "").split("?")[0],
+          s.attributes["http.response.status_code"],
+        ]);
+      expect(attempts).toEqual(
+        expect.arrayContaining([
+          ["/sapi/v1/margin/allPairs", 200],
+          ["/sapi/v1/margin/isolated/allPairs", 400],
+        ]),
+      );
+      expect(attempts).toHaveLength(2);
+      await fresh.close();
+    });
+
     it("signed requests reach the exchange signed, and no key, secret or signature is in any span", async () => {
       const balance = await ex.fetchBalance();
       expect(balance.BTC!.free).toBe(1);

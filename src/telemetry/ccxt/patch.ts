@@ -13,10 +13,10 @@ import type { ExchangeRecorder, WsClientLike } from "./recorder.js";
 import { errorType } from "./recorder.js";
 
 /**
- * The state of each unified call and HTTP attempt, by its span. The patches find the call or
- * attempt they run in from the active span, so entering one costs one context (the span's)
- * rather than a context per value. Spans are objects even when tracing is off (the API's
- * non-recording spans), so this holds without a tracer provider too.
+ * The state of each unified call and of each HTTP attempt made outside one, by its span. The
+ * patches find the call they run in from the active span, so entering a call costs one context
+ * (the span's) rather than a context per value. Spans are objects even when tracing is off (the
+ * API's non-recording spans), so this holds without a tracer provider too.
  */
 const callOfSpan = new WeakMap<Span, CallState>();
 const attemptOfSpan = new WeakMap<Span, AttemptState>();
@@ -26,18 +26,17 @@ function activeCall(ctx: Context = context.active()): CallState | undefined {
   return span === undefined ? undefined : callOfSpan.get(span);
 }
 
-function activeAttempt(): AttemptState | undefined {
-  const span = trace.getSpan(context.active());
-  return span === undefined ? undefined : attemptOfSpan.get(span);
-}
-
 /**
- * Whether the active context is inside a ccxt HTTP attempt. The http and undici
- * instrumentations skip requests made there, so each attempt has exactly one span (ours, with
- * a redacted URL) instead of two.
+ * Whether the active context is inside a ccxt unified call or a ccxt HTTP attempt. Every
+ * request ccxt sends inside a unified call is one of its attempts, which has its own span (with
+ * a redacted URL): the http and undici instrumentations skip requests made there, so each
+ * attempt has exactly one span instead of two. An attempt inside a call enters no context of
+ * its own (a context per attempt cost a microsecond or two of every call); one ccxt sends
+ * outside any call (an implicit API method such as `publicGetTicker24hr`) does.
  */
 export function insideCcxtAttempt(): boolean {
-  return activeAttempt() !== undefined;
+  const span = trace.getSpan(context.active());
+  return span !== undefined && (callOfSpan.has(span) || attemptOfSpan.has(span));
 }
 
 /** What the patches need: a tracer, and the recorder once the runtime attached one. */
@@ -63,6 +62,8 @@ interface CallState {
   firstRequest: string | undefined;
   /** Sends per method and path, once a call has sent more than one request. */
   sends: Map<string, number> | undefined;
+  /** The call's attempts awaiting their response, oldest first (ccxt may send several at once). */
+  inFlight: AttemptState[];
 }
 
 /** The resend count of an attempt to `request` within `call` (0 for the first send). */
@@ -78,8 +79,19 @@ function resendCount(call: CallState, request: string): number {
 }
 
 interface AttemptState {
+  /** The URL as ccxt's `fetch` got it, to tell concurrent attempts of one call apart. */
+  readonly url: string;
   status: number | undefined;
   retryAfter: unknown;
+}
+
+/** The in-flight attempt of `call` that `handleRestResponse(response, url)` answers. */
+function attemptFor(call: CallState, url: unknown): AttemptState | undefined {
+  const inFlight = call.inFlight;
+  if (inFlight.length === 1) return inFlight[0];
+  // several at once (binance's loadMarkets fetches spot and futures markets together)
+  for (const attempt of inFlight) if (attempt.url === url && attempt.status === undefined) return attempt;
+  return inFlight.find((attempt) => attempt.status === undefined);
 }
 
 const ORIGINAL = Symbol.for("ticktrace.ccxt.original");
@@ -167,6 +179,9 @@ function endWithError(span: Span, error: unknown): void {
   span.end();
 }
 
+/** Most exchange and symbol pairs whose span attributes one unified method keeps built. */
+const MAX_CACHED_ATTRIBUTES = 1024;
+
 /**
  * One unified method (`createOrder`, `fetchTicker`, ...): a client span around the call, and
  * the `trading_exchange_request_duration_seconds` observation for calls the bot made itself
@@ -174,6 +189,26 @@ function endWithError(span: Span, error: unknown): void {
  * child spans only).
  */
 function unifiedWrapper(target: PatchTarget, operation: string) {
+  // The span name and attributes of each exchange (and symbol) are built once: the SDK copies
+  // attributes into the span, so one object serves every call.
+  const names = new Map<string, string>();
+  const attributesOf = new Map<string, Map<string | undefined, Attributes>>();
+  const spanAttributes = (exchange: string, symbol: string | undefined): Attributes => {
+    let bySymbol = attributesOf.get(exchange);
+    if (bySymbol === undefined) {
+      bySymbol = new Map();
+      attributesOf.set(exchange, bySymbol);
+    }
+    let attributes = bySymbol.get(symbol);
+    if (attributes === undefined) {
+      attributes =
+        symbol === undefined
+          ? { "exchange.name": exchange, "exchange.operation": operation }
+          : { "exchange.name": exchange, "exchange.operation": operation, "exchange.symbol": symbol };
+      if (bySymbol.size < MAX_CACHED_ATTRIBUTES) bySymbol.set(symbol, attributes);
+    }
+    return attributes;
+  };
   return (original: AnyFunction): AnyFunction =>
     function (this: ExchangeInstance, ...args: unknown[]): unknown {
       // ccxt calls loadMarkets at the top of nearly every unified method; once the markets are
@@ -195,13 +230,16 @@ function unifiedWrapper(target: PatchTarget, operation: string) {
         attempts: 0,
         firstRequest: undefined,
         sends: undefined,
+        inFlight: [],
       };
-      const attributes: Attributes = { "exchange.name": exchange, "exchange.operation": operation };
-      const symbol = symbolOf(args);
-      if (symbol !== undefined) attributes["exchange.symbol"] = symbol;
+      let name = names.get(exchange);
+      if (name === undefined) {
+        name = `${exchange} ${operation}`;
+        names.set(exchange, name);
+      }
       const span = target.tracer.startSpan(
-        `${exchange} ${operation}`,
-        { kind: SpanKind.CLIENT, attributes },
+        name,
+        { kind: SpanKind.CLIENT, attributes: spanAttributes(exchange, symbolOf(args)) },
         parent,
       );
       const start = nowSeconds();
@@ -354,7 +392,6 @@ export function patchExchange(Exchange: { prototype: object }, target: PatchTarg
         const [url, method] = args as [unknown, unknown];
         const parent = context.active();
         const call = activeCall(parent);
-        if (call) call.attempts++;
         const exchange = exchangeId(this);
         const operation = call?.operation ?? "request";
         const httpMethod = typeof method === "string" ? method.toUpperCase() : "GET";
@@ -365,6 +402,7 @@ export function patchExchange(Exchange: { prototype: object }, target: PatchTarg
         if (server.address !== undefined) attributes["server.address"] = server.address;
         if (server.port !== undefined) attributes["server.port"] = server.port;
         if (call) {
+          call.attempts++;
           const query = urlText.indexOf("?");
           const resends = resendCount(
             call,
@@ -375,11 +413,13 @@ export function patchExchange(Exchange: { prototype: object }, target: PatchTarg
           attributes["exchange.name"] = exchange;
         }
         const span = target.tracer.startSpan(httpMethod, { kind: SpanKind.CLIENT, attributes }, parent);
-        const attempt: AttemptState = { status: undefined, retryAfter: undefined };
-        attemptOfSpan.set(span, attempt);
-        const ctx: Context = trace.setSpan(parent, span);
+        const attempt: AttemptState = { url: urlText, status: undefined, retryAfter: undefined };
         const start = nowSeconds();
         const finish = (error: unknown) => {
+          if (call) {
+            const at = call.inFlight.indexOf(attempt);
+            if (at !== -1) call.inFlight.splice(at, 1);
+          }
           if (attempt.status !== undefined) span.setAttribute("http.response.status_code", attempt.status);
           target.recorder?.attempt(
             exchange,
@@ -394,7 +434,17 @@ export function patchExchange(Exchange: { prototype: object }, target: PatchTarg
           if (error === undefined) span.end();
           else endWithError(span, error);
         };
-        return callThenFinish(() => context.with(ctx, original, this, ...args), finish);
+        if (call) {
+          // Inside a unified call the call's context is active already: the attempt is found
+          // through the call, and the request needs no context of its own.
+          call.inFlight.push(attempt);
+          return callThenFinish(() => original.apply(this, args), finish);
+        }
+        attemptOfSpan.set(span, attempt);
+        return callThenFinish(
+          () => context.with(trace.setSpan(parent, span), original, this, ...args),
+          finish,
+        );
       },
   );
 
@@ -403,7 +453,14 @@ export function patchExchange(Exchange: { prototype: object }, target: PatchTarg
     "handleRestResponse",
     (original) =>
       function (this: ExchangeInstance, ...args: unknown[]) {
-        const attempt = activeAttempt();
+        const active = trace.getSpan(context.active());
+        const call = active === undefined ? undefined : callOfSpan.get(active);
+        const attempt =
+          call !== undefined
+            ? attemptFor(call, args[1])
+            : active === undefined
+              ? undefined
+              : attemptOfSpan.get(active);
         const response = args[0] as { status?: unknown; statusCode?: unknown; headers?: unknown } | undefined;
         if (attempt && response) {
           const status = response.status ?? response.statusCode;

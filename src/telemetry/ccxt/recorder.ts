@@ -1,6 +1,7 @@
 import type { Clock, TimerHandle } from "../../clock.js";
 import { systemClock } from "../../clock.js";
 import type { HealthRegistry } from "../../health/registry.js";
+import type { BoundRecorder } from "../folded-instruments.js";
 import type { TradingMetrics } from "../metrics.js";
 
 /**
@@ -56,6 +57,22 @@ interface ExchangeState {
   downSinceMs: number | undefined;
   /** The message hash whose silence put the exchange down, if that is why it is down. */
   silent: string | undefined;
+}
+
+/** The `ok` and `error` series of one exchange and operation. */
+interface CallSeries {
+  readonly ok: BoundRecorder;
+  readonly error: BoundRecorder;
+}
+
+/** `map.get(key)`, or what `make` builds for it, kept. */
+function getOrMake<K, V>(map: Map<K, V>, key: K, make: () => V): V {
+  let value = map.get(key);
+  if (value === undefined) {
+    value = make();
+    map.set(key, value);
+  }
+  return value;
 }
 
 const ERROR_NAME = /^[A-Z][A-Za-z0-9]{1,48}$/;
@@ -116,6 +133,13 @@ export class ExchangeRecorder {
   private readonly silenceMs: number;
   private readonly intervalMs: number;
   private readonly exchanges = new Map<string, ExchangeState>();
+  /**
+   * The bound series of every call and attempt seen, by exchange, then operation or method
+   * (then status): a call records into a handle found by two or three `Map.get`s, with no
+   * attribute object. The keys are the bounded label values themselves.
+   */
+  private readonly callSeries = new Map<string, Map<string, CallSeries>>();
+  private readonly httpSeries = new Map<string, Map<string, Map<number | undefined, BoundRecorder>>>();
   private timer: TimerHandle | undefined;
 
   constructor(private readonly options: ExchangeRecorderOptions) {
@@ -149,11 +173,15 @@ export class ExchangeRecorder {
 
   /** One unified call finished (only the bot's own calls, not those ccxt makes inside them). */
   call(exchange: string, operation: string, seconds: number, error: unknown): void {
-    this.metrics.exchangeRequestDuration.record(seconds, {
-      exchange,
-      operation,
-      outcome: error === undefined ? "ok" : "error",
+    const byOperation = getOrMake(this.callSeries, exchange, () => new Map<string, CallSeries>());
+    const series = getOrMake(byOperation, operation, () => {
+      const histogram = this.metrics.exchangeRequestDuration;
+      return {
+        ok: histogram.bind({ exchange, operation, outcome: "ok" }),
+        error: histogram.bind({ exchange, operation, outcome: "error" }),
+      };
     });
+    (error === undefined ? series.ok : series.error).record(seconds);
   }
 
   /** An error of a unified call that no HTTP attempt counted (raised before any request was sent). */
@@ -179,10 +207,17 @@ export class ExchangeRecorder {
     retryAfter: unknown,
     error: unknown,
   ): void {
-    this.metrics.exchangeHttpDuration.record(
-      seconds,
-      status === undefined ? { exchange, method } : { exchange, method, status_code: String(status) },
+    const byMethod = getOrMake(
+      this.httpSeries,
+      exchange,
+      () => new Map<string, Map<number | undefined, BoundRecorder>>(),
     );
+    const byStatus = getOrMake(byMethod, method, () => new Map<number | undefined, BoundRecorder>());
+    getOrMake(byStatus, status, () =>
+      this.metrics.exchangeHttpDuration.bind(
+        status === undefined ? { exchange, method } : { exchange, method, status_code: String(status) },
+      ),
+    ).record(seconds);
     if (error === undefined) return;
     const type = errorType(error);
     this.metrics.exchangeErrors.add(1, { exchange, operation, error_type: type });
