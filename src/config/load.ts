@@ -166,7 +166,7 @@ function schemaModule(): typeof SchemaModule {
 
 /**
  * @internal Hands the loader the schema module. Tests that run the sources call it (through
- * test/support/config-schema.ts), because there `require` cannot load TypeScript.
+ * test/support/lazy-modules.ts), because there `require` cannot load TypeScript.
  */
 export function useSchemaModule(module: typeof SchemaModule): void {
   loadedSchema = module;
