@@ -3,7 +3,18 @@
  * the fast config check (shape.ts) applies them without loading zod. The schema's refinement
  * reports each issue at its path.
  */
-import type { Config } from "./schema.js";
+/**
+ * The keys the rules read. Written out rather than taken from `Config`, which is inferred from
+ * the schema whose refinement calls these rules.
+ */
+export interface ConfigRuleInput {
+  alerts: {
+    slack: { enabled: boolean; webhook_url: string };
+    telegram: { enabled: boolean; bot_token: string; chat_id: string };
+  };
+  decisions: { enabled: boolean; store: string; postgres_url: string };
+  bot: { enabled?: boolean | undefined };
+}
 
 /** One broken rule: the key path it concerns and what is wrong. */
 export interface ConfigRuleIssue {
@@ -12,7 +23,7 @@ export interface ConfigRuleIssue {
 }
 
 /** The cross-key rules a parsed config breaks; empty when it keeps them all. */
-export function configRuleIssues(config: Config): ConfigRuleIssue[] {
+export function configRuleIssues(config: ConfigRuleInput): ConfigRuleIssue[] {
   const issues: ConfigRuleIssue[] = [];
   const requireWhen = (enabled: boolean, value: string, path: string[], what: string) => {
     if (enabled && value.trim() === "") {

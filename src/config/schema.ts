@@ -36,6 +36,6 @@ export const configSchema = sections.superRefine((config, ctx) => {
 });
 
 /** The validated configuration, as the process sees it. Frozen: nothing changes it after load. */
-export type Config = z.output<typeof sections>;
+export type Config = z.output<typeof configSchema>;
 /** What a `config.yaml` may contain (every key optional). */
 export type ConfigInput = z.input<typeof configSchema>;
