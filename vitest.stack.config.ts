@@ -8,6 +8,8 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["test/stack/**/*.test.ts"],
+    // Modules the preload's path requires on first use, for tests that run the sources.
+    setupFiles: ["test/support/lazy-modules.ts"],
     testTimeout: 240_000,
     hookTimeout: 120_000,
     pool: "forks",

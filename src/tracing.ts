@@ -13,7 +13,7 @@
  * there would bind a second health server and contend for the alert outbox.
  */
 import { isMainThread } from "node:worker_threads";
-import { exitOnConfigError, loadConfig } from "./config/index.js";
+import { exitOnConfigError, loadConfig } from "./config/load.js";
 import type { Config } from "./config/schema.js";
 import { describeError } from "./errors.js";
 import { checkOptionalPackages } from "./optional.js";

@@ -3,8 +3,11 @@ import { resolve } from "node:path";
 import { parseDocument, isPair, isScalar, visit, type Scalar } from "yaml";
 import type { z } from "zod";
 import { TicktraceError } from "../errors.js";
+import { CONFIG_SHAPE } from "./generated/config-shape.js";
 import { findMovedKey } from "./moved-keys.js";
-import { configSchema, type Config } from "./schema.js";
+import type * as SchemaModule from "./schema.js";
+import type { Config } from "./schema.js";
+import { fastParseConfig, shapeKeysAt } from "./shape.js";
 
 /** A config problem: names the file, the key path and what was expected. Exits with status 2. */
 export class ConfigError extends TicktraceError {
@@ -131,7 +134,10 @@ export function parseConfig(
       `this key was removed; set ${moved.to} instead (${moved.why}; see docs/config-changes.md)`,
     );
   }
-  const result = configSchema.safeParse(raw);
+  // The generated check first: a valid config is parsed without loading zod (the preload's case).
+  const fast = fastParseConfig(CONFIG_SHAPE, raw);
+  if (fast) return deepFreeze(applyOtelEnv(fast, env));
+  const result = schemaModule().configSchema.safeParse(raw);
   if (!result.success) {
     const error = toConfigError(options.file, raw, result.error);
     const unset = options.unsetAt?.(error.keyPath === "" ? [] : error.keyPath.split("."));
@@ -143,6 +149,26 @@ export function parseConfig(
     );
   }
   return deepFreeze(applyOtelEnv(result.data, env));
+}
+
+let loadedSchema: typeof SchemaModule | undefined;
+
+/**
+ * The zod schema, loaded when the fast check cannot vouch for a config: to word its error, or
+ * to parse what the fast check does not model. `require` keeps zod off the preload's path.
+ */
+function schemaModule(): typeof SchemaModule {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  loadedSchema ??= require("./schema.js") as typeof SchemaModule;
+  return loadedSchema;
+}
+
+/**
+ * @internal Hands the loader the schema module. Tests that run the sources call it (through
+ * test/support/lazy-modules.ts), because there `require` cannot load TypeScript.
+ */
+export function useSchemaModule(module: typeof SchemaModule): void {
+  loadedSchema = module;
 }
 
 const ENV_PATTERN = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
@@ -287,32 +313,7 @@ function valueAt(raw: unknown, path: readonly string[]): unknown {
 
 /** The keys the schema accepts at a path, for "did you mean" hints. */
 export function validKeysAt(path: readonly string[]): string[] {
-  let node: z.core.$ZodType = configSchema;
-  for (const key of [...path, ""]) {
-    node = unwrap(node);
-    const shape = (node._zod.def as { shape?: Record<string, z.core.$ZodType> }).shape;
-    if (!shape) return [];
-    if (key === "") return Object.keys(shape);
-    const next = shape[key];
-    if (!next) return [];
-    node = next;
-  }
-  return [];
-}
-
-function unwrap(node: z.core.$ZodType): z.core.$ZodType {
-  let current = node;
-  for (let i = 0; i < 10; i++) {
-    const def = current._zod.def as {
-      innerType?: z.core.$ZodType;
-      in?: z.core.$ZodType;
-      schema?: z.core.$ZodType;
-    };
-    const inner = def.innerType ?? def.in ?? def.schema;
-    if (!inner) return current;
-    current = inner;
-  }
-  return current;
+  return shapeKeysAt(CONFIG_SHAPE, path);
 }
 
 /** Nearest valid key by edit distance, when it is close enough to be a likely typo. */

@@ -59,7 +59,7 @@ import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from "@opentelemetry/semantic
 import type { Config } from "../config/schema.js";
 import { whenAllRefuse } from "./collector-probe.js";
 import { createExportMonitor, type ExportMonitor } from "./export-monitor.js";
-import { loadInstrumentations } from "./instrumentations.js";
+import { loadInstrumentations, type DeferredInstrumentations } from "./instrumentations.js";
 import { createLazyExporter } from "./lazy-exporter.js";
 import { METER_NAME } from "./metrics.js";
 import type { TickTracerFactory } from "./tick-trace/tick-tracer.js";
@@ -277,8 +277,9 @@ export function startTelemetrySdk(config: Config): TelemetrySdk {
   });
   setDiagLoggerFromEnv();
 
-  // Instrumentations patch on construction, before anything they instrument is loaded.
-  const { instrumentations, loaded, warnings } = loadInstrumentations(config);
+  // Instrumentations patch on construction, before anything they instrument is loaded; those
+  // for express, winston and pg are created on their module's first require (armed below).
+  const { instrumentations, loaded, warnings, deferred } = loadInstrumentations(config);
 
   /** The OTLP endpoints something is pushed to; probed at shutdown. */
   const pushUrls: string[] = [];
@@ -362,6 +363,7 @@ export function startTelemetrySdk(config: Config): TelemetrySdk {
     meterProvider: metrics.getMeterProvider(),
     loggerProvider: logs.getLoggerProvider(),
   });
+  deferred.arm();
 
   // Tick spans off the trading thread: the worker sends them to the same endpoint, with the same
   // resource, scope and sampler as the SDK would (nothing starts until the tick loop asks).
@@ -399,7 +401,14 @@ export function startTelemetrySdk(config: Config): TelemetrySdk {
     exportMonitor,
     tickTracing: workerTickTracing?.factory,
     workerTickTracing,
-    instrumentations: { loaded, warnings, instances: instrumentations },
+    instrumentations: {
+      loaded,
+      warnings,
+      // With the deferred ones created so far (their modules were required).
+      get instances() {
+        return [...instrumentations, ...deferred.created];
+      },
+    },
     shutdown(timeoutMs = telemetry.shutdown_timeout_ms) {
       stopDrain();
       // Each provider flushes what it holds, all at once, within the one budget. The budget is
@@ -407,7 +416,7 @@ export function startTelemetrySdk(config: Config): TelemetrySdk {
       // (the exporters would retry with back-off until it ran out), so a refusal ends the wait.
       const flush = Promise.all(providers.map((provider) => provider.shutdown()));
       stopped ??= settleWithin(Promise.race([flush, whenAllRefuse(pushUrls)]), timeoutMs).then(() =>
-        releaseGlobals(instrumentations),
+        releaseGlobals(instrumentations, deferred),
       );
       return stopped;
     },
@@ -476,8 +485,12 @@ export function settleWithin(work: Promise<unknown>, ms: number): Promise<void> 
 }
 
 /** Unpatches instrumentations and frees the API globals, so a later runtime in the same process can register its own. */
-function releaseGlobals(instrumentations: readonly Instrumentation[]): void {
+function releaseGlobals(
+  instrumentations: readonly Instrumentation[],
+  deferred: DeferredInstrumentations,
+): void {
   for (const instrumentation of instrumentations) instrumentation.disable();
+  deferred.disarm();
   trace.disable();
   metrics.disable();
   logs.disable();

@@ -8,7 +8,8 @@ import {
   startHttpServer,
   type ListeningServer,
 } from "../health/server.js";
-import { createLogger, type Logger } from "../logging/logger.js";
+import { createLazyLogger, loggerModule } from "../logging/lazy-logger.js";
+import type { Logger } from "../logging/logger.js";
 import { createRuntimeParts, type PartsModules } from "../runtime/parts.js";
 import { startKnownSeriesAtZero } from "./known-series.js";
 import { CcxtInstrumentation } from "./ccxt/instrumentation.js";
@@ -120,14 +121,17 @@ export function createRuntime(config: Config, options: InternalRuntimeOptions = 
     );
   }
   const sdk = options.sdk ?? startTelemetrySdk(config);
+  // Built on first use: winston loads after the bot's first line, once something logs.
   const logger =
     options.logger ??
-    createLogger({
-      level: config.logging.level,
-      format: config.logging.format,
-      service: config.service.name,
-      otel: config.telemetry.enabled && config.telemetry.logs.enabled,
-    });
+    createLazyLogger(() =>
+      loggerModule().createLogger({
+        level: config.logging.level,
+        format: config.logging.format,
+        service: config.service.name,
+        otel: config.telemetry.enabled && config.telemetry.logs.enabled,
+      }),
+    );
   const log = logger.child({ component: "telemetry" });
   for (const warning of sdk.instrumentations.warnings) log.warn(warning);
 

@@ -156,8 +156,21 @@ describe("startRuntime", () => {
 
 describe("instrumentation allow-list", () => {
   it("loads the default five from the installed packages, and ticktrace's own ccxt instrumentation", () => {
-    const { instrumentations, loaded, warnings } = loadInstrumentations(config(""));
+    const { instrumentations, loaded, warnings, deferred } = loadInstrumentations(config(""));
     expect(loaded).toEqual(["http", "express", "winston", "undici", "pg", "ccxt"]);
+    // express, winston and pg wait for their module's first require (deferred-instrumentations.test.ts).
+    expect(instrumentations.map((i) => i.instrumentationName)).toEqual([
+      "@opentelemetry/instrumentation-http",
+      "@opentelemetry/instrumentation-undici",
+      "ticktrace-instrumentation-ccxt",
+    ]);
+    expect(deferred.waiting).toEqual(["express", "winston", "pg"]);
+    expect(warnings).toEqual([]);
+    for (const instrumentation of instrumentations) instrumentation.disable();
+  });
+
+  it("without deferral every package is created at once", () => {
+    const { instrumentations } = loadInstrumentations(config(""), undefined, { defer: false });
     expect(instrumentations.map((i) => i.instrumentationName)).toEqual([
       "@opentelemetry/instrumentation-http",
       "@opentelemetry/instrumentation-express",
@@ -166,7 +179,6 @@ describe("instrumentation allow-list", () => {
       "@opentelemetry/instrumentation-pg",
       "ticktrace-instrumentation-ccxt",
     ]);
-    expect(warnings).toEqual([]);
     for (const instrumentation of instrumentations) instrumentation.disable();
   });
 
@@ -182,10 +194,14 @@ describe("instrumentation allow-list", () => {
   });
 
   it("a package that fails to load or lacks the class is skipped with its reason", () => {
-    const failing = loadInstrumentations(config("telemetry:\n  instrumentations: [pg, dns]\n"), (pkg) => {
-      if (pkg.endsWith("pg")) throw new Error("native binding missing\nstack...");
-      return {};
-    });
+    const failing = loadInstrumentations(
+      config("telemetry:\n  instrumentations: [pg, dns]\n"),
+      (pkg) => {
+        if (pkg.endsWith("pg")) throw new Error("native binding missing\nstack...");
+        return {};
+      },
+      { defer: false },
+    );
     expect(failing.loaded).toEqual([]);
     expect(failing.warnings).toEqual([
       'instrumentation "pg" skipped: @opentelemetry/instrumentation-pg failed to load (native binding missing)',
