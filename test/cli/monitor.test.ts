@@ -487,7 +487,7 @@ describe.concurrent("ticktrace CLI", () => {
       expect(result).toEqual({
         code: 2,
         stdout: "",
-        stderr: `ticktrace: cannot reach http://127.0.0.1:${port}/health: ECONNREFUSED (is the process running? check --url or health.host/health.port)\n`,
+        stderr: `ticktrace: health check could not reach GET http://127.0.0.1:${port}/health: ECONNREFUSED; is the process running? check --url or health.host/health.port\n`,
       });
       const live = url.split(":").at(-1);
       await writeFile(join(cwd, "live.yaml"), `health:\n  port: ${live}\n`);
