@@ -332,12 +332,18 @@ export function createFetch(
         method: method ?? "GET",
         ...(headers !== undefined ? { headers: headers as NonNullable<RequestInit["headers"]> } : {}),
         ...(body !== undefined ? { body: body as NonNullable<RequestInit["body"]> } : {}),
+        // A streamed body (grammY's multipart upload is a Readable) needs half duplex in fetch.
+        ...(isStream(body) ? { duplex: "half" } : {}),
         ...(signal ? { signal } : {}),
       });
     } catch (error) {
       throw transportError(request, request.method ?? "GET", url, error, timeout);
     }
   };
+}
+
+function isStream(body: unknown): boolean {
+  return typeof body === "object" && body !== null && Symbol.asyncIterator in body;
 }
 
 /** A native signal that aborts when `signal` does. */
