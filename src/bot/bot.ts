@@ -233,7 +233,7 @@ export function createTelegramBot(options: TelegramBotOptions): TelegramBot {
   let retryTimer: TimerHandle | undefined;
   let wakeRetry: (() => void) | undefined;
   const abort = new AbortController();
-  // grammY types its signal with the abort-controller shim; node-fetch accepts the native one.
+  // grammY types its signal with the abort-controller shim; our fetch (createFetch) takes either.
   const signal = abort.signal as unknown as Parameters<typeof bot.api.getMe>[0];
 
   const sleep = (ms: number) =>
