@@ -389,18 +389,22 @@ export class ExchangeSimulator {
     switch (route) {
       case "GET /ticker": {
         const ticker = this.market.ticker(symbol ?? "");
-        if (!ticker) return sendError(res, 404, unknownSymbol(symbol));
-        return sendJson(res, 200, ticker);
+        if (ticker) sendJson(res, 200, ticker);
+        else sendError(res, 404, unknownSymbol(symbol));
+        return;
       }
       case "GET /depth": {
         const book = this.market.book(symbol ?? "");
-        if (!book) return sendError(res, 404, unknownSymbol(symbol));
-        return sendJson(res, 200, book);
+        if (book) sendJson(res, 200, book);
+        else sendError(res, 404, unknownSymbol(symbol));
+        return;
       }
       case "GET /balances":
-        return sendJson(res, 200, this.engine.balanceSheet());
+        sendJson(res, 200, this.engine.balanceSheet());
+        return;
       case "GET /orders":
-        return sendJson(res, 200, this.engine.openOrders(symbol));
+        sendJson(res, 200, this.engine.openOrders(symbol));
+        return;
       case "POST /orders": {
         const body = req.body as PlaceOrderRequest | undefined;
         this.handle(res, () => {
