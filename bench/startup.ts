@@ -1,5 +1,5 @@
 /**
- * Start-up time and resident memory of a small bot (http, express, winston) started with the
+ * Start-up time and resident memory of a small bot (http, its own express app, winston) started with the
  * ticktrace preload, against plain `node` and the full `@opentelemetry/auto-instrumentations-node`
  * bundle, interleaved round by round.
  *

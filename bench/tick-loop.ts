@@ -622,7 +622,7 @@ async function tickLoop(opts: { quick: boolean }): Promise<Figure[]> {
 const LOOPBACK_LATENCY_MS = 2;
 
 /**
- * The reference process's real order path: the exchange client (axios over loopback HTTP) against
+ * The reference process's real order path: the exchange client (Node's fetch over loopback HTTP) against
  * the exchange simulator in the same process, answering after {@link LOOPBACK_LATENCY_MS}. A
  * tick cancels and replaces both quotes of both symbols (8 HTTP requests, two round trips deep).
  * Market data is handed to the orchestrator directly (the stream is not what is measured), 5 bps

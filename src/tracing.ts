@@ -43,7 +43,7 @@ function startPreload(): void {
   }
 
   // Instrumentations patch modules as they are first required, so the SDK starts before the
-  // logger (winston) and the health server (express) are loaded: `start.js` is required only now.
+  // logger (winston) and the health server (node:http) are loaded: `start.js` is required only now.
   let sdk: TelemetrySdk;
   try {
     sdk = startTelemetrySdk(config);

@@ -3,6 +3,7 @@ import type { InlineKeyboardMarkup } from "grammy/types";
 import { escapeHtml, TELEGRAM_MAX_MESSAGE_CHARS } from "../format/telegram-html.js";
 import { systemClock, type Clock, type TimerHandle } from "../clock.js";
 import { describeError, redact, TicktraceError } from "../errors.js";
+import { createFetch, HttpError } from "../http/client.js";
 import { createSilentLogger, type Logger } from "../logging/logger.js";
 import { requireOptional } from "../optional.js";
 import { createCommandHandlers, actorName, type Actor, type BotProviders } from "./commands.js";
@@ -80,6 +81,14 @@ export function createTelegramBot(options: TelegramBotOptions): TelegramBot {
       apiRoot: (options.apiUrl ?? "https://api.telegram.org").replace(/\/+$/, ""),
       // A hung request must not outlive the long poll by much.
       timeoutSeconds: pollTimeoutSeconds + 15,
+      // Our HTTP client (Node's fetch) instead of grammY's node-fetch: the bot's calls are traced
+      // like the alert channels' (undici instrumentation), and a failure is an HttpError naming
+      // the method and the redacted URL. grammY wraps it in its HttpError, which we log redacted.
+      fetch: createFetch({
+        operation: (url) => `Telegram ${url.slice(url.lastIndexOf("/") + 1)}`,
+        secrets,
+        fix: "check alerts.telegram.api_url and the network",
+      }),
     },
   });
 
@@ -98,7 +107,7 @@ export function createTelegramBot(options: TelegramBotOptions): TelegramBot {
     } catch (error) {
       if (method === "getUpdates" && polling && !stopping && !pollFailing) {
         pollFailing = true;
-        const detail = redact(describeError(error), secrets);
+        const detail = redact(callErrorText(error), secrets);
         logger.warn("Telegram getUpdates failed; grammY retries in the background", { error: detail });
         health?.report(BOT_HEALTH_COMPONENT, { state: "degraded", detail: `polling failed: ${detail}` });
       }
@@ -227,7 +236,7 @@ export function createTelegramBot(options: TelegramBotOptions): TelegramBot {
   let retryTimer: TimerHandle | undefined;
   let wakeRetry: (() => void) | undefined;
   const abort = new AbortController();
-  // grammY types its signal with the abort-controller shim; node-fetch accepts the native one.
+  // grammY types its signal with the abort-controller shim; our fetch (createFetch) takes either.
   const signal = abort.signal as unknown as Parameters<typeof bot.api.getMe>[0];
 
   const sleep = (ms: number) =>
@@ -245,7 +254,7 @@ export function createTelegramBot(options: TelegramBotOptions): TelegramBot {
         if (!commandsRegistered) {
           await bot.api.setMyCommands(BOT_COMMANDS, undefined, signal).catch((error: unknown) => {
             logger.warn("setMyCommands failed; the command menu stays as it was", {
-              error: redact(describeError(error), secrets),
+              error: redact(callErrorText(error), secrets),
             });
           });
           commandsRegistered = true;
@@ -265,7 +274,7 @@ export function createTelegramBot(options: TelegramBotOptions): TelegramBot {
       } catch (error) {
         polling = false;
         if (isStopping()) break;
-        const detail = redact(describeError(error), secrets);
+        const detail = redact(callErrorText(error), secrets);
         logger.warn("Telegram bot cannot poll; retrying in the background", {
           error: detail,
           retry_in_ms: delayMs,
@@ -313,4 +322,14 @@ export function createTelegramBot(options: TelegramBotOptions): TelegramBot {
       return stopped;
     },
   };
+}
+
+/**
+ * What a failed Bot API call says. grammY's own HttpError says only "Network request for
+ * 'getMe' failed!"; the transport's error it wraps (ours, from `createFetch`) names the
+ * redacted URL, the reason and the fix, so it is added.
+ */
+function callErrorText(error: unknown): string {
+  const inner = (error as { error?: unknown } | undefined)?.error;
+  return inner instanceof HttpError ? `${describeError(error)} (${inner.message})` : describeError(error);
 }

@@ -366,7 +366,10 @@ async function health(values: Values, context: MonitorContext): Promise<number> 
     result = await checkHealth(url, { timeoutMs });
   } catch (error) {
     // Unreachable is a health answer too: exit 2, so cron and container checks see "unhealthy".
-    if (error instanceof TicktraceError && (error.code === "UNREACHABLE" || error.code === "REJECTED")) {
+    if (
+      error instanceof TicktraceError &&
+      (error.code === "UNREACHABLE" || error.code === "TIMEOUT" || error.code === "REJECTED")
+    ) {
       if (values.json)
         context.io.stdout(`${JSON.stringify({ url, status: "unreachable", error: error.message })}\n`);
       context.io.stderr(`ticktrace: ${error.message}\n`);

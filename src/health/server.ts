@@ -1,7 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import type * as Express from "express";
-import { TicktraceError } from "../errors.js";
+import { describeError, TicktraceError } from "../errors.js";
 import type { HealthRegistry } from "./registry.js";
 
 /** Serves the Prometheus text format; the exporter's `getMetricsRequestHandler`. */
@@ -15,7 +14,7 @@ export interface HealthAppOptions {
   metricsUnavailable?: string;
 }
 
-/** A `node:http` request listener; an express app is one. */
+/** A `node:http` request listener (an express app is one too). */
 export type RequestListener = (request: IncomingMessage, response: ServerResponse) => void;
 
 /**
@@ -25,35 +24,14 @@ export type RequestListener = (request: IncomingMessage, response: ServerRespons
  * - `/health`: the registry's JSON report, 200 when healthy or degraded, 503 when unhealthy;
  * - `/metrics`: the Prometheus exposition.
  *
- * The three probes are answered by plain `node:http` code in front of the express app, which
- * serves `/metrics` and everything else. Why: express gives every request and response object
- * a new prototype (`Object.setPrototypeOf`), and on Node 20 that alone made young-generation
- * GCs take 10-20 ms at 1,000 probe requests per second (p99 about 25 ms against 4 ms for plain
- * `node:http`; `npm run bench -- --only endpoints`). A probe must stay fast when a load balancer
- * or an orchestrator polls it hard.
+ * Plain `node:http`, routed as express routed it before (query, trailing slash and case
+ * ignored; HEAD answered as GET without a body). Why not express: it gives every request and
+ * response object a new prototype (`Object.setPrototypeOf`), and on Node 20 that alone made
+ * young-generation GCs take 10-20 ms at 1,000 probe requests per second (p99 about 25 ms
+ * against 4 ms; `npm run bench -- --only endpoints`); and loading it (patched by the
+ * instrumentation as it loads) cost the first scrape about 100 ms of CPU.
  */
 export function createHealthApp(options: HealthAppOptions): RequestListener {
-  // Built on the first request that is not a probe (a scrape): express is not loaded at start-up.
-  const app = lazyExpressApp((app) => {
-    app.disable("x-powered-by");
-    app.disable("etag");
-    app.get("/metrics", (request, response) => {
-      if (options.metrics) {
-        options.metrics(request, response);
-        return;
-      }
-      response
-        .status(404)
-        .type("text/plain")
-        .send(`${options.metricsUnavailable ?? "metrics are not served here"}\n`);
-    });
-    app.use((_request, response) => {
-      response
-        .status(404)
-        .type("text/plain")
-        .send("not found: try /health, /health/live, /health/ready or /metrics\n");
-    });
-  });
   const probe = (path: string): { status: number; body: unknown } | undefined => {
     switch (path) {
       case "/health/live":
@@ -74,10 +52,17 @@ export function createHealthApp(options: HealthAppOptions): RequestListener {
     }
   };
   return (request, response) => {
-    const answer =
-      request.method === "GET" || request.method === "HEAD" ? probe(probePath(request.url)) : undefined;
+    const readable = request.method === "GET" || request.method === "HEAD";
+    const path = readable ? probePath(request.url) : "";
+    if (path === "/metrics") {
+      if (options.metrics) serveMetrics(options.metrics, request, response);
+      else
+        sendText(request, response, 404, `${options.metricsUnavailable ?? "metrics are not served here"}\n`);
+      return;
+    }
+    const answer = readable ? probe(path) : undefined;
     if (!answer) {
-      app(request, response);
+      sendText(request, response, 404, "not found: try /health, /health/live, /health/ready or /metrics\n");
       return;
     }
     const body = JSON.stringify(answer.body);
@@ -90,7 +75,7 @@ export function createHealthApp(options: HealthAppOptions): RequestListener {
   };
 }
 
-/** The path as express would route it (non-strict, case-insensitive): no query, no trailing slash, lower case. */
+/** The path as express routed it (non-strict, case-insensitive): no query, no trailing slash, lower case. */
 function probePath(url: string | undefined): string {
   const raw = url ?? "";
   const end = raw.indexOf("?");
@@ -99,30 +84,34 @@ function probePath(url: string | undefined): string {
   return path;
 }
 
-/** An app serving only `/metrics`, for `telemetry.metrics_port`. */
-export function createMetricsApp(metrics: MetricsHandler): RequestListener {
-  return lazyExpressApp((app) => {
-    app.disable("x-powered-by");
-    app.get("/metrics", (request, response) => metrics(request, response));
+/** A plain-text answer (HEAD: headers only). */
+function sendText(request: IncomingMessage, response: ServerResponse, status: number, text: string): void {
+  response.writeHead(status, {
+    "Content-Type": "text/plain; charset=utf-8",
+    "Content-Length": Buffer.byteLength(text),
   });
+  response.end(request.method === "HEAD" ? undefined : text);
 }
 
-/**
- * A request listener that requires express and builds the app with `setup` on its first
- * request. Loading express (through the instrumentation hooks, which patch it as it loads) was
- * one of the largest steps of the preload's start-up, and no request needs it before the first
- * scrape.
- */
-function lazyExpressApp(setup: (app: Express.Express) => void): RequestListener {
-  let app: Express.Express | undefined;
-  return (request, response) => {
-    if (!app) {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
-      const express = require("express") as typeof Express.default;
-      app = express();
-      setup(app);
+/** The metrics handler; a throw becomes a 500 instead of a dropped connection. */
+function serveMetrics(metrics: MetricsHandler, request: IncomingMessage, response: ServerResponse): void {
+  try {
+    metrics(request, response);
+  } catch (error) {
+    if (response.headersSent) {
+      response.destroy();
+      return;
     }
-    app(request, response);
+    sendText(request, response, 500, `# failed to export metrics: ${describeError(error)}\n`);
+  }
+}
+
+/** A listener serving only `/metrics` (GET and HEAD), for `telemetry.metrics_port`. */
+export function createMetricsApp(metrics: MetricsHandler): RequestListener {
+  return (request, response) => {
+    const readable = request.method === "GET" || request.method === "HEAD";
+    if (readable && probePath(request.url) === "/metrics") serveMetrics(metrics, request, response);
+    else sendText(request, response, 404, "not found: try /metrics\n");
   };
 }
 

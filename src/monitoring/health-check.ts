@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { TicktraceError } from "../errors.js";
+import { httpRequest } from "../http/client.js";
 import type { HealthReport, OverallStatus } from "../health/registry.js";
 import { forEachComponent, qualifiedName } from "../health/report.js";
 
@@ -57,7 +58,7 @@ export function healthUrlFromConfig(health: { host: string; port: number }): str
 }
 
 /**
- * Queries `<baseUrl>/health`. Throws `UNREACHABLE` (no answer, or timeout) or `REJECTED` (an
+ * Queries `<baseUrl>/health`. Throws `UNREACHABLE` (no answer), `TIMEOUT` or `REJECTED` (an
  * answer that is not a health report) with a one-line message naming the URL.
  */
 export async function checkHealth(
@@ -65,31 +66,16 @@ export async function checkHealth(
   options: { timeoutMs?: number } = {},
 ): Promise<HealthCheckResult> {
   const url = `${baseUrl.replace(/\/+$/, "")}/health`;
-  const timeoutMs = options.timeoutMs ?? 3_000;
-  let response: Response;
-  try {
-    response = await fetch(url, {
-      signal: AbortSignal.timeout(timeoutMs),
-      headers: { accept: "application/json" },
-    });
-  } catch (error) {
-    const timedOut = error instanceof Error && (error.name === "TimeoutError" || error.name === "AbortError");
-    const cause = error instanceof Error && error.cause instanceof Error ? error.cause : error;
-    const reason = timedOut
-      ? `no answer within ${timeoutMs} ms`
-      : ((cause as NodeJS.ErrnoException).code ?? (cause instanceof Error ? cause.message : String(cause)));
-    throw new TicktraceError(
-      "UNREACHABLE",
-      `cannot reach ${url}: ${reason} (is the process running? check --url or health.host/health.port)`,
-      {
-        cause: error,
-      },
-    );
-  }
-  const text = await response.text();
+  const answer = await httpRequest({
+    operation: "health check",
+    url,
+    headers: { accept: "application/json" },
+    timeoutMs: options.timeoutMs ?? 3_000,
+    fix: "is the process running? check --url or health.host/health.port",
+  });
   let raw: unknown;
   try {
-    raw = JSON.parse(text);
+    raw = JSON.parse(answer.body);
   } catch {
     raw = undefined;
   }
@@ -98,9 +84,9 @@ export async function checkHealth(
   if (!report) {
     throw new TicktraceError(
       "REJECTED",
-      `${url} answered HTTP ${response.status} without a health report (is this a ticktrace health server?)`,
+      `${url} answered HTTP ${answer.status} without a health report (is this a ticktrace health server?)`,
       {
-        status: response.status,
+        status: answer.status,
       },
     );
   }

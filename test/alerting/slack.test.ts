@@ -123,7 +123,7 @@ describe("Slack channel", () => {
       code: "REJECTED",
       status: 404,
       retryable: false,
-      message: "Slack webhook failed (404: no_service at <redacted>)",
+      message: `Slack webhook failed (404: no_service at <redacted>) at POST ${server.url}<redacted>; check the URL`,
     });
   });
 });

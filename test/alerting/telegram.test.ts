@@ -177,8 +177,8 @@ describe("Telegram channel", () => {
     const channel = createTelegramChannel({ botToken: TOKEN, chatId: "1", apiUrl: url });
     const error = await channel.send(FIXED, new AbortController().signal).catch((e: unknown) => e);
     expect(error).toMatchObject({ code: "UNREACHABLE", retryable: true });
-    expect((error as Error).message).toMatch(
-      /^Telegram sendMessage could not reach the server: fetch failed/,
+    expect((error as Error).message).toBe(
+      `Telegram sendMessage could not reach POST ${url}/bot<redacted>/sendMessage: ECONNREFUSED; check alerts.telegram.api_url and the network`,
     );
     expect((error as Error).message).not.toContain(TOKEN);
     server = await startFakeHttpServer();
@@ -187,7 +187,7 @@ describe("Telegram channel", () => {
     const timedOut = await hanging.send(FIXED, AbortSignal.timeout(100)).catch((e: unknown) => e);
     expect(timedOut).toMatchObject({
       code: "TIMEOUT",
-      message: "Telegram sendMessage was aborted (timeout)",
+      message: `Telegram sendMessage was aborted (timeout) before POST ${server.url}/bot<redacted>/sendMessage answered; check alerts.telegram.api_url and the network`,
     });
   });
 

@@ -1,3 +1,6 @@
+import { once } from "node:events";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createManualClock } from "../../src/clock.js";
 import { createTelegramBot, HELP_TEXT, type TelegramBot } from "../../src/bot/index.js";
@@ -507,6 +510,39 @@ describe("Telegram bot authorization by user", () => {
 });
 
 describe("Telegram outage", () => {
+  it("calls go through our HTTP client: an unreachable API is reported with the redacted URL and the fix", async () => {
+    // A port that was free a moment ago: nothing answers there.
+    const spare = createServer().listen(0, "127.0.0.1");
+    await once(spare, "listening");
+    const port = (spare.address() as AddressInfo).port;
+    await new Promise((resolve) => spare.close(resolve));
+    const token = "123456:AAHunreachableTokenXYZ";
+    const health = new HealthRegistry();
+    const { logger, entries } = createCapturingLogger();
+    const bot = createTelegramBot({
+      token,
+      apiUrl: `http://127.0.0.1:${port}`,
+      adminChatIds: ["5"],
+      retryInitialMs: 5_000,
+      registerCommands: false,
+      health,
+      logger,
+    });
+    try {
+      bot.start();
+      await waitUntil(() => health.stateOf("telegram_bot") === "degraded" && entries.length > 0);
+      expect(health.snapshot().components.alerts).toMatchObject({
+        telegram_bot: {
+          status: "degraded",
+          detail: `cannot reach Telegram: Network request for 'getMe' failed! (Telegram getMe could not reach POST http://127.0.0.1:${port}/bot<redacted>/getMe: ECONNREFUSED; check alerts.telegram.api_url and the network)`,
+        },
+      });
+      expect(JSON.stringify(entries)).not.toContain("AAHunreachableTokenXYZ");
+    } finally {
+      await bot.shutdown();
+    }
+  });
+
   it("never blocks start-up, reports degraded health and recovers in the background", async () => {
     const fake = await startFakeTelegram();
     fake.down = true;

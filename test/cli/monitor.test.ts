@@ -392,12 +392,19 @@ describe.concurrent("ticktrace CLI", () => {
           response.writeHead(404).end();
           return;
         }
+        if (answer.status === 0) return; // hang: no answer at all
         response.writeHead(answer.status, { "content-type": "application/json" }).end(answer.body);
       });
       await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
       url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     });
-    afterAll(() => new Promise<void>((r) => server.close(() => r())));
+    afterAll(
+      () =>
+        new Promise<void>((r) => {
+          server.close(() => r());
+          server.closeAllConnections();
+        }),
+    );
 
     const report = (status: string, components: Record<string, unknown>) =>
       JSON.stringify({
@@ -457,6 +464,18 @@ describe.concurrent("ticktrace CLI", () => {
       });
     });
 
+    it("a health server that does not answer within --timeout-ms is exit 2 with one line", async () => {
+      const cwd = await workdir("health-timeout");
+      answer = { status: 0, body: "" };
+      const result = await run(["monitor", "health", "--url", url, "--timeout-ms", "300"], { cwd });
+      answer = { status: 200, body: report("healthy", {}) };
+      expect(result).toEqual({
+        code: 2,
+        stdout: "",
+        stderr: `ticktrace: health check: no answer from GET ${url}/health within 300 ms; is the process running? check --url or health.host/health.port\n`,
+      });
+    });
+
     it("regression: monitor health printed alerts.alerts.log (the group prefix doubled)", async () => {
       const cwd = await workdir("health-alerts");
       answer = {
@@ -487,7 +506,7 @@ describe.concurrent("ticktrace CLI", () => {
       expect(result).toEqual({
         code: 2,
         stdout: "",
-        stderr: `ticktrace: cannot reach http://127.0.0.1:${port}/health: ECONNREFUSED (is the process running? check --url or health.host/health.port)\n`,
+        stderr: `ticktrace: health check could not reach GET http://127.0.0.1:${port}/health: ECONNREFUSED; is the process running? check --url or health.host/health.port\n`,
       });
       const live = url.split(":").at(-1)!;
       await writeFile(join(cwd, "live.yaml"), `health:\n  port: ${live}\n`);

@@ -1,7 +1,12 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { createManualClock } from "../../src/clock.js";
 import { HealthRegistry } from "../../src/health/registry.js";
-import { createHealthApp, startHttpServer, type ListeningServer } from "../../src/health/server.js";
+import {
+  createHealthApp,
+  createMetricsApp,
+  startHttpServer,
+  type ListeningServer,
+} from "../../src/health/server.js";
 
 const servers: ListeningServer[] = [];
 afterEach(async () => {
@@ -181,6 +186,52 @@ describe("health server", () => {
       status: 404,
       text: "not found: try /health, /health/live, /health/ready or /metrics\n",
     });
+  });
+
+  it("routes /metrics as express did: query, trailing slash and case ignored, HEAD without a body, other methods 404", async () => {
+    let scrapes = 0;
+    const { server, get } = await serve(new HealthRegistry(), (_request, response) => {
+      scrapes++;
+      response.statusCode = 200;
+      response.setHeader("content-type", "text/plain");
+      response.end("up 1\n");
+    });
+    for (const path of ["/metrics", "/metrics/", "/METRICS?x=1"]) {
+      expect(await get(path), path).toMatchObject({ status: 200, text: "up 1\n", type: "text/plain" });
+    }
+    const head = await fetch(`${server.url}/metrics`, { method: "HEAD" });
+    expect(head.status).toBe(200);
+    expect(await head.text()).toBe("");
+    expect(scrapes).toBe(4);
+    const post = await fetch(`${server.url}/metrics`, { method: "POST" });
+    expect(post.status).toBe(404);
+    expect(post.headers.get("content-type")).toBe("text/plain; charset=utf-8");
+    expect(await post.text()).toBe("not found: try /health, /health/live, /health/ready or /metrics\n");
+  });
+
+  it("a metrics handler that throws answers 500 and the server goes on", async () => {
+    const { get } = await serve(new HealthRegistry(), () => {
+      throw new Error("collector exploded");
+    });
+    expect(await get("/metrics")).toMatchObject({
+      status: 500,
+      text: "# failed to export metrics: collector exploded\n",
+    });
+    expect((await get("/health/live")).status).toBe(200);
+  });
+
+  it("the metrics-only listener (telemetry.metrics_port) serves /metrics and 404s the rest", async () => {
+    const server = startHttpServer(
+      createMetricsApp((_request, response) => response.end("up 1\n")),
+      "127.0.0.1",
+      0,
+    );
+    servers.push(server);
+    await server.ready;
+    expect(await (await fetch(`${server.url}/metrics`)).text()).toBe("up 1\n");
+    const other = await fetch(`${server.url}/health`);
+    expect(other.status).toBe(404);
+    expect(await other.text()).toBe("not found: try /metrics\n");
   });
 
   it("port 0 picks a free port; a taken port is reported with a fix", async () => {

@@ -1,3 +1,6 @@
+import { once } from "node:events";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { TicktraceError } from "../../src/errors.js";
 import { HealthRegistry } from "../../src/health/registry.js";
@@ -93,7 +96,7 @@ describe("ExchangeClient against the simulator", () => {
   });
 
   it("keeps 'rejected' apart: the exchange said no", async () => {
-    const { client, probe } = await setup();
+    const { client, probe, simulator } = await setup();
     const error = await client
       .placeOrder({ symbol: "BTC/USDT", side: "buy", type: "limit", price: -1, quantity: 1 })
       .catch((e: unknown) => e);
@@ -101,18 +104,23 @@ describe("ExchangeClient against the simulator", () => {
     expect(error).toMatchObject({
       code: "REJECTED",
       status: 400,
-      message: "simex rejected place_order (400 INVALID_ORDER: price and quantity must be positive numbers)",
+      message: `simex place_order failed (400: INVALID_ORDER: price and quantity must be positive numbers) at POST ${simulator.url}/api/v1/orders; check the request`,
     });
     const [point] = await probe.points("trading_exchange_request_duration_seconds");
     expect(point!.attributes).toEqual({ exchange: "simex", operation: "place_order", outcome: "rejected" });
   });
 
   it("'unreachable' when nothing listens", async () => {
-    const { client } = await setup({ baseUrl: "http://127.0.0.1:1" });
+    // A port that was free a moment ago (fetch refuses port 1 itself, as a "bad port").
+    const spare = createServer().listen(0, "127.0.0.1");
+    await once(spare, "listening");
+    const port = (spare.address() as AddressInfo).port;
+    await new Promise((resolve) => spare.close(resolve));
+    const { client } = await setup({ baseUrl: `http://127.0.0.1:${port}` });
     const error = await client.balances().catch((e: unknown) => e);
     expect(error).toMatchObject({
       code: "UNREACHABLE",
-      message: "simex balances unreachable: ECONNREFUSED; check that the exchange is up",
+      message: `simex balances could not reach GET http://127.0.0.1:${port}/api/v1/balances: ECONNREFUSED; check that the exchange is up`,
     });
   });
 
@@ -144,7 +152,7 @@ describe("ExchangeClient against the simulator", () => {
     const error = await client.ticker("BTC/USDT").catch((e: unknown) => e);
     expect(error).toMatchObject({
       code: "TIMEOUT",
-      message: "simex ticker unreachable: no answer within 300 ms; check that the exchange is up",
+      message: `simex ticker: no answer from GET ${simulator.url}/api/v1/ticker?symbol=BTC%2FUSDT within 300 ms; check that the exchange is up`,
     });
     await until(() => !client.isConnected);
     expect(health.stateOf("simex")).toBe("down");

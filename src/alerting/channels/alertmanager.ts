@@ -2,7 +2,7 @@ import { TicktraceError } from "../../errors.js";
 import type { GrafanaLinkOptions } from "../../format/trace-link.js";
 import { alertmanagerAlert } from "../format.js";
 import type { Alert, AlertChannel, AlertLevel } from "../../alert-model/types.js";
-import { answerError, postJson, type HttpTarget } from "./http.js";
+import { httpRequest, rejection, type HttpRequest } from "../../http/client.js";
 
 export interface AlertmanagerChannelOptions {
   /**
@@ -41,14 +41,7 @@ export function createAlertmanagerChannel(options: AlertmanagerChannelOptions): 
       "alerts.alertmanager.url: expected an Alertmanager base URL or a non-empty list of them",
     );
   }
-  const targets = bases.map((base) => ({
-    url: `${base.replace(/\/+$/, "")}/api/v2/alerts`,
-    target: {
-      what:
-        bases.length === 1 ? "Alertmanager POST /api/v2/alerts" : `Alertmanager ${base} POST /api/v2/alerts`,
-      secrets: [],
-    } satisfies HttpTarget,
-  }));
+  const targets = bases.map((base) => `${base.replace(/\/+$/, "")}/api/v2/alerts`);
   return {
     name: "alertmanager",
     kind: "state",
@@ -58,10 +51,17 @@ export function createAlertmanagerChannel(options: AlertmanagerChannelOptions): 
     async send(alert: Alert, signal: AbortSignal): Promise<void> {
       const body = [alertmanagerAlert(alert, options.serviceName, options.grafana)];
       const results = await Promise.allSettled(
-        targets.map(async ({ url, target }) => {
-          const answer = await postJson(url, body, signal, target);
-          if (answer.status >= 200 && answer.status < 300) return;
-          throw answerError(answer, target, answer.body);
+        targets.map(async (url) => {
+          const request: HttpRequest = {
+            operation: "Alertmanager POST /api/v2/alerts",
+            url,
+            json: body,
+            signal,
+            fix: "check alerts.alertmanager.url and that Alertmanager is up",
+          };
+          const answer = await httpRequest(request);
+          if (answer.ok) return;
+          throw rejection(answer, request);
         }),
       );
       if (results.some((r) => r.status === "fulfilled")) return;

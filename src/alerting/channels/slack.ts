@@ -2,8 +2,7 @@ import { TicktraceError } from "../../errors.js";
 import type { GrafanaLinkOptions } from "../../format/trace-link.js";
 import { slackPayload } from "../format.js";
 import type { Alert, AlertChannel, AlertLevel, DeliveryContext } from "../../alert-model/types.js";
-import { parseRetryAfter } from "../../retry/retry-after.js";
-import { answerError, postJson, type HttpTarget } from "./http.js";
+import { httpRequest, rejection, type HttpRequest } from "../../http/client.js";
 
 export interface SlackChannelOptions {
   /** `alerts.slack.webhook_url` (incoming webhook); a secret, never logged. */
@@ -31,30 +30,32 @@ export function createSlackChannel(options: SlackChannelOptions): AlertChannel {
       "alerts.slack.webhook_url must be an http(s) incoming-webhook URL",
     );
   }
-  const target: HttpTarget = {
-    what: "Slack webhook",
-    secrets: [options.webhookUrl, new URL(options.webhookUrl).pathname],
-  };
+  // The path is the webhook's secret; the host stays in messages so an operator sees where it went.
+  const secrets = [options.webhookUrl, new URL(options.webhookUrl).pathname];
   const now = options.now ?? Date.now;
   return {
     name: "slack",
     kind: "page",
     minLevel: options.minLevel ?? "WARNING",
     timeoutMs: options.timeoutMs ?? 5000,
-    secrets: target.secrets,
+    secrets,
     async send(alert: Alert, signal: AbortSignal, context?: DeliveryContext): Promise<void> {
       const payload = slackPayload(alert, context, {
         ...(options.channel ? { channel: options.channel } : {}),
         ...(options.grafana ? { grafana: options.grafana } : {}),
       });
-      const answer = await postJson(options.webhookUrl, payload, signal, target);
-      if (answer.status >= 200 && answer.status < 300) return;
-      throw answerError(
-        answer,
-        target,
-        answer.body,
-        parseRetryAfter(answer.headers.get("retry-after"), now()),
-      );
+      const request: HttpRequest = {
+        operation: "Slack webhook",
+        url: options.webhookUrl,
+        json: payload,
+        signal,
+        secrets: secrets.slice(1),
+        fix: "check alerts.slack.webhook_url and the network",
+        now,
+      };
+      const answer = await httpRequest(request);
+      if (answer.ok) return;
+      throw rejection(answer, request);
     },
   };
 }

@@ -4,7 +4,7 @@ import { splitMessage } from "../../format/telegram-html.js";
 import type { GrafanaLinkOptions } from "../../format/trace-link.js";
 import { telegramBlocks } from "../format.js";
 import type { Alert, AlertChannel, AlertLevel, DeliveryContext } from "../../alert-model/types.js";
-import { answerError, postJson, type HttpTarget } from "./http.js";
+import { httpRequest, rejection, type HttpRequest } from "../../http/client.js";
 
 export interface TelegramChannelOptions {
   /** `alerts.telegram.bot_token`; never logged. */
@@ -55,7 +55,6 @@ export function createTelegramChannel(options: TelegramChannelOptions): AlertCha
   }
   const base = (options.apiUrl ?? "https://api.telegram.org").replace(/\/+$/, "");
   const url = `${base}/bot${options.botToken}/sendMessage`;
-  const target: HttpTarget = { what: "Telegram sendMessage", secrets: [options.botToken] };
   const button = options.acknowledgeButton ?? true;
   return {
     name: "telegram",
@@ -82,15 +81,28 @@ export function createTelegramChannel(options: TelegramChannelOptions): AlertCha
               }
             : {}),
         };
-        const answer = await postJson(url, body, signal, target);
-        if (answer.status >= 200 && answer.status < 300) continue;
+        const request: HttpRequest = {
+          operation: "Telegram sendMessage",
+          url,
+          json: body,
+          signal,
+          secrets: [options.botToken],
+          fix: "check alerts.telegram.api_url and the network",
+        };
+        const answer = await httpRequest(request);
+        if (answer.ok) continue;
         let parsed: TelegramAnswer = {};
         try {
           parsed = telegramAnswerSchema.catch({}).parse(JSON.parse(answer.body));
         } catch {
           // not JSON (a proxy's error page): fall back to the raw text below
         }
-        throw answerError(answer, target, parsed.description ?? answer.body, parsed.parameters?.retry_after);
+        throw rejection(
+          answer,
+          request,
+          parsed.description ?? answer.body,
+          parsed.parameters?.retry_after ?? answer.retryAfterSeconds,
+        );
       }
     },
   };

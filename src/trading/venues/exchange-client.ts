@@ -1,14 +1,20 @@
 import { context, ROOT_CONTEXT, type Attributes } from "@opentelemetry/api";
-import axios, { type AxiosInstance, type AxiosRequestConfig, isAxiosError } from "axios";
 import WebSocket from "ws";
 import { systemClock, type Clock } from "../../clock.js";
 import { describeError, TicktraceError } from "../../errors.js";
+import {
+  httpRequest,
+  parseJsonAnswer,
+  rejection,
+  type HttpAnswer,
+  type HttpError,
+  type HttpRequest,
+} from "../../http/client.js";
 import type { HealthRegistry } from "../../health/registry.js";
 import { createSilentLogger, type Logger } from "../../logging/logger.js";
 import type { TradingMetrics } from "../../telemetry/metrics.js";
 import type { TradingEvents } from "../../events/trading-events.js";
 import { backoffDelayMs } from "../../retry/backoff.js";
-import { parseRetryAfter } from "../../retry/retry-after.js";
 import { TokenBucket } from "./rate-limiter.js";
 import { parseStreamMessage } from "./wire-schema.js";
 import type { ErrorBody, Fill, Order, OrderBook, PlaceOrderRequest, Ticker } from "./wire.js";
@@ -45,14 +51,23 @@ export interface ExchangeClientOptions {
   onFill?: (fill: Fill, order: Omit<Order, "fills">) => void;
 }
 
+/** One REST call, relative to `<baseUrl>/api/v1`. */
+interface RestCall {
+  method: "GET" | "POST" | "DELETE";
+  path: string;
+  query?: Record<string, string>;
+  json?: unknown;
+}
+
 export interface CallOptions {
   /** Called right before the request goes on the wire (after any rate-limiter wait). */
   onSent?: () => void;
 }
 
 /**
- * The trading side's connection to the exchange: REST over axios (so every call is an HTTP
- * client span under the preload) and the market-data stream over WebSocket.
+ * The trading side's connection to the exchange: REST over our HTTP client (`src/http`, Node's
+ * fetch, so every call is an HTTP client span under the preload's undici instrumentation,
+ * parented on the tick) and the market-data stream over WebSocket.
  *
  * Every call is timed into `trading_exchange_request_duration_seconds{exchange,operation,outcome}`;
  * the wait on our own token bucket goes to `trading_exchange_ratelimit_wait_seconds` instead.
@@ -66,7 +81,7 @@ export interface CallOptions {
  */
 export class ExchangeClient {
   private readonly options: ExchangeClientOptions;
-  private readonly http: AxiosInstance;
+  private readonly apiBase: string;
   private readonly limiter: TokenBucket;
   private readonly clock: Clock;
   private readonly logger: Logger;
@@ -89,7 +104,7 @@ export class ExchangeClient {
       exchange: options.exchange,
     });
     this.limiter = new TokenBucket({ ratePerSecond: options.rateLimitPerSecond, clock: this.clock });
-    this.http = axios.create({ baseURL: `${options.baseUrl}/api/v1`, timeout: options.requestTimeoutMs });
+    this.apiBase = `${options.baseUrl.replace(/\/+$/, "")}/api/v1`;
     this.exchangeAttrs = { exchange: options.exchange };
     options.health.register(
       options.exchange,
@@ -125,45 +140,44 @@ export class ExchangeClient {
   }
 
   placeOrder(request: PlaceOrderRequest, call: CallOptions = {}): Promise<Order> {
-    return this.request<Order>("place_order", { method: "POST", url: "/orders", data: request }, call);
+    return this.request<Order>("place_order", { method: "POST", path: "/orders", json: request }, call);
   }
 
   cancelOrder(orderId: string): Promise<Order> {
     return this.request<Order>("cancel_order", {
       method: "DELETE",
-      url: `/orders/${encodeURIComponent(orderId)}`,
+      path: `/orders/${encodeURIComponent(orderId)}`,
     });
   }
 
   getOrder(orderId: string): Promise<Order> {
-    return this.request<Order>("get_order", { method: "GET", url: `/orders/${encodeURIComponent(orderId)}` });
+    return this.request<Order>("get_order", {
+      method: "GET",
+      path: `/orders/${encodeURIComponent(orderId)}`,
+    });
   }
 
   openOrders(symbol?: string): Promise<Order[]> {
     return this.request<Order[]>("open_orders", {
       method: "GET",
-      url: "/orders",
-      params: symbol ? { symbol } : {},
+      path: "/orders",
+      ...(symbol ? { query: { symbol } } : {}),
     });
   }
 
   balances(): Promise<Record<string, number>> {
-    return this.request<Record<string, number>>("balances", { method: "GET", url: "/balances" });
+    return this.request<Record<string, number>>("balances", { method: "GET", path: "/balances" });
   }
 
   ticker(symbol: string): Promise<Ticker> {
-    return this.request<Ticker>("ticker", { method: "GET", url: "/ticker", params: { symbol } });
+    return this.request<Ticker>("ticker", { method: "GET", path: "/ticker", query: { symbol } });
   }
 
   depth(symbol: string): Promise<OrderBook> {
-    return this.request<OrderBook>("depth", { method: "GET", url: "/depth", params: { symbol } });
+    return this.request<OrderBook>("depth", { method: "GET", path: "/depth", query: { symbol } });
   }
 
-  private async request<T>(
-    operation: ExchangeOperation,
-    config: AxiosRequestConfig,
-    call: CallOptions = {},
-  ): Promise<T> {
+  private async request<T>(operation: ExchangeOperation, rest: RestCall, call: CallOptions = {}): Promise<T> {
     const { metrics, exchange } = this.options;
     // Wait for our slot; a 429 that arrives meanwhile extends the wait (re-checked after each sleep).
     let waitedMs = 0;
@@ -183,18 +197,31 @@ export class ExchangeClient {
     call.onSent?.();
     const started = this.clock.monotonicMs();
     let outcome = "ok";
-    try {
+    const request: HttpRequest = {
+      operation: `${exchange} ${operation}`,
+      url: `${this.apiBase}${rest.path}`,
+      method: rest.method,
+      ...(rest.query ? { query: rest.query } : {}),
+      ...(rest.json === undefined ? {} : { json: rest.json }),
       // Like the `timestamp` of signed exchange APIs: when we sent it (the simulator checks retry-after with it).
-      const response = await this.http.request<T>({
-        ...config,
-        headers: { "x-sent-at": String(this.clock.now()) },
-      });
+      headers: { "x-sent-at": String(this.clock.now()) },
+      timeoutMs: this.options.requestTimeoutMs,
+      fix: "check that the exchange is up",
+      now: () => this.clock.now(),
+    };
+    try {
+      const answer = await httpRequest(request);
       this.lastApiCallMs = this.clock.now();
-      return response.data;
+      if (!answer.ok) throw this.refusal(operation, request, answer);
+      return parseJsonAnswer(answer, request) as T;
     } catch (error) {
-      const failure = this.toError(operation, error);
+      const failure =
+        error instanceof TicktraceError
+          ? error
+          : new TicktraceError("UNREACHABLE", `${exchange} ${operation} failed: ${describeError(error)}`, {
+              cause: error,
+            });
       outcome = outcomeOf(failure);
-      if (failure.status !== undefined) this.lastApiCallMs = this.clock.now();
       throw failure;
     } finally {
       metrics.exchangeRequestDuration.record(
@@ -204,48 +231,36 @@ export class ExchangeClient {
     }
   }
 
-  private toError(operation: ExchangeOperation, error: unknown): TicktraceError {
+  /** The error for a non-2xx answer; a 429 also pauses our bucket for the exchange's retry-after. */
+  private refusal(operation: ExchangeOperation, request: HttpRequest, answer: HttpAnswer): HttpError {
     const exchange = this.options.exchange;
-    if (!isAxiosError(error)) {
-      return new TicktraceError("UNREACHABLE", `${exchange} ${operation} failed: ${describeError(error)}`, {
-        cause: error,
-      });
+    let body: Partial<ErrorBody> | undefined;
+    try {
+      body = JSON.parse(answer.body) as Partial<ErrorBody>;
+    } catch {
+      // not the exchange's error JSON (a proxy's page): the raw text goes into the message
     }
-    const response = error.response;
-    if (!response) {
-      const timedOut = error.code === "ECONNABORTED" || error.code === "ETIMEDOUT";
-      return new TicktraceError(
-        timedOut ? "TIMEOUT" : "UNREACHABLE",
-        `${exchange} ${operation} unreachable: ${timedOut ? `no answer within ${this.options.requestTimeoutMs} ms` : (error.code ?? error.message)}; check that the exchange is up`,
-        { cause: error },
-      );
-    }
-    const body = response.data as Partial<ErrorBody> | undefined;
-    const detail = `${response.status}${body?.code ? ` ${body.code}` : ""}${body?.message ? `: ${body.message}` : ""}`;
-    if (response.status === 429) {
-      // Without a readable retry-after, a second: long enough not to hammer, short enough to resume.
-      const retryAfterSeconds = parseRetryAfter(response.headers["retry-after"], this.clock.now()) ?? 1;
-      this.limiter.pauseUntil(this.clock.monotonicMs() + retryAfterSeconds * 1000);
-      this.options.metrics.exchangeRateLimitHits.add(1, this.attrs(operation));
-      this.options.events.emit("rateLimited", {
-        exchange,
-        operation,
-        retryAfterMs: retryAfterSeconds * 1000,
-      });
-      this.logger.warn("rate limited by the exchange; pausing requests", {
-        operation,
-        retry_after_s: retryAfterSeconds,
-      });
-      return new TicktraceError("RATE_LIMITED", `${exchange} ${operation} rate limited (${detail})`, {
-        status: 429,
-        retryAfterSeconds,
-        cause: error,
-      });
-    }
-    return new TicktraceError("REJECTED", `${exchange} rejected ${operation} (${detail})`, {
-      status: response.status,
-      cause: error,
+    const code = typeof body?.code === "string" ? body.code : undefined;
+    const message = typeof body?.message === "string" ? body.message : undefined;
+    const detail =
+      code !== undefined || message !== undefined
+        ? [code, message].filter((part) => part !== undefined).join(": ")
+        : answer.body;
+    if (answer.status !== 429) return rejection(answer, request, detail);
+    // Without a readable retry-after, a second: long enough not to hammer, short enough to resume.
+    const retryAfterSeconds = answer.retryAfterSeconds ?? 1;
+    this.limiter.pauseUntil(this.clock.monotonicMs() + retryAfterSeconds * 1000);
+    this.options.metrics.exchangeRateLimitHits.add(1, this.attrs(operation));
+    this.options.events.emit("rateLimited", {
+      exchange,
+      operation,
+      retryAfterMs: retryAfterSeconds * 1000,
     });
+    this.logger.warn("rate limited by the exchange; pausing requests", {
+      operation,
+      retry_after_s: retryAfterSeconds,
+    });
+    return rejection(answer, request, detail, retryAfterSeconds);
   }
 
   private attrs(operation: string, outcome?: string): Attributes {

@@ -1,7 +1,6 @@
 import { once } from "node:events";
-import type { Server, IncomingMessage } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
-import express, { type NextFunction, type Request, type Response } from "express";
 import { WebSocketServer, type WebSocket } from "ws";
 import { systemClock, type Clock } from "../../../clock.js";
 import type { ErrorBody, Fill, Order, PlaceOrderRequest, StreamMessage } from "../wire.js";
@@ -75,7 +74,6 @@ export class ExchangeSimulator {
   private readonly clock: Clock;
   private readonly random: Random;
   private readonly latency: () => number;
-  private readonly app = express();
   private readonly wss = new WebSocketServer({ noServer: true });
   private server: Server | undefined;
   private marketTimer: NodeJS.Timeout | undefined;
@@ -87,7 +85,7 @@ export class ExchangeSimulator {
   private storm: StormSettings | undefined;
   private outageUntilMs: number | undefined;
   private outageTimer: NodeJS.Timeout | undefined;
-  private readonly held = new Set<Response>();
+  private readonly held = new Set<ServerResponse>();
   private readonly sockets = new Set<Socket>();
   private rejectRate = 0;
   private errorRate: number;
@@ -125,7 +123,6 @@ export class ExchangeSimulator {
       options.latencyP99Ms,
     );
     this.market.step(this.clock.now());
-    this.routes();
   }
 
   /** Base URL once started, e.g. `http://127.0.0.1:41234`. */
@@ -141,7 +138,8 @@ export class ExchangeSimulator {
 
   async start(): Promise<void> {
     if (this.server) return;
-    const server = this.app.listen(this.options.port ?? 0, this.options.host ?? "127.0.0.1");
+    const server = createServer((req, res) => this.onRequest(req, res));
+    server.listen(this.options.port ?? 0, this.options.host ?? "127.0.0.1");
     this.server = server;
     server.on("connection", (socket: Socket) => {
       this.sockets.add(socket);
@@ -290,8 +288,41 @@ export class ExchangeSimulator {
     );
   }
 
+  /** Reads the body (JSON when sent as such) and routes: `/api/v1/*` behind the faults, `/control/*` without. */
+  private onRequest(req: IncomingMessage, res: ServerResponse): void {
+    const chunks: Buffer[] = [];
+    req.on("data", (chunk: Buffer) => chunks.push(chunk));
+    req.on("error", () => res.destroy());
+    req.on("end", () => {
+      const url = new URL(req.url ?? "/", "http://simulator");
+      let body: unknown;
+      if (chunks.length > 0 && (req.headers["content-type"] ?? "").startsWith("application/json")) {
+        try {
+          body = JSON.parse(Buffer.concat(chunks).toString("utf8"));
+        } catch {
+          sendError(res, 400, { code: "INVALID_JSON", message: "the request body is not valid JSON" });
+          return;
+        }
+      }
+      const request: SimRequest = {
+        method: req.method ?? "GET",
+        path: url.pathname,
+        query: url.searchParams,
+        body,
+        sentAtMs: Number(req.headers["x-sent-at"]),
+      };
+      try {
+        if (url.pathname.startsWith("/api/v1/")) this.faults(request, res, () => this.api(request, res));
+        else if (url.pathname.startsWith("/control/")) this.control(request, res);
+        else sendError(res, 404, notFound(request));
+      } catch (error) {
+        sendError(res, 500, { code: "INTERNAL", message: error instanceof Error ? error.message : "failed" });
+      }
+    });
+  }
+
   /** Outage, rate limit, latency and error injection, in that order, before every REST call. */
-  private readonly faults = (req: Request, res: Response, next: NextFunction): void => {
+  private faults(req: SimRequest, res: ServerResponse, next: () => void): void {
     this.counters.requests++;
     if (this.inOutage()) {
       this.counters.heldDuringOutage++;
@@ -300,7 +331,7 @@ export class ExchangeSimulator {
       return;
     }
     const now = this.clock.now();
-    const sentAt = Number(req.header("x-sent-at"));
+    const sentAt = req.sentAtMs;
     const retryAfter = this.rateLimit(now, Number.isFinite(sentAt) && sentAt > 0 ? sentAt : now);
     if (retryAfter !== undefined) {
       this.counters.rateLimited++;
@@ -318,11 +349,15 @@ export class ExchangeSimulator {
         sendError(res, 500, { code: "INTERNAL", message: "simulated internal error" });
         return;
       }
-      next();
+      try {
+        next();
+      } catch (error) {
+        sendError(res, 500, { code: "INTERNAL", message: error instanceof Error ? error.message : "failed" });
+      }
     };
     if (delay >= 0.5) setTimeout(proceed, delay).unref();
     else proceed();
-  };
+  }
 
   /**
    * Seconds to wait when this request must be refused with 429, else undefined. `sentAtMs` is
@@ -354,104 +389,114 @@ export class ExchangeSimulator {
     return seconds;
   }
 
-  private routes(): void {
-    const app = this.app;
-    app.disable("x-powered-by");
-    app.use(express.json());
-    const api = express.Router();
-    api.use(this.faults);
-    api.get("/ticker", (req, res) => {
-      const ticker = this.market.ticker(queryText(req.query.symbol));
-      if (!ticker) {
-        sendError(res, 404, unknownSymbol(req.query.symbol));
+  /** The exchange's REST API under `/api/v1`. */
+  private api(req: SimRequest, res: ServerResponse): void {
+    const path = req.path.slice("/api/v1".length);
+    const symbol = req.query.get("symbol") ?? undefined;
+    const route = `${req.method} ${path}`;
+    switch (route) {
+      case "GET /ticker": {
+        const ticker = this.market.ticker(symbol ?? "");
+        if (ticker) sendJson(res, 200, ticker);
+        else sendError(res, 404, unknownSymbol(symbol));
         return;
       }
-      res.json(ticker);
-    });
-    api.get("/depth", (req, res) => {
-      const book = this.market.book(queryText(req.query.symbol));
-      if (!book) {
-        sendError(res, 404, unknownSymbol(req.query.symbol));
+      case "GET /depth": {
+        const book = this.market.book(symbol ?? "");
+        if (book) sendJson(res, 200, book);
+        else sendError(res, 404, unknownSymbol(symbol));
         return;
       }
-      res.json(book);
-    });
-    api.get("/balances", (_req, res) => {
-      res.json(this.engine.balanceSheet());
-    });
-    api.get("/orders", (req, res) => {
-      const symbol = typeof req.query.symbol === "string" ? req.query.symbol : undefined;
-      res.json(this.engine.openOrders(symbol));
-    });
-    api.post("/orders", (req, res) => {
-      const body = req.body as PlaceOrderRequest;
-      this.handle(res, () => {
-        if (this.random.next() < this.rejectRate) {
-          throw new ExchangeRejection("REJECTED", "order rejected by the exchange (simulated)");
-        }
-        const { order, fills } = this.engine.place(
-          body,
-          this.market.ticker(queryText((body as Partial<PlaceOrderRequest> | undefined)?.symbol)),
-          this.clock.now(),
-        );
-        for (const fill of fills) this.publishFill(fill);
-        return order;
-      });
-    });
-    api.get("/orders/:id", (req, res) => this.handle(res, () => this.engine.get(req.params.id)));
-    api.delete("/orders/:id", (req, res) => this.handle(res, () => this.engine.cancel(req.params.id)));
-    app.use("/api/v1", api);
-
-    const control = express.Router();
-    control.get("/stats", (_req, res) => res.json(this.stats()));
-    control.post("/outage", (req, res) => {
-      const { active, durationMs } = req.body as { active?: boolean; durationMs?: number };
-      if (active === false) this.endOutage();
-      else this.startOutage(durationMs);
-      res.json(this.stats());
-    });
-    control.post("/storm", (req, res) => {
-      const body = req.body as {
-        active?: boolean;
-        burstMs?: number;
-        periodMs?: number;
-        retryAfterSeconds?: number;
-      };
-      if (body.active === false) this.endRateLimitStorm();
-      else {
-        this.startRateLimitStorm({
-          burstMs: body.burstMs ?? 1_500,
-          periodMs: body.periodMs ?? 4_000,
-          retryAfterSeconds: body.retryAfterSeconds ?? 1,
+      case "GET /balances":
+        sendJson(res, 200, this.engine.balanceSheet());
+        return;
+      case "GET /orders":
+        sendJson(res, 200, this.engine.openOrders(symbol));
+        return;
+      case "POST /orders": {
+        const body = req.body;
+        this.handle(res, () => {
+          if (typeof body !== "object" || body === null) {
+            throw new ExchangeRejection("INVALID_ORDER", "the order body must be a JSON object");
+          }
+          if (this.random.next() < this.rejectRate) {
+            throw new ExchangeRejection("REJECTED", "order rejected by the exchange (simulated)");
+          }
+          // Its fields are checked by the matching engine, which says which one is wrong.
+          const request = body as PlaceOrderRequest;
+          const { order, fills } = this.engine.place(
+            request,
+            this.market.ticker(typeof request.symbol === "string" ? request.symbol : ""),
+            this.clock.now(),
+          );
+          for (const fill of fills) this.publishFill(fill);
+          return order;
         });
-      }
-      res.json(this.stats());
-    });
-    control.post("/regime", (req, res) => {
-      const { regime } = req.body as { regime?: string };
-      if (regime !== "calm" && regime !== "volatile") {
-        sendError(res, 400, { code: "INVALID", message: "regime must be calm or volatile" });
         return;
       }
-      this.setRegime(regime);
-      res.json(this.stats());
-    });
-    control.post("/crash", (req, res) => {
-      const { pct, durationMs } = req.body as { pct?: number; durationMs?: number };
-      this.crash(pct ?? -25, durationMs ?? 4_000);
-      res.json(this.stats());
-    });
-    control.post("/reject-rate", (req, res) => {
-      this.setRejectRate(Number((req.body as { rate?: unknown }).rate ?? 0));
-      res.json(this.stats());
-    });
-    app.use("/control", control);
+      default:
+        break;
+    }
+    const id = /^\/orders\/([^/]+)$/.exec(path)?.[1];
+    if (id !== undefined && (req.method === "GET" || req.method === "DELETE")) {
+      const orderId = decodeURIComponent(id);
+      this.handle(res, () => (req.method === "GET" ? this.engine.get(orderId) : this.engine.cancel(orderId)));
+      return;
+    }
+    sendError(res, 404, notFound(req));
   }
 
-  private handle(res: Response, fn: () => Order): void {
+  /** The fault switches over HTTP, under `/control`. */
+  private control(req: SimRequest, res: ServerResponse): void {
+    const body = (typeof req.body === "object" && req.body !== null ? req.body : {}) as Record<
+      string,
+      unknown
+    >;
+    const number = (key: string): number | undefined =>
+      typeof body[key] === "number" ? body[key] : undefined;
+    switch (`${req.method} ${req.path}`) {
+      case "GET /control/stats":
+        break;
+      case "POST /control/outage":
+        if (body.active === false) this.endOutage();
+        else this.startOutage(number("durationMs"));
+        break;
+      case "POST /control/storm":
+        if (body.active === false) this.endRateLimitStorm();
+        else {
+          this.startRateLimitStorm({
+            burstMs: number("burstMs") ?? 1_500,
+            periodMs: number("periodMs") ?? 4_000,
+            retryAfterSeconds: number("retryAfterSeconds") ?? 1,
+          });
+        }
+        break;
+      case "POST /control/regime": {
+        const regime = body.regime;
+        if (regime !== "calm" && regime !== "volatile") {
+          sendError(res, 400, { code: "INVALID", message: "regime must be calm or volatile" });
+          return;
+        }
+        this.setRegime(regime);
+        break;
+      }
+      case "POST /control/crash":
+        this.crash(number("pct") ?? -25, number("durationMs") ?? 4_000);
+        break;
+      case "POST /control/reject-rate":
+        this.setRejectRate(Number(body.rate ?? 0));
+        break;
+      default:
+        sendError(res, 404, notFound(req));
+        return;
+    }
+    sendJson(res, 200, this.stats());
+  }
+
+  private handle(res: ServerResponse, fn: () => Order): void {
     try {
       const order = fn();
-      res.json(order);
+      sendJson(res, 200, order);
     } catch (error) {
       if (error instanceof ExchangeRejection) {
         this.counters.rejected++;
@@ -463,14 +508,34 @@ export class ExchangeSimulator {
   }
 }
 
-function queryText(value: unknown): string {
-  return typeof value === "string" ? value : "";
+/** A REST request as the routes read it. */
+interface SimRequest {
+  method: string;
+  path: string;
+  query: URLSearchParams;
+  /** Parsed JSON, when the request sent JSON. */
+  body: unknown;
+  /** `x-sent-at`: when the client sent it (NaN when absent). */
+  sentAtMs: number;
 }
 
-function unknownSymbol(symbol: unknown): ErrorBody {
-  return { code: "UNKNOWN_SYMBOL", message: `unknown symbol ${queryText(symbol)}` };
+function unknownSymbol(symbol: string | undefined): ErrorBody {
+  return { code: "UNKNOWN_SYMBOL", message: `unknown symbol ${symbol ?? ""}` };
 }
 
-function sendError(res: Response, status: number, body: ErrorBody): void {
-  res.status(status).json(body);
+function notFound(req: SimRequest): ErrorBody {
+  return { code: "NOT_FOUND", message: `no route ${req.method} ${req.path}` };
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    "Content-Type": "application/json; charset=utf-8",
+    "Content-Length": Buffer.byteLength(text),
+  });
+  res.end(text);
+}
+
+function sendError(res: ServerResponse, status: number, body: ErrorBody): void {
+  sendJson(res, status, body);
 }
