@@ -211,30 +211,44 @@ function putBytes(b: Uint8Array, p: number, source: Uint8Array, from: number, le
   return p + length;
 }
 
-/**
- * `monoMs` on the wall-clock axis given the offset [`epochS`, `epochNs`], as a fixed64 field
- * (`tag`, then nanoseconds since the epoch, little-endian), exactly as `toHrTime` and the SDK
- * compute it, in doubles (no BigInt, no array): with s = sHi * 2^16 + sLo every product stays
- * below 2^53.
- */
-function putTime(
-  b: Uint8Array,
-  p: number,
-  tag: number,
-  epochS: number,
-  epochNs: number,
-  monoMs: number,
-): number {
-  const total = epochNs + monoMs * 1e6;
-  const carry = Math.floor(total / 1e9);
-  const s = epochS + carry;
-  const ns = Math.floor(total - carry * 1e9);
-  const sHi = Math.floor(s / 65536);
-  const sLo = s - sHi * 65536;
+/** Byte offset of the string area of the slot being read. */
+let slotStrings = 0;
+
+/** `epochS * 1e9` as the low and high 32-bit halves of a fixed64, for the slot being read. */
+let epochBaseS = Number.NaN;
+let epochBaseLo = 0;
+let epochBaseHi = 0;
+
+/** Sets the fixed64 base for slots whose wall-clock offset is `epochS` seconds (once a second). */
+function useEpoch(epochS: number): void {
+  if (epochS === epochBaseS) return;
+  // Exactly, in doubles: with s = sHi * 2^16 + sLo every product stays below 2^53.
+  const sHi = Math.floor(epochS / 65536);
+  const sLo = epochS - sHi * 65536;
   const high = sHi * 1e9; // to be scaled by 2^16
-  const low = (high % 65536) * 65536 + sLo * 1e9 + ns;
-  const lo = low % 4294967296;
-  const hi = Math.floor(high / 65536) + Math.floor(low / 4294967296);
+  const low = (high % 65536) * 65536 + sLo * 1e9;
+  epochBaseLo = low % 4294967296;
+  epochBaseHi = Math.floor(high / 65536) + Math.floor(low / 4294967296);
+  epochBaseS = epochS;
+}
+
+/**
+ * `monoMs` on the wall-clock axis as a fixed64 field (`tag`, then nanoseconds since the epoch,
+ * little-endian), the same nanoseconds as `toHrTime` gives the SDK path: its [s, ns] is
+ * [epochS + carry, floor(total - carry * 1e9)] with total = epochNs + monoMs * 1e6, and
+ * s * 1e9 + ns = epochS * 1e9 + floor(total) exactly (subtracting a multiple of 1e9 from a
+ * double below 2^53 is exact). So: the slot's base from {@link useEpoch} plus floor(total),
+ * in two 32-bit halves, without BigInt or an array.
+ */
+function putTime(b: Uint8Array, p: number, tag: number, epochNs: number, monoMs: number): number {
+  const offset = Math.floor(epochNs + monoMs * 1e6);
+  let offsetHi = Math.floor(offset / 4294967296);
+  let lo = epochBaseLo + (offset - offsetHi * 4294967296);
+  if (lo >= 4294967296) {
+    lo -= 4294967296;
+    offsetHi++;
+  }
+  const hi = epochBaseHi + offsetHi;
   b[p] = tag;
   b[p + 1] = lo & 0xff;
   b[p + 2] = (lo >>> 8) & 0xff;
@@ -311,9 +325,10 @@ class ProtoBatch {
       b[p++] = 8;
     }
     p = putBytes(b, p, ringBytes, rootAt, 8);
-    p = putBytes(b, p, kind.template, 0, kind.template.length);
-    p = putTime(b, p, 0x39, epochS, epochNs, ringFloats[(at + S_START) >> 1]!);
-    p = putTime(b, p, 0x41, epochS, epochNs, ringFloats[(at + S_END) >> 1]!);
+    b.set(kind.template, p);
+    p += kind.template.length;
+    p = putTime(b, p, 0x39, epochNs, ringFloats[(at + S_START) >> 1]!);
+    p = putTime(b, p, 0x41, epochNs, ringFloats[(at + S_END) >> 1]!);
     if (extra) {
       b[p++] = 0x4a;
       p = putVarint(b, p, keyValue);
@@ -322,7 +337,7 @@ class ProtoBatch {
       p = putVarint(b, p, anyValue);
       b[p++] = 0x0a;
       p = putVarint(b, p, extraLength);
-      p = putBytes(b, p, ringBytes, ring.stringArea(slot) + ringWords[at + S_EXTRA_VALUE]!, extraLength);
+      p = putBytes(b, p, ringBytes, slotStrings + ringWords[at + S_EXTRA_VALUE]!, extraLength);
     }
     if (event) {
       b[p++] = 0x5a;
@@ -486,6 +501,8 @@ function readSlot(slot: number): void {
   const count = ringWords[slot + H_SPAN_COUNT]!;
   const epochS = ringFloats[(slot + H_EPOCH_S) >> 1]!;
   const epochNs = ringFloats[(slot + H_EPOCH_NS) >> 1]!;
+  if (proto) useEpoch(epochS);
+  slotStrings = ring.stringArea(slot);
   stats.ticksRead++;
   stats.spansRead += count;
   for (let i = 0; i < count; i++) {
