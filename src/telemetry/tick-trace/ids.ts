@@ -23,8 +23,9 @@ export const POOL_WORDS = 4096;
  * hex is a slice of the pool's hex (V8 makes a slice of 13 characters or more a view, not a
  * copy), so a tick's 32-digit trace id costs one `slice` instead of 16 concatenations.
  *
- * Measured on Node 20 (this machine): a trace id as four `Math.random` words and hex
- * concatenation ~190 ns, from the pool ~25 ns.
+ * Measured on Node 20 (this machine, loaded): 32 hex digits by concatenation, flattened, ~160 ns;
+ * the ring tracer's whole untraced tick (ids, sampling decision, root context) went from ~330 ns
+ * (`Math.random` words, hex concatenation, three context objects) to ~125 ns with this pool.
  */
 export class RandomPool {
   readonly words = new Uint32Array(POOL_WORDS);
