@@ -7,6 +7,7 @@ import type { HotPathRecorder, HotPathSeries } from "../telemetry/hot-path.js";
 import type { TradingMetrics } from "../telemetry/metrics.js";
 import {
   sdkTickTracerFactory,
+  type StageKind,
   type TickTracer,
   type TickTracerFactory,
 } from "../telemetry/tick-trace/tick-tracer.js";
@@ -84,12 +85,11 @@ export interface TickInfo {
  * built from. One per symbol and side, reused every tick (ticks never overlap).
  */
 interface PlaceSlot {
-  /** `{ symbol, side, exchange.name }`, built once. */
-  readonly attrs: Attributes;
+  /** `place_order` with `{ symbol, side, exchange.name }` and the extra key `order.id`. */
+  readonly kind: StageKind;
   placed: boolean;
   start: number;
   ack: number;
-  end: number;
   order: Order | undefined;
   error: unknown;
 }
@@ -97,10 +97,12 @@ interface PlaceSlot {
 /** Per symbol, built once: span attributes, hot-path series and this tick's stage timestamps. */
 interface SymbolState {
   readonly symbol: string;
-  /** `{ symbol }`: the attributes of `decide` and `risk_check`. */
-  readonly attrs: Attributes;
-  /** `{ symbol, order.status }` per status seen, for `ack`. */
-  readonly ackAttrs: Partial<Record<OrderStatus, Attributes>>;
+  /** `decide` with `{ symbol }`. */
+  readonly decideKind: StageKind;
+  /** `risk_check` with `{ symbol }` and the extra key `risk.rejected`. */
+  readonly riskKind: StageKind;
+  /** `ack` with `{ symbol, order.status }`, per status seen. */
+  readonly ackKinds: Partial<Record<OrderStatus, StageKind>>;
   readonly ackSeries: HotPathSeries | undefined;
   /** Records tick-to-trade (sent) when the placement goes on the wire; undefined without a hot path. */
   readonly onSent: (() => void) | undefined;
@@ -142,7 +144,9 @@ export class Orchestrator {
   private readonly tickSeries: HotPathSeries | undefined;
   private readonly tickCountSeries: Partial<Record<TickInfo["outcome"], HotPathSeries>> = {};
   private readonly tickAttrs: Record<TickInfo["outcome"], Attributes>;
-  private readonly rootAttrs: Attributes;
+  /** `tick` with `{ strategy.id }` and the extra key `tick.outcome`. */
+  private readonly rootKind: StageKind;
+  private readonly marketDataKind: StageKind;
   private readonly heartbeatAttrs: Attributes = {};
   private busy = false;
   private pending: { tickers: readonly Ticker[]; receivedAtMs: number } | undefined;
@@ -173,7 +177,9 @@ export class Orchestrator {
       strategy_id: options.strategy.id,
     });
     const strategy = options.strategy.id;
-    this.rootAttrs = { "strategy.id": strategy };
+    const tickTracer = this.tickTracer;
+    this.rootKind = tickTracer.kind("tick", { "strategy.id": strategy }, "tick.outcome");
+    this.marketDataKind = tickTracer.kind("market_data", undefined);
     this.tickAttrs = {
       ok: { strategy, outcome: "ok" },
       skipped: { strategy, outcome: "skipped" },
@@ -183,18 +189,18 @@ export class Orchestrator {
     for (const symbol of options.symbols) {
       const sent = hot?.series(options.metrics.tickToTrade, { symbol, stage: "sent" });
       const slot = (side: Side): PlaceSlot => ({
-        attrs: { symbol, side, "exchange.name": options.exchange },
+        kind: tickTracer.kind("place_order", { symbol, side, "exchange.name": options.exchange }, "order.id"),
         placed: false,
         start: 0,
         ack: 0,
-        end: 0,
         order: undefined,
         error: undefined,
       });
       this.symbolStates.push({
         symbol,
-        attrs: { symbol },
-        ackAttrs: {},
+        decideKind: tickTracer.kind("decide", { symbol }),
+        riskKind: tickTracer.kind("risk_check", { symbol }, "risk.rejected"),
+        ackKinds: {},
         ackSeries: hot?.series(options.metrics.tickToTrade, { symbol, stage: "ack" }),
         onSent:
           hot && sent !== undefined
@@ -293,7 +299,7 @@ export class Orchestrator {
     this.receivedAtMs = receivedAtMs;
     // Only the root is started live (the exchange calls' HTTP spans need it as parent); the
     // stage spans are recorded after the orders are out, from timestamps taken on the way.
-    tickTracer.startTick(tickStart, this.rootAttrs);
+    tickTracer.startTick(tickStart, this.rootKind);
     const sampled = tickTracer.sampled;
     this.sampled = sampled;
     const ctx = tickTracer.context;
@@ -301,13 +307,14 @@ export class Orchestrator {
     let outcome: TickInfo["outcome"] = "ok";
     let failure: unknown;
     try {
-      const mdStart = this.spanStamp();
+      // market_data starts with the tick: one reading for both.
+      const mdStart = tickStart;
       for (const ticker of tickers) {
         this.latest.set(ticker.symbol, ticker);
         positions.mark(ticker.symbol, (ticker.bid + ticker.ask) / 2);
       }
       const mdEnd = this.spanStamp();
-      outcome = await this.trade(ctx, traceId);
+      outcome = await this.trade(ctx, traceId, mdEnd);
       // Off the tick-to-trade path from here.
       if (sampled) this.stageSpans(mdStart, mdEnd);
       risk.evaluate?.(positions.totals(), positions.all(), traceId);
@@ -342,8 +349,11 @@ export class Orchestrator {
     }
   }
 
-  /** Decide, check and place for every symbol; returns the tick's outcome. */
-  private async trade(ctx: Context, traceId: string): Promise<TickInfo["outcome"]> {
+  /**
+   * Decide, check and place for every symbol; returns the tick's outcome. `mdEnd`: the end of
+   * market_data, which is also where the first symbol's decide starts.
+   */
+  private async trade(ctx: Context, traceId: string, mdEnd: number): Promise<TickInfo["outcome"]> {
     const { risk, executor, strategy } = this.options;
     for (const state of this.symbolStates) state.decided = false;
     if (risk.breakerActive) {
@@ -364,7 +374,11 @@ export class Orchestrator {
       this.logger.info("retrying the strategy after its cooldown");
     }
     const trades: Promise<"ok" | "panic">[] = [];
-    for (const state of this.symbolStates) trades.push(this.tradeSymbol(ctx, state, traceId));
+    for (const state of this.symbolStates) {
+      // One reading ends market_data and starts the first decide (only this loop's set-up runs
+      // in between); later symbols start after the placements before them went out.
+      trades.push(this.tradeSymbol(ctx, state, traceId, trades.length === 0 ? mdEnd : undefined));
+    }
     const results = await Promise.all(trades);
     if (results.includes("panic")) return "error";
     if (this.state === "faulted") {
@@ -376,27 +390,24 @@ export class Orchestrator {
     return "ok";
   }
 
-  private async tradeSymbol(ctx: Context, state: SymbolState, traceId: string): Promise<"ok" | "panic"> {
+  private async tradeSymbol(
+    ctx: Context,
+    state: SymbolState,
+    traceId: string,
+    startStamp: number | undefined,
+  ): Promise<"ok" | "panic"> {
     const { strategy, positions } = this.options;
     const { symbol } = state;
     const ticker = this.latest.get(symbol);
     if (!ticker) return "ok";
     const position = positions.position(symbol);
-    const decideStart = this.spanStamp();
+    const decideStart = startStamp ?? this.spanStamp();
     let decision: Quotes;
     try {
       decision = strategy.quote(symbol, ticker.bid, ticker.ask, position.quantity);
     } catch (error) {
       if (this.sampled) {
-        this.tickTracer.span(
-          "decide",
-          decideStart,
-          this.clock.monotonicMs(),
-          state.attrs,
-          undefined,
-          undefined,
-          error,
-        );
+        this.tickTracer.span(state.decideKind, decideStart, this.clock.monotonicMs(), undefined, error);
       }
       await this.panic(error, traceId);
       return "panic";
@@ -414,9 +425,12 @@ export class Orchestrator {
     state.decided = true;
     state.bid.placed = placeBid;
     state.ask.placed = placeAsk;
-    // Both placements are in flight together; `place` never rejects.
-    const bid = placeBid ? this.place(ctx, state, state.bid, wantBid) : undefined;
-    const ask = placeAsk ? this.place(ctx, state, state.ask, wantAsk) : undefined;
+    // Both placements are in flight together; `place` never rejects. The first starts where the
+    // risk check ended (one reading for both: nothing runs in between).
+    const bid = placeBid ? this.place(ctx, state, state.bid, wantBid, state.checkEnd) : undefined;
+    const ask = placeAsk
+      ? this.place(ctx, state, state.ask, wantAsk, placeBid ? this.spanStamp() : state.checkEnd)
+      : undefined;
     if (bid) await bid;
     if (ask) await ask;
     if (placeBid || placeAsk || state.rejected !== undefined) {
@@ -447,13 +461,19 @@ export class Orchestrator {
     );
   }
 
-  /** Places one quote and notes its timestamps in `slot`; never throws. */
-  private async place(ctx: Context, state: SymbolState, slot: PlaceSlot, quote: Quote): Promise<void> {
+  /** Places one quote and notes its timestamps in `slot` (`startMs`: its start, a span stamp); never throws. */
+  private async place(
+    ctx: Context,
+    state: SymbolState,
+    slot: PlaceSlot,
+    quote: Quote,
+    startMs: number,
+  ): Promise<void> {
     const { executor } = this.options;
     const hot = this.options.hotPath;
     slot.order = undefined;
     slot.error = undefined;
-    slot.start = this.spanStamp();
+    slot.start = startMs;
     try {
       // The tick's context is active during the call, so the HTTP client spans join the tick's
       // trace; for a tick the sampler dropped this keeps them unsampled too (parent-based sampler)
@@ -466,6 +486,8 @@ export class Orchestrator {
         quantity: quote.quantity,
       };
       slot.order = await contextApi.with(ctx, () => executor.replace(request, state.onSent));
+      // The ack is a moment: `ack` starts and ends at this reading, which also ends place_order
+      // (what followed it on the tick path was the hot-path record, tens of nanoseconds).
       if (hot && state.ackSeries !== undefined) {
         slot.ack = this.clock.monotonicMs();
         hot.record(state.ackSeries, slot.ack - this.receivedAtMs);
@@ -481,26 +503,16 @@ export class Orchestrator {
         error: describeError(error),
       });
     }
-    slot.end = this.spanStamp();
   }
 
   /** The stage spans of a sampled tick, from the timestamps its stages left behind. */
   private stageSpans(mdStart: number, mdEnd: number): void {
     const tickTracer = this.tickTracer;
-    tickTracer.span("market_data", mdStart, mdEnd, undefined);
+    tickTracer.span(this.marketDataKind, mdStart, mdEnd);
     for (const state of this.symbolStates) {
       if (!state.decided) continue;
-      tickTracer.span("decide", state.decideStart, state.checkStart, state.attrs);
-      if (state.rejected !== undefined)
-        tickTracer.span(
-          "risk_check",
-          state.checkStart,
-          state.checkEnd,
-          state.attrs,
-          "risk.rejected",
-          state.rejected,
-        );
-      else tickTracer.span("risk_check", state.checkStart, state.checkEnd, state.attrs);
+      tickTracer.span(state.decideKind, state.decideStart, state.checkStart);
+      tickTracer.span(state.riskKind, state.checkStart, state.checkEnd, state.rejected);
       if (state.bid.placed) this.placeSpans(state, state.bid);
       if (state.ask.placed) this.placeSpans(state, state.ask);
     }
@@ -509,18 +521,13 @@ export class Orchestrator {
   private placeSpans(state: SymbolState, slot: PlaceSlot): void {
     const tickTracer = this.tickTracer;
     const order = slot.order;
-    tickTracer.span(
-      "place_order",
-      slot.start,
-      slot.ack,
-      slot.attrs,
-      order ? "order.id" : undefined,
-      order?.orderId,
-      slot.error,
-    );
+    tickTracer.span(slot.kind, slot.start, slot.ack, order?.orderId, slot.error);
     if (order) {
-      const attrs = (state.ackAttrs[order.status] ??= { symbol: state.symbol, "order.status": order.status });
-      tickTracer.span("ack", slot.ack, slot.end, attrs);
+      const kind = (state.ackKinds[order.status] ??= tickTracer.kind("ack", {
+        symbol: state.symbol,
+        "order.status": order.status,
+      }));
+      tickTracer.span(kind, slot.ack, slot.ack);
     }
   }
 

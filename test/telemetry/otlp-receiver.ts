@@ -123,6 +123,9 @@ export class OtlpReceiver {
   readonly requests: { path: string; contentType: string | undefined }[] = [];
   /** Answer 503 to everything (a collector that is up but refusing). */
   failing = false;
+  /** Answer {@link failStatus} to the next this many requests, then recover. */
+  failNext = 0;
+  failStatus = 503;
   private server: Server | undefined;
 
   async start(): Promise<string> {
@@ -133,6 +136,11 @@ export class OtlpReceiver {
         this.requests.push({ path: request.url ?? "", contentType: request.headers["content-type"] });
         if (this.failing) {
           response.writeHead(503).end();
+          return;
+        }
+        if (this.failNext > 0) {
+          this.failNext--;
+          response.writeHead(this.failStatus).end();
           return;
         }
         const contentType = request.headers["content-type"];

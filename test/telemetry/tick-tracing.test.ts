@@ -5,7 +5,8 @@
  * encodings. The traces must be the same: names, parents, attributes, timestamps, status and
  * exception events.
  */
-import { context, type Tracer } from "@opentelemetry/api";
+import { MessageChannel } from "node:worker_threads";
+import { context, ROOT_CONTEXT, trace, type Tracer } from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import { OTLPTraceExporter as JsonTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { OTLPTraceExporter as ProtoTraceExporter } from "@opentelemetry/exporter-trace-otlp-proto";
@@ -15,12 +16,15 @@ import {
   BatchSpanProcessor,
   InMemorySpanExporter,
   ParentBasedSampler,
+  SamplingDecision,
   SimpleSpanProcessor,
   TraceIdRatioBasedSampler,
 } from "@opentelemetry/sdk-trace-base";
 import { afterEach, describe, expect, it } from "vitest";
 import { createManualClock } from "../../src/clock.js";
 import { HealthRegistry } from "../../src/health/registry.js";
+import { InternTable, RingTickTracer } from "../../src/telemetry/tick-trace/ring-tick-tracer.js";
+import { CONTROL_HEAD, CONTROL_TAIL, TickRing } from "../../src/telemetry/tick-trace/ring.js";
 import { sdkTickTracerFactory, type TickTracerFactory } from "../../src/telemetry/tick-trace/tick-tracer.js";
 import {
   createWorkerTickTracing,
@@ -399,5 +403,114 @@ describe("worker tick tracing: back-pressure", () => {
     );
     const traced = new Set(r.spans.map((s) => s.item.traceId));
     expect(ticks.filter((t) => traced.has(t.traceId))).toHaveLength(2);
+  });
+});
+
+describe("worker tick tracing: export retries", () => {
+  const start = (url: string, exports: { ok: boolean; error?: string }[]) => {
+    const tracer = new BasicTracerProvider().getTracer("x");
+    const tracing = createWorkerTickTracing({
+      url: `${url}/v1/traces`,
+      protocol: "http/protobuf",
+      timeoutMs: 5_000,
+      batchDelayMs: 20,
+      samplingRatio: 1,
+      resource: RESOURCE,
+      scopeName: "ticktrace",
+      fallbackTracer: tracer,
+      maxAttempts: 3,
+      retryBackoff: { initialDelayMs: 20, maxDelayMs: 50 },
+      onExport: (result) => exports.push(result),
+    });
+    cleanup.push(() => tracing.shutdown());
+    return { tracer, tracing };
+  };
+
+  it("an export the collector refuses with 503 is retried with backoff and arrives when it recovers; nothing is dropped", async () => {
+    const { receiver: r, url } = await receiver();
+    r.failNext = 2;
+    const exports: { ok: boolean; error?: string }[] = [];
+    const { tracer, tracing } = start(url, exports);
+    const { ticks } = await runScript(tracing.factory, tracer);
+    await tracing.forceFlush();
+    expect(r.requests.length).toBeGreaterThanOrEqual(3);
+    expect(r.failNext).toBe(0);
+    expect(r.spans.filter((s) => s.item.name === "tick")).toHaveLength(5);
+    const traced = new Set(r.spans.map((s) => s.item.traceId));
+    expect(ticks.every((t) => traced.has(t.traceId))).toBe(true);
+    expect(tracing.droppedSpans()).toBe(0);
+    expect(exports.length).toBeGreaterThan(0);
+    expect(exports.every((e) => e.ok)).toBe(true);
+    expect((await tracing.stats())?.retries).toBe(2);
+  });
+
+  it("a refusal that is not retryable (400) drops the request's spans at once and counts them", async () => {
+    const { receiver: r, url } = await receiver();
+    r.failNext = 1;
+    r.failStatus = 400;
+    const exports: { ok: boolean; error?: string }[] = [];
+    const { tracer, tracing } = start(url, exports);
+    await runScript(tracing.factory, tracer);
+    await tracing.forceFlush();
+    const stats = await tracing.stats();
+    expect(stats?.retries).toBe(0);
+    expect(exports[0]).toEqual({ ok: false, error: "the collector answered HTTP 400" });
+    expect(tracing.droppedSpans()).toBeGreaterThan(0);
+    // Every span read was either exported or dropped and counted, none twice.
+    expect(stats!.spansExported + tracing.droppedSpans()).toBe(stats!.spansRead);
+    expect(r.spans).toHaveLength(stats!.spansExported);
+  });
+
+  it("a collector that cannot be reached is tried maxAttempts times, then the spans are dropped and counted", async () => {
+    const { receiver: r, url } = await receiver();
+    await r.stop();
+    const exports: { ok: boolean; error?: string }[] = [];
+    const { tracer, tracing } = start(url, exports);
+    await runScript(tracing.factory, tracer);
+    await tracing.forceFlush();
+    const stats = await tracing.stats();
+    expect(stats?.spansExported).toBe(0);
+    expect(tracing.droppedSpans()).toBe(stats!.spansRead);
+    expect(stats!.requests).toBe(3 * exports.length);
+    expect(exports.every((e) => !e.ok && e.error?.includes("(after 3 attempts)"))).toBe(true);
+  });
+});
+
+describe("worker tick tracing: sampling", () => {
+  it("keeps exactly the ticks the SDK's TraceIdRatioBased sampler keeps for the same trace ids", () => {
+    const sizing = { slots: 2, maxSpans: 4, stringBytes: 64 };
+    const ring = new TickRing(sizing);
+    const channel = new MessageChannel();
+    channel.port1.unref();
+    cleanup.push(() => {
+      channel.port1.close();
+      return Promise.resolve();
+    });
+    const tracer = new RingTickTracer({
+      ring,
+      interns: new InternTable((message) => channel.port1.postMessage(message)),
+      clock: createManualClock(),
+      samplingRatio: 0.3,
+    });
+    const sdk = new TraceIdRatioBasedSampler(0.3);
+    const root = tracer.kind("tick", { "strategy.id": "s" }, "tick.outcome");
+    let kept = 0;
+    for (let i = 0; i < 5_000; i++) {
+      tracer.startTick(i, root);
+      const traceId = tracer.traceId;
+      expect(traceId).toMatch(/^[0-9a-f]{32}$/);
+      const decision = sdk.shouldSample(ROOT_CONTEXT, traceId).decision;
+      expect(tracer.sampled, traceId).toBe(decision === SamplingDecision.RECORD_AND_SAMPLED);
+      const span = trace.getSpanContext(tracer.context)!;
+      expect(span.traceId).toBe(traceId);
+      expect(span.spanId).toMatch(/^(?!0{16})[0-9a-f]{16}$/);
+      expect(span.traceFlags).toBe(tracer.sampled ? 1 : 0);
+      if (tracer.sampled) kept++;
+      tracer.endTick(i + 1, "ok");
+      // Frees the slot, as the worker would.
+      Atomics.store(ring.control, CONTROL_TAIL, Atomics.load(ring.control, CONTROL_HEAD));
+    }
+    expect(kept).toBeGreaterThan(1_200);
+    expect(kept).toBeLessThan(1_800);
   });
 });

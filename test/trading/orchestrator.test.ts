@@ -149,7 +149,7 @@ describe("Orchestrator", () => {
     expect(spans.every((s) => s.spanContext().traceId === info.traceId)).toBe(true);
   });
 
-  it("stage spans sit inside the tick on one time base, in stage order; decide ends where risk_check starts, place_order where its ack starts", async () => {
+  it("stage spans sit inside the tick on one time base, in stage order; adjacent stages share one reading: market_data ends where the first decide starts, decide where risk_check starts, risk_check where the first place_order starts, place_order where its ack starts", async () => {
     const { exporter, tick } = setup({ monotonicStepMs: 0.25 });
     await tick(60_000);
     const spans = exporter.getFinishedSpans();
@@ -162,9 +162,12 @@ describe("Orchestrator", () => {
     }
     expect(ns(one("decide").endTime)).toBe(ns(one("risk_check").startTime));
     expect(ns(one("market_data").startTime) < ns(one("market_data").endTime)).toBe(true);
-    expect(ns(one("market_data").endTime) < ns(one("decide").startTime)).toBe(true);
+    expect(ns(one("market_data").startTime)).toBe(ns(root.startTime));
+    expect(ns(one("market_data").endTime)).toBe(ns(one("decide").startTime));
     expect(ns(one("decide").startTime) < ns(one("decide").endTime)).toBe(true);
-    expect(ns(one("risk_check").endTime) < ns(one("place_order").startTime)).toBe(true);
+    expect(ns(one("risk_check").startTime) < ns(one("risk_check").endTime)).toBe(true);
+    expect(ns(one("risk_check").endTime)).toBe(ns(one("place_order").startTime));
+    expect(ns(one("place_order").startTime) < ns(one("place_order").endTime)).toBe(true);
     for (const place of spans.filter((s) => s.name === "place_order")) {
       const ack = spans.find(
         (s) => s.name === "ack" && s.attributes["order.status"] && ns(s.startTime) === ns(place.endTime),

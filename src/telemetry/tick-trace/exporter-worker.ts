@@ -8,8 +8,10 @@ import { request as httpRequest, Agent as HttpAgent } from "node:http";
 import { request as httpsRequest, Agent as HttpsAgent } from "node:https";
 import { performance } from "node:perf_hooks";
 import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from "node:worker_threads";
+import { randomFillSync } from "node:crypto";
 import type { Attributes } from "@opentelemetry/api";
-import { hexWord } from "./ids.js";
+import { backoffDelayMs, type BackoffPolicy } from "../../retry/backoff.js";
+import { parseRetryAfter } from "../../retry/retry-after.js";
 import type { InternMessage } from "./ring-tick-tracer.js";
 import * as layout from "./ring.js";
 import { TickRing, type RingSizing } from "./ring.js";
@@ -17,9 +19,7 @@ import {
   encodeAttributes,
   JsonSpanBatch,
   ProtoWriter,
-  unixNanoHalves,
   type EncodedAttributes,
-  type SpanBatch,
   type SpanRecord,
 } from "./otlp-encode.js";
 import { toHrTime } from "./tick-tracer.js";
@@ -33,23 +33,23 @@ const {
   F_CHILD,
   F_ERROR,
   F_EXCEPTION,
+  F_EXTRA,
   H_EPOCH_NS,
   H_EPOCH_S,
+  H_ROOT_ID,
   H_SPAN_COUNT,
   H_TRACE_ID,
-  S_ATTRS,
+  HEADER_WORDS,
   S_END,
   S_EXCEPTION_MESSAGE,
   S_EXCEPTION_STACK,
   S_EXCEPTION_TYPE,
-  S_EXTRA_KEY,
   S_EXTRA_VALUE,
   S_FLAGS,
-  S_NAME,
-  S_SPAN_ID_HI,
-  S_SPAN_ID_LO,
+  S_KIND,
   S_START,
   S_STATUS_MESSAGE,
+  SPAN_WORDS,
 } = layout;
 
 /** What the parent hands the worker at start. */
@@ -70,6 +70,9 @@ export interface ExporterWorkerData {
   maxQueueSpans: number;
   /** How often the ring is read. */
   pollMs: number;
+  /** Attempts per export (1: no retry); a retryable failure (connection, 429, 502-504) is retried with backoff. */
+  maxAttempts: number;
+  retryBackoff: BackoffPolicy;
   resource: Attributes;
   scopeName: string;
 }
@@ -88,32 +91,43 @@ export interface ExporterStats {
   spansRead: number;
   spansExported: number;
   spansDropped: number;
+  /** Export requests sent, retries included. */
+  requests: number;
+  /** Of those, retries of a failed export. */
+  retries: number;
   /** This thread's busy time (event-loop utilization), milliseconds. */
   activeMs: number;
 }
 
 const data = workerData as ExporterWorkerData;
 const ring = new TickRing(data.sizing, data.buffer);
-const strings: (string | undefined)[] = [undefined];
-const sets: (EncodedAttributes | undefined)[] = [undefined];
-/** Per interned string: its bytes as a `name` field (5) and as a KeyValue `key` field (1). */
-const nameFields: (Buffer | undefined)[] = [undefined];
-const keyFields: (Buffer | undefined)[] = [undefined];
-/** Per attribute set: its KeyValue messages framed as Span.attributes (9), concatenated. */
-const setFields: (Buffer | undefined)[] = [undefined];
-/** An absent field, for the type's sake: readSlot checks every id is interned before a span is encoded. */
-const NO_FIELD = Buffer.alloc(0);
-const resource = encodeAttributes(data.resource);
+const ringWords = ring.words;
+const ringFloats = ring.floats;
+const ringBytes = ring.bytes;
 const proto = data.protocol !== "http/json";
-const pending: (SpanBatch | RingProtoBatch)[] = [];
-const newBatch = (): SpanBatch | RingProtoBatch =>
-  proto ? new RingProtoBatch(resource, data.scopeName) : new JsonSpanBatch(resource, data.scopeName);
-// Assigned below the batch classes (a class is not usable before its declaration runs).
-let current: SpanBatch | RingProtoBatch;
-let currentSince = 0;
-let queuedSpans = 0;
-let inFlight: Promise<void> | undefined;
-const stats: ExporterStats = { ticksRead: 0, spansRead: 0, spansExported: 0, spansDropped: 0, activeMs: 0 };
+
+/** A span kind as the worker encodes it: pre-encoded once, copied per span. */
+interface Kind {
+  name: string;
+  /** JSON path: the fixed attributes. */
+  attributes: EncodedAttributes | undefined;
+  extraKey: string | undefined;
+  /** Protobuf: the Span's `name` (1), `kind` (6) and `attributes` (9) fields. */
+  template: Uint8Array;
+  /** Protobuf: the extra attribute's KeyValue `key` field (1), or empty. */
+  extraKeyField: Uint8Array;
+}
+const kinds: (Kind | undefined)[] = [undefined];
+const resource = encodeAttributes(data.resource);
+const stats: ExporterStats = {
+  ticksRead: 0,
+  spansRead: 0,
+  spansExported: 0,
+  spansDropped: 0,
+  requests: 0,
+  retries: 0,
+  activeMs: 0,
+};
 const agent = data.url?.startsWith("https:")
   ? new HttpsAgent({ keepAlive: true, maxSockets: 1 })
   : new HttpAgent({ keepAlive: true, maxSockets: 1 });
@@ -127,30 +141,306 @@ function drainInterns(): void {
     const received = receiveMessageOnPort(data.interns);
     if (received === undefined) return;
     const message = received.message as InternMessage;
-    if (message.kind === "string") {
-      strings[message.id] = message.value;
-      const name = new ProtoWriter();
-      name.string(5, message.value);
-      nameFields[message.id] = name.finish();
-      const key = new ProtoWriter();
-      key.string(1, message.value);
-      keyFields[message.id] = key.finish();
-    } else {
-      const set = encodeAttributes(message.attributes);
-      sets[message.id] = set;
-      const framed = new ProtoWriter();
-      for (const kv of set.proto) framed.message(9, kv);
-      setFields[message.id] = framed.finish();
+    const template = new ProtoWriter();
+    template.string(5, message.name); // Span.name
+    template.varintField(6, 1); // SPAN_KIND_INTERNAL
+    const attributes = message.attributes ? encodeAttributes(message.attributes) : undefined;
+    for (const kv of attributes?.proto ?? []) template.message(9, kv);
+    const key = new ProtoWriter();
+    if (message.extraKey !== undefined) key.string(1, message.extraKey);
+    kinds[message.id] = {
+      name: message.name,
+      attributes,
+      extraKey: message.extraKey,
+      template: template.finish(),
+      extraKeyField: key.finish(),
+    };
+  }
+}
+
+/** Random bytes for the stage spans' ids (chosen here: nothing on the trading thread parents onto them). */
+const idPool = Buffer.allocUnsafe(1 << 16);
+const idWords = new Uint32Array(idPool.buffer, idPool.byteOffset, idPool.length / 4);
+let idAt = idPool.length;
+
+/** Byte offset into {@link idPool} of 8 fresh random bytes, never all zero. */
+function takeSpanId(): number {
+  for (;;) {
+    if (idAt + 8 > idPool.length) {
+      randomFillSync(idPool);
+      idAt = 0;
     }
+    const at = idAt;
+    idAt += 8;
+    if (((idWords[at >> 2] ?? 0) | (idWords[(at >> 2) + 1] ?? 0)) !== 0) return at;
   }
 }
 
 function readString(slot: number, at: number): string | undefined {
-  const length = ring.words[at + 1] ?? 0;
+  const length = ringWords[at + 1] ?? 0;
   if (length === 0xffffffff) return undefined;
-  const offset = ring.stringArea(slot) + (ring.words[at] ?? 0);
-  return Buffer.from(ring.buffer, ring.bytes.byteOffset + offset, length).toString("utf8");
+  const offset = ring.stringArea(slot) + (ringWords[at] ?? 0);
+  return Buffer.from(ring.buffer, ringBytes.byteOffset + offset, length).toString("utf8");
 }
+
+function varintSize(value: number): number {
+  let size = 1;
+  for (let v = value; v > 0x7f; v >>>= 7) size++;
+  return size;
+}
+
+/** Writes `value` as a varint at `p`; returns the position after it. */
+function putVarint(b: Uint8Array, p: number, value: number): number {
+  let v = value;
+  while (v > 0x7f) {
+    b[p++] = (v & 0x7f) | 0x80;
+    v >>>= 7;
+  }
+  b[p++] = v;
+  return p;
+}
+
+/** Copies `length` bytes of `source` from `from` to `b` at `p`; returns the position after them. */
+function putBytes(b: Uint8Array, p: number, source: Uint8Array, from: number, length: number): number {
+  if (length > 64) {
+    b.set(source.subarray(from, from + length), p);
+    return p + length;
+  }
+  // Short copies (ids, names, attribute sets) byte by byte: cheaper than a view and a set.
+  for (let i = 0; i < length; i++) b[p + i] = source[from + i] ?? 0;
+  return p + length;
+}
+
+/** Byte offset of the string area of the slot being read. */
+let slotStrings = 0;
+
+/** `epochS * 1e9` as the low and high 32-bit halves of a fixed64, for the slot being read. */
+let epochBaseS = Number.NaN;
+let epochBaseLo = 0;
+let epochBaseHi = 0;
+
+/** Sets the fixed64 base for slots whose wall-clock offset is `epochS` seconds (once a second). */
+function useEpoch(epochS: number): void {
+  if (epochS === epochBaseS) return;
+  // Exactly, in doubles: with s = sHi * 2^16 + sLo every product stays below 2^53.
+  const sHi = Math.floor(epochS / 65536);
+  const sLo = epochS - sHi * 65536;
+  const high = sHi * 1e9; // to be scaled by 2^16
+  const low = (high % 65536) * 65536 + sLo * 1e9;
+  epochBaseLo = low % 4294967296;
+  epochBaseHi = Math.floor(high / 65536) + Math.floor(low / 4294967296);
+  epochBaseS = epochS;
+}
+
+/**
+ * `monoMs` on the wall-clock axis as a fixed64 field (`tag`, then nanoseconds since the epoch,
+ * little-endian), the same nanoseconds as `toHrTime` gives the SDK path: its [s, ns] is
+ * [epochS + carry, floor(total - carry * 1e9)] with total = epochNs + monoMs * 1e6, and
+ * s * 1e9 + ns = epochS * 1e9 + floor(total) exactly (subtracting a multiple of 1e9 from a
+ * double below 2^53 is exact). So: the slot's base from {@link useEpoch} plus floor(total),
+ * in two 32-bit halves, without BigInt or an array.
+ */
+function putTime(b: Uint8Array, p: number, tag: number, epochNs: number, monoMs: number): number {
+  const offset = Math.floor(epochNs + monoMs * 1e6);
+  let offsetHi = Math.floor(offset / 4294967296);
+  let lo = epochBaseLo + (offset - offsetHi * 4294967296);
+  if (lo >= 4294967296) {
+    lo -= 4294967296;
+    offsetHi++;
+  }
+  const hi = epochBaseHi + offsetHi;
+  b[p] = tag;
+  b[p + 1] = lo & 0xff;
+  b[p + 2] = (lo >>> 8) & 0xff;
+  b[p + 3] = (lo >>> 16) & 0xff;
+  b[p + 4] = lo >>> 24;
+  b[p + 5] = hi & 0xff;
+  b[p + 6] = (hi >>> 8) & 0xff;
+  b[p + 7] = (hi >>> 16) & 0xff;
+  b[p + 8] = hi >>> 24;
+  return p + 9;
+}
+
+/** Bytes reserved before the spans for the request's envelope (resource, scope, two lengths). */
+let envelopeRoom = 0;
+
+/**
+ * One export request's OTLP/protobuf body, written straight from the ring into one reusable
+ * buffer: ids copied as bytes, each span kind's name, kind and attributes copied from its
+ * pre-encoded template, order ids copied from the slot (already UTF-8), timestamps as fixed64.
+ * The envelope is written in front of the spans when the batch is taken, into room reserved at
+ * the start, so a request body is one subarray of the buffer: nothing is allocated per span or
+ * per request except on the error path. The buffer is kept for the next batch.
+ */
+class ProtoBatch {
+  readonly contentType = "application/x-protobuf";
+  spans = 0;
+  private out: Buffer = Buffer.allocUnsafe(1 << 18);
+  private pos = envelopeRoom;
+
+  constructor(
+    private readonly resourceField: Buffer,
+    private readonly scopeField: Buffer,
+  ) {}
+
+  private ensure(room: number): void {
+    if (this.pos + room <= this.out.length) return;
+    const grown = Buffer.allocUnsafe(Math.max(this.out.length * 2, this.pos + room));
+    this.out.copy(grown, 0, 0, this.pos);
+    this.out = grown;
+  }
+
+  /** Appends span record `at` of the slot at word offset `slot`. */
+  add(slot: number, at: number, kind: Kind, flags: number, epochS: number, epochNs: number): void {
+    const extra = (flags & F_EXTRA) !== 0 && kind.extraKey !== undefined;
+    const extraLength = extra ? (ringWords[at + S_EXTRA_VALUE + 1] ?? 0) : 0;
+    const anyValue = extra ? 1 + varintSize(extraLength) + extraLength : 0;
+    const keyValue = extra ? kind.extraKeyField.length + 1 + varintSize(anyValue) + anyValue : 0;
+    const event = flags & F_EXCEPTION ? exceptionEvent(slot, at, epochS, epochNs) : undefined;
+    const status = flags & F_ERROR ? errorStatus(slot, at) : undefined;
+    const length =
+      18 + // trace_id
+      10 + // span_id
+      (flags & F_CHILD ? 10 : 0) + // parent_span_id
+      kind.template.length +
+      18 + // start and end
+      (extra ? 1 + varintSize(keyValue) + keyValue : 0) +
+      (event ? 1 + varintSize(event.length) + event.length : 0) +
+      (status ? 1 + varintSize(status.length) + status.length : 2);
+    this.ensure(length + 8);
+    const b = this.out;
+    let p = this.pos;
+    b[p++] = 0x12; // ScopeSpans.spans
+    p = putVarint(b, p, length);
+    const traceAt = (slot + H_TRACE_ID) * 4;
+    b[p++] = 0x0a;
+    b[p++] = 16;
+    p = putBytes(b, p, ringBytes, traceAt, 16);
+    b[p++] = 0x12;
+    b[p++] = 8;
+    const rootAt = (slot + H_ROOT_ID) * 4;
+    if (flags & F_CHILD) {
+      p = putBytes(b, p, idPool, takeSpanId(), 8);
+      b[p++] = 0x22;
+      b[p++] = 8;
+    }
+    p = putBytes(b, p, ringBytes, rootAt, 8);
+    b.set(kind.template, p);
+    p += kind.template.length;
+    p = putTime(b, p, 0x39, epochNs, ringFloats[(at + S_START) >> 1] ?? 0);
+    p = putTime(b, p, 0x41, epochNs, ringFloats[(at + S_END) >> 1] ?? 0);
+    if (extra) {
+      b[p++] = 0x4a;
+      p = putVarint(b, p, keyValue);
+      p = putBytes(b, p, kind.extraKeyField, 0, kind.extraKeyField.length);
+      b[p++] = 0x12;
+      p = putVarint(b, p, anyValue);
+      b[p++] = 0x0a;
+      p = putVarint(b, p, extraLength);
+      p = putBytes(b, p, ringBytes, slotStrings + (ringWords[at + S_EXTRA_VALUE] ?? 0), extraLength);
+    }
+    if (event) {
+      b[p++] = 0x5a;
+      p = putVarint(b, p, event.length);
+      p = putBytes(b, p, event, 0, event.length);
+    }
+    b[p++] = 0x7a;
+    if (status) {
+      p = putVarint(b, p, status.length);
+      p = putBytes(b, p, status, 0, status.length);
+    } else {
+      b[p++] = 0;
+    }
+    this.pos = p;
+    this.spans++;
+  }
+
+  /** The request body (a view of this batch's buffer, valid until the next {@link reset}). */
+  take(): Buffer {
+    const spansLength = this.pos - envelopeRoom;
+    const scopeSpans = this.scopeField.length + spansLength;
+    const resourceSpans = this.resourceField.length + 1 + varintSize(scopeSpans) + scopeSpans;
+    const start =
+      envelopeRoom -
+      (1 +
+        varintSize(resourceSpans) +
+        this.resourceField.length +
+        1 +
+        varintSize(scopeSpans) +
+        this.scopeField.length);
+    const b = this.out;
+    let p = start;
+    b[p++] = 0x0a; // ExportTraceServiceRequest.resource_spans
+    p = putVarint(b, p, resourceSpans);
+    p = putBytes(b, p, this.resourceField, 0, this.resourceField.length);
+    b[p++] = 0x12; // ResourceSpans.scope_spans
+    p = putVarint(b, p, scopeSpans);
+    putBytes(b, p, this.scopeField, 0, this.scopeField.length);
+    return b.subarray(start, this.pos);
+  }
+
+  /** Empties the batch for reuse (after its request is done). */
+  reset(): void {
+    this.pos = envelopeRoom;
+    this.spans = 0;
+  }
+}
+
+/** The error path: one `exception` event at the span's end (allocates; errors are rare). */
+function exceptionEvent(slot: number, at: number, epochS: number, epochNs: number): Buffer {
+  const event = new ProtoWriter();
+  event.fixed64Time(1, toHrTime(epochS, epochNs, ringFloats[(at + S_END) >> 1] ?? 0));
+  event.string(2, "exception");
+  for (const kv of encodeAttributes(exceptionOf(slot, at)).proto) event.message(3, kv);
+  return event.finish();
+}
+
+function errorStatus(slot: number, at: number): Buffer {
+  const status = new ProtoWriter();
+  const message = readString(slot, at + S_STATUS_MESSAGE);
+  if (message !== undefined) status.string(2, message);
+  status.varintField(3, 2); // STATUS_CODE_ERROR
+  return status.finish();
+}
+
+function exceptionOf(slot: number, at: number): Attributes {
+  const exception: Attributes = {};
+  const type = readString(slot, at + S_EXCEPTION_TYPE);
+  const message = readString(slot, at + S_EXCEPTION_MESSAGE);
+  const stack = readString(slot, at + S_EXCEPTION_STACK);
+  if (type !== undefined) exception["exception.type"] = type;
+  if (message !== undefined) exception["exception.message"] = message;
+  if (stack !== undefined) exception["exception.stacktrace"] = stack;
+  return exception;
+}
+
+const resourceField = (() => {
+  const r = new ProtoWriter();
+  for (const kv of resource.proto) r.message(1, kv);
+  const field = new ProtoWriter();
+  field.message(1, r.finish()); // ResourceSpans.resource
+  return field.finish();
+})();
+const scopeField = (() => {
+  const sc = new ProtoWriter();
+  sc.string(1, data.scopeName);
+  const field = new ProtoWriter();
+  field.message(1, sc.finish()); // ScopeSpans.scope
+  return field.finish();
+})();
+envelopeRoom = resourceField.length + scopeField.length + 16;
+
+type Batch = ProtoBatch | JsonSpanBatch;
+/** Emptied batches, kept with their buffers for the next ones. */
+const spare: Batch[] = [];
+const newBatch = (): Batch =>
+  spare.pop() ??
+  (proto ? new ProtoBatch(resourceField, scopeField) : new JsonSpanBatch(resource, data.scopeName));
+const pending: Batch[] = [];
+let current: Batch = newBatch();
+let currentSince = 0;
+let queuedSpans = 0;
+let inFlight: Promise<void> | undefined;
 
 const span: SpanRecord = {
   traceId: "",
@@ -165,263 +455,70 @@ const span: SpanRecord = {
   exception: undefined,
 };
 
-/**
- * OTLP/protobuf straight from the ring: ids copied as bytes, names and attribute sets as bytes
- * encoded once per interned value, string attributes copied from the slot (already UTF-8), and
- * timestamps as fixed64 without BigInt. One growing buffer per batch; nothing allocated per
- * span except on the error path.
- */
-class RingProtoBatch {
-  readonly contentType = "application/x-protobuf";
-  spans = 0;
-  private out = Buffer.allocUnsafe(1 << 16);
-  private pos = 0;
-  /** Where the span being encoded is written: `out`, after a reserved tag and length. */
-  private scratch: Buffer = this.out;
-  private sp = 0;
-  private readonly resource: Buffer;
-  private readonly scope: Buffer;
-
-  constructor(resourceAttributes: EncodedAttributes, scopeName: string) {
-    const r = new ProtoWriter();
-    for (const kv of resourceAttributes.proto) r.message(1, kv);
-    this.resource = r.finish();
-    const sc = new ProtoWriter();
-    sc.string(1, scopeName);
-    this.scope = sc.finish();
-  }
-
-  private byte(b: number): void {
-    this.scratch[this.sp++] = b;
-  }
-
-  private varint(value: number): void {
-    let v = value;
-    while (v > 0x7f) {
-      this.scratch[this.sp++] = (v & 0x7f) | 0x80;
-      v >>>= 7;
-    }
-    this.scratch[this.sp++] = v;
-  }
-
-  private word(w: number): void {
-    const b = this.scratch;
-    b[this.sp++] = w >>> 24;
-    b[this.sp++] = (w >>> 16) & 0xff;
-    b[this.sp++] = (w >>> 8) & 0xff;
-    b[this.sp++] = w & 0xff;
-  }
-
-  private copy(source: Buffer | Uint8Array, start = 0, end = source.length): void {
-    const b = this.scratch;
-    if (end - start <= 64) {
-      // Short copies (ids, names, attribute sets) byte by byte: cheaper than a view and a set.
-      let sp = this.sp;
-      for (let i = start; i < end; i++) b[sp++] = source[i] ?? 0;
-      this.sp = sp;
-      return;
-    }
-    b.set(source.subarray(start, end), this.sp);
-    this.sp += end - start;
-  }
-
-  /** `monoMs` on the wall-clock axis as fixed64 nanoseconds, exactly, in doubles. */
-  private time(field: number, epochS: number, epochNs: number, monoMs: number): void {
-    const [s, ns] = toHrTime(epochS, epochNs, monoMs);
-    const [lo, hi] = unixNanoHalves(s, ns);
-    this.byte((field << 3) | 1);
-    this.scratch.writeUInt32LE(lo, this.sp);
-    this.scratch.writeUInt32LE(hi, this.sp + 4);
-    this.sp += 8;
-  }
-
-  /** A string the trading thread wrote into the slot, as a length-delimited field; false when absent. */
-  private slotString(field: number, slot: number, at: number): boolean {
-    const length = ring.words[at + 1] ?? 0;
-    if (length === 0xffffffff) return false;
-    const offset = ring.stringArea(slot) + (ring.words[at] ?? 0);
-    this.byte((field << 3) | 2);
-    this.varint(length);
-    this.copy(ring.bytes, offset, offset + length);
-    return true;
-  }
-
-  addFromRing(
-    slot: number,
-    at: number,
-    flags: number,
-    epochS: number,
-    epochNs: number,
-    extraKeyId: number,
-  ): void {
-    const words = ring.words;
-    const floats = ring.floats;
-    // Room for the largest span: fixed fields, attribute sets, the slot's strings, an exception.
-    const room = 4096 + 4 * ring.sizing.stringBytes;
-    if (this.pos + room > this.out.length) {
-      const grown = Buffer.allocUnsafe(Math.max(this.out.length * 2, this.pos + room));
-      this.out.copy(grown, 0, 0, this.pos);
-      this.out = grown;
-    }
-    // ScopeSpans.spans (2): the tag, three bytes reserved for the length, then the span itself.
-    const head = this.pos;
-    this.scratch = this.out;
-    this.sp = head + 4;
-    this.byte(0x0a);
-    this.byte(16);
-    for (let i = 0; i < 4; i++) this.word(words[slot + H_TRACE_ID + i] ?? 0);
-    this.byte(0x12);
-    this.byte(8);
-    this.word(words[at + S_SPAN_ID_HI] ?? 0);
-    this.word(words[at + S_SPAN_ID_LO] ?? 0);
-    if (flags & F_CHILD) {
-      const root = ring.spanWord(slot, 0);
-      this.byte(0x22);
-      this.byte(8);
-      this.word(words[root + S_SPAN_ID_HI] ?? 0);
-      this.word(words[root + S_SPAN_ID_LO] ?? 0);
-    }
-    this.copy(nameFields[words[at + S_NAME] ?? 0] ?? NO_FIELD);
-    this.byte(0x30);
-    this.byte(1); // SPAN_KIND_INTERNAL
-    this.time(7, epochS, epochNs, floats[(at + S_START) >> 1] ?? 0);
-    this.time(8, epochS, epochNs, floats[(at + S_END) >> 1] ?? 0);
-    const setId = words[at + S_ATTRS] ?? 0;
-    if (setId !== 0) this.copy(setFields[setId] ?? NO_FIELD);
-    if (extraKeyId !== 0 && words[at + S_EXTRA_VALUE + 1] !== 0xffffffff) {
-      const key = keyFields[extraKeyId] ?? NO_FIELD;
-      const valueLength = words[at + S_EXTRA_VALUE + 1] ?? 0;
-      const anyValue = 1 + varintSize(valueLength) + valueLength;
-      const keyValue = key.length + 1 + varintSize(anyValue) + anyValue;
-      this.byte(0x4a);
-      this.varint(keyValue);
-      this.copy(key);
-      this.byte(0x12);
-      this.varint(anyValue);
-      this.slotString(1, slot, at + S_EXTRA_VALUE);
-    }
-    if (flags & F_EXCEPTION) this.exception(slot, at, epochS, epochNs);
-    if (flags & F_ERROR) {
-      const status = new ProtoWriter();
-      const message = readString(slot, at + S_STATUS_MESSAGE);
-      if (message !== undefined) status.string(2, message);
-      status.varintField(3, 2); // STATUS_CODE_ERROR
-      const bytes = status.finish();
-      this.byte(0x7a);
-      this.varint(bytes.length);
-      this.copy(bytes);
-    } else {
-      this.byte(0x7a);
-      this.byte(0);
-    }
-    const length = this.sp - (head + 4);
-    const out = this.out;
-    out[head] = 0x12;
-    let w = head + 1;
-    let v = length;
-    while (v > 0x7f) {
-      out[w++] = (v & 0x7f) | 0x80;
-      v >>>= 7;
-    }
-    out[w++] = v;
-    if (w < head + 4) out.copyWithin(w, head + 4, this.sp);
-    this.pos = w + length;
-    this.spans++;
-  }
-
-  /** The error path: one `exception` event at the span's end (allocates; errors are rare). */
-  private exception(slot: number, at: number, epochS: number, epochNs: number): void {
-    const exception: Attributes = {};
-    const type = readString(slot, at + S_EXCEPTION_TYPE);
-    const message = readString(slot, at + S_EXCEPTION_MESSAGE);
-    const stack = readString(slot, at + S_EXCEPTION_STACK);
-    if (type !== undefined) exception["exception.type"] = type;
-    if (message !== undefined) exception["exception.message"] = message;
-    if (stack !== undefined) exception["exception.stacktrace"] = stack;
-    const event = new ProtoWriter();
-    event.fixed64Time(1, toHrTime(epochS, epochNs, ring.floats[(at + S_END) >> 1] ?? 0));
-    event.string(2, "exception");
-    for (const kv of encodeAttributes(exception).proto) event.message(3, kv);
-    const bytes = event.finish();
-    this.byte(0x5a);
-    this.varint(bytes.length);
-    this.copy(bytes);
-  }
-
-  take(): Buffer {
-    const scopeHead = new ProtoWriter();
-    scopeHead.message(1, this.scope);
-    const scopeBytes = scopeHead.finish();
-    const scopeSpansLength = scopeBytes.length + this.pos;
-    const resourceField = new ProtoWriter();
-    resourceField.message(1, this.resource);
-    const resourceBytes = resourceField.finish();
-    const scopeSpansTag = new ProtoWriter();
-    scopeSpansTag.tagLength(2, scopeSpansLength);
-    const scopeTagBytes = scopeSpansTag.finish();
-    const head = new ProtoWriter();
-    head.tagLength(1, resourceBytes.length + scopeTagBytes.length + scopeSpansLength);
-    const body = Buffer.concat([
-      head.finish(),
-      resourceBytes,
-      scopeTagBytes,
-      scopeBytes,
-      this.out.subarray(0, this.pos),
-    ]);
-    this.pos = 0;
-    this.spans = 0;
-    return body;
-  }
+/** Hex of `length` bytes of the ring at byte offset `at` (the JSON path's ids). */
+function ringHex(at: number, length: number): string {
+  return Buffer.from(ring.buffer, ringBytes.byteOffset + at, length).toString("hex");
 }
 
-function varintSize(value: number): number {
-  let size = 1;
-  for (let v = value; v > 0x7f; v >>>= 7) size++;
-  return size;
+/** The JSON path: one span as values for {@link JsonSpanBatch}. */
+function addJson(
+  batch: JsonSpanBatch,
+  slot: number,
+  at: number,
+  kind: Kind,
+  flags: number,
+  epochS: number,
+  epochNs: number,
+): void {
+  span.traceId = ringHex((slot + H_TRACE_ID) * 4, 16);
+  const rootId = ringHex((slot + H_ROOT_ID) * 4, 8);
+  if (flags & F_CHILD) {
+    const idAt = takeSpanId();
+    span.spanId = idPool.toString("hex", idAt, idAt + 8);
+    span.parentSpanId = rootId;
+  } else {
+    span.spanId = rootId;
+    span.parentSpanId = "";
+  }
+  span.name = kind.name;
+  span.start = toHrTime(epochS, epochNs, ringFloats[(at + S_START) >> 1] ?? 0);
+  span.end = toHrTime(epochS, epochNs, ringFloats[(at + S_END) >> 1] ?? 0);
+  const attributes: EncodedAttributes[] = [];
+  if (kind.attributes) attributes.push(kind.attributes);
+  if (flags & F_EXTRA && kind.extraKey !== undefined) {
+    const value = readString(slot, at + S_EXTRA_VALUE);
+    if (value !== undefined) attributes.push(encodeAttributes({ [kind.extraKey]: value }));
+  }
+  span.attributes = attributes;
+  span.error = (flags & F_ERROR) !== 0;
+  span.statusMessage = span.error ? readString(slot, at + S_STATUS_MESSAGE) : undefined;
+  span.exception = flags & F_EXCEPTION ? encodeAttributes(exceptionOf(slot, at)) : undefined;
+  batch.add(span);
 }
 
 /** Reads one published slot into the current batch. */
 function readSlot(slot: number): void {
-  const words = ring.words;
-  const floats = ring.floats;
-  const count = words[slot + H_SPAN_COUNT] ?? 0;
-  const epochS = floats[(slot + H_EPOCH_S) >> 1] ?? 0;
-  const epochNs = floats[(slot + H_EPOCH_NS) >> 1] ?? 0;
-  const traceId = proto
-    ? ""
-    : hexWord(words[slot + H_TRACE_ID] ?? 0) +
-      hexWord(words[slot + H_TRACE_ID + 1] ?? 0) +
-      hexWord(words[slot + H_TRACE_ID + 2] ?? 0) +
-      hexWord(words[slot + H_TRACE_ID + 3] ?? 0);
-  let rootId = "";
+  const count = ringWords[slot + H_SPAN_COUNT] ?? 0;
+  const epochS = ringFloats[(slot + H_EPOCH_S) >> 1] ?? 0;
+  const epochNs = ringFloats[(slot + H_EPOCH_NS) >> 1] ?? 0;
+  if (proto) useEpoch(epochS);
+  slotStrings = ring.stringArea(slot);
   stats.ticksRead++;
+  stats.spansRead += count;
   for (let i = 0; i < count; i++) {
-    const at = ring.spanWord(slot, i);
-    const flags = words[at + S_FLAGS] ?? 0;
-    const id = proto ? "" : hexWord(words[at + S_SPAN_ID_HI] ?? 0) + hexWord(words[at + S_SPAN_ID_LO] ?? 0);
-    if (i === 0) rootId = id;
-    let name = strings[words[at + S_NAME] ?? 0];
-    const setId = words[at + S_ATTRS] ?? 0;
-    let set = setId === 0 ? undefined : sets[setId];
-    const extraKeyId = words[at + S_EXTRA_KEY] ?? 0;
-    let extraKey = extraKeyId === 0 ? undefined : strings[extraKeyId];
-    if (
-      name === undefined ||
-      (setId !== 0 && set === undefined) ||
-      (extraKeyId !== 0 && extraKey === undefined)
-    ) {
-      // Published before its interned values were read: they are on the port by now.
+    const at = slot + HEADER_WORDS + i * SPAN_WORDS;
+    const kindId = ringWords[at + S_KIND] ?? 0;
+    let kind = kinds[kindId];
+    if (kind === undefined) {
+      // Published before its kind was read: it is on the port by now.
       drainInterns();
-      name = strings[words[at + S_NAME] ?? 0];
-      set = setId === 0 ? undefined : sets[setId];
-      extraKey = extraKeyId === 0 ? undefined : strings[extraKeyId];
-      if (name === undefined) {
+      kind = kinds[kindId];
+      if (kind === undefined) {
         stats.spansDropped++;
         Atomics.add(ring.control, CONTROL_DROPPED_SPANS, 1);
         continue;
       }
     }
-    stats.spansRead++;
     if (queuedSpans >= data.maxQueueSpans) {
       stats.spansDropped++;
       Atomics.add(ring.control, CONTROL_DROPPED_SPANS, 1);
@@ -429,41 +526,9 @@ function readSlot(slot: number): void {
     }
     if (current.spans === 0) currentSince = performance.now();
     queuedSpans++;
-    if (proto) {
-      (current as RingProtoBatch).addFromRing(slot, at, flags, epochS, epochNs, extraKeyId);
-      if (current.spans >= data.maxBatchSpans) {
-        pending.push(current);
-        current = newBatch();
-      }
-      continue;
-    }
-    span.traceId = traceId;
-    span.spanId = id;
-    span.parentSpanId = flags & F_CHILD ? rootId : "";
-    span.name = name;
-    span.start = toHrTime(epochS, epochNs, floats[(at + S_START) >> 1] ?? 0);
-    span.end = toHrTime(epochS, epochNs, floats[(at + S_END) >> 1] ?? 0);
-    const attributes: EncodedAttributes[] = [];
-    if (set) attributes.push(set);
-    if (extraKey !== undefined) {
-      const value = readString(slot, at + S_EXTRA_VALUE);
-      if (value !== undefined) attributes.push(encodeAttributes({ [extraKey]: value }));
-    }
-    span.attributes = attributes;
-    span.error = (flags & F_ERROR) !== 0;
-    span.statusMessage = span.error ? readString(slot, at + S_STATUS_MESSAGE) : undefined;
-    span.exception = undefined;
-    if (flags & F_EXCEPTION) {
-      const exception: Attributes = {};
-      const type = readString(slot, at + S_EXCEPTION_TYPE);
-      const message = readString(slot, at + S_EXCEPTION_MESSAGE);
-      const stack = readString(slot, at + S_EXCEPTION_STACK);
-      if (type !== undefined) exception["exception.type"] = type;
-      if (message !== undefined) exception["exception.message"] = message;
-      if (stack !== undefined) exception["exception.stacktrace"] = stack;
-      span.exception = encodeAttributes(exception);
-    }
-    (current as SpanBatch).add(span);
+    const flags = ringWords[at + S_FLAGS] ?? 0;
+    if (proto) (current as ProtoBatch).add(slot, at, kind, flags, epochS, epochNs);
+    else addJson(current as JsonSpanBatch, slot, at, kind, flags, epochS, epochNs);
     if (current.spans >= data.maxBatchSpans) {
       pending.push(current);
       current = newBatch();
@@ -485,7 +550,7 @@ function readRing(): void {
     } catch (error) {
       // A slot that cannot be read is skipped (its spans counted as dropped), so one bad record
       // never stops the ring: the trading thread would otherwise find it full forever.
-      const spans = ring.words[slot + H_SPAN_COUNT] ?? 0;
+      const spans = ringWords[slot + H_SPAN_COUNT] ?? 0;
       stats.spansDropped += spans;
       Atomics.add(ring.control, CONTROL_DROPPED_SPANS, spans);
       post({ type: "export", ok: false, spans, error: `a tick record could not be read: ${String(error)}` });
@@ -495,9 +560,16 @@ function readRing(): void {
   }
 }
 
-function send(body: string | Buffer, contentType: string): Promise<string | undefined> {
+/** One request's outcome: undefined when accepted; else why, and whether a retry may succeed. */
+type SendResult = undefined | { error: string; retryable: boolean; retryAfterMs: number | undefined };
+
+/** OTLP/HTTP: 429, 502, 503 and 504 are worth retrying; any other refusal is final. */
+const RETRYABLE_STATUS = new Set([429, 502, 503, 504]);
+
+function send(body: string | Buffer, contentType: string): Promise<SendResult> {
   const url = data.url;
   if (url === undefined) return Promise.resolve(undefined);
+  stats.requests++;
   return new Promise((resolve) => {
     const request = (url.startsWith("https:") ? httpsRequest : httpRequest)(url, {
       method: "POST",
@@ -513,14 +585,49 @@ function send(body: string | Buffer, contentType: string): Promise<string | unde
       response.resume();
       response.on("end", () => {
         const status = response.statusCode ?? 0;
-        resolve(status >= 200 && status < 300 ? undefined : `the collector answered HTTP ${status}`);
+        if (status >= 200 && status < 300) resolve(undefined);
+        else {
+          const retryAfter = parseRetryAfter(response.headers["retry-after"]);
+          resolve({
+            error: `the collector answered HTTP ${status}`,
+            retryable: RETRYABLE_STATUS.has(status),
+            retryAfterMs: retryAfter === undefined ? undefined : retryAfter * 1000,
+          });
+        }
       });
-      response.on("error", (error) => resolve(error.message));
+      response.on("error", (error) =>
+        resolve({ error: error.message, retryable: true, retryAfterMs: undefined }),
+      );
     });
     request.on("timeout", () => request.destroy(new Error(`no answer within ${data.timeoutMs} ms`)));
-    request.on("error", (error) => resolve(error.message));
+    request.on("error", (error) =>
+      resolve({ error: error.message, retryable: true, retryAfterMs: undefined }),
+    );
     request.end(body);
   });
+}
+
+/** Longest wait before a retry, whatever the collector's Retry-After says. */
+const MAX_RETRY_DELAY_MS = 30_000;
+
+/**
+ * Sends one body, retrying a retryable failure up to `maxAttempts` in all with backoff (or the
+ * collector's Retry-After, capped). Resolves with the last error, or undefined when accepted.
+ */
+async function sendWithRetries(body: string | Buffer, contentType: string): Promise<string | undefined> {
+  for (let attempt = 1; ; attempt++) {
+    const result = await send(body, contentType);
+    if (result === undefined) return undefined;
+    if (!result.retryable || attempt >= data.maxAttempts) {
+      return attempt > 1 ? `${result.error} (after ${attempt} attempts)` : result.error;
+    }
+    stats.retries++;
+    const delay = Math.min(
+      MAX_RETRY_DELAY_MS,
+      result.retryAfterMs ?? backoffDelayMs(attempt, data.retryBackoff),
+    );
+    await new Promise((resolve) => setTimeout(resolve, delay));
+  }
 }
 
 /** Sends the batches that are due (all of them when `all`), one request at a time. */
@@ -534,9 +641,11 @@ function exportDue(all: boolean): Promise<void> {
   if (!batch) return Promise.resolve();
   const spans = batch.spans;
   const body = batch.take();
-  inFlight = send(body, batch.contentType).then((error) => {
+  inFlight = sendWithRetries(body, batch.contentType).then((error) => {
     inFlight = undefined;
     queuedSpans -= spans;
+    batch.reset();
+    spare.push(batch);
     if (error === undefined) stats.spansExported += spans;
     else {
       stats.spansDropped += spans;

@@ -105,6 +105,8 @@ export interface SpanBatch {
   add(span: SpanRecord): void;
   /** The request body for everything added since the last call, and resets. */
   take(): string | Buffer;
+  /** Empties the batch for reuse once its request is done. */
+  reset(): void;
 }
 
 /** `application/json`. */
@@ -145,6 +147,11 @@ export class JsonSpanBatch implements SpanBatch {
     this.parts = [];
     this.spans = 0;
     return body;
+  }
+
+  /** Nothing to do: {@link take} already emptied the batch. */
+  reset(): void {
+    // the body was built by take(); no buffer is kept
   }
 }
 

@@ -9,10 +9,16 @@ import {
 } from "@opentelemetry/api";
 import type { Clock } from "../../clock.js";
 import { describeError } from "../../errors.js";
-import { hexWord, RandomWords } from "./ids.js";
+import { RandomPool } from "./ids.js";
 import * as layout from "./ring.js";
 import { type TickRing } from "./ring.js";
-import { EpochBase, exceptionAttributes, isRecordableException, type TickTracer } from "./tick-tracer.js";
+import {
+  EpochBase,
+  exceptionAttributes,
+  isRecordableException,
+  type StageKind,
+  type TickTracer,
+} from "./tick-tracer.js";
 
 // Layout offsets as module-local constants: read through the import, each would be a
 // property load (a getter call under tsx/esbuild) on every ring access instead of a literal.
@@ -24,106 +30,121 @@ const {
   F_CHILD,
   F_ERROR,
   F_EXCEPTION,
+  F_EXTRA,
   H_BYTES_USED,
   H_EPOCH_NS,
   H_EPOCH_S,
+  H_ROOT_ID,
   H_SPAN_COUNT,
   H_TRACE_ID,
-  S_ATTRS,
+  HEADER_WORDS,
   S_END,
   S_EXCEPTION_MESSAGE,
   S_EXCEPTION_STACK,
   S_EXCEPTION_TYPE,
-  S_EXTRA_KEY,
   S_EXTRA_VALUE,
   S_FLAGS,
-  S_NAME,
-  S_SPAN_ID_HI,
-  S_SPAN_ID_LO,
+  S_KIND,
   S_START,
   S_STATUS_MESSAGE,
+  SPAN_WORDS,
 } = layout;
+
+/** Trace flags as literals (an import's member would be a getter call per tick under tsx). */
+const SAMPLED: number = TraceFlags.SAMPLED;
+const NOT_SAMPLED: number = TraceFlags.NONE;
 
 /** The API's key of the active span (`createContextKey` is `Symbol.for` of its description). */
 const SPAN_KEY = Symbol.for("OpenTelemetry Context Key SPAN");
 
 /**
- * The tick's root as instrumentations see it: a non-recording span whose span id is turned into
- * hex only when something reads it (an HTTP client span, a log line), not on every tick.
+ * The tick's root as instrumentations see it, in one object per tick: the context (its only
+ * value is the active span), the non-recording span, and that span's context. Three objects
+ * (the API's context map, `NonRecordingSpan`, a span context) would cost three allocations per
+ * tick; the ids are already hex (slices of the id pool's hex). Deriving a context from it
+ * (`setValue`) returns an ordinary API context.
  */
-class TickSpanContext implements SpanContext {
-  isRemote = false;
-  private hex: string | undefined;
+class TickRoot implements Context, Span, SpanContext {
+  readonly isRemote = false;
   constructor(
     readonly traceId: string,
-    private readonly hi: number,
-    private readonly lo: number,
+    readonly spanId: string,
     readonly traceFlags: number,
   ) {}
-  get spanId(): string {
-    return (this.hex ??= hexWord(this.hi) + hexWord(this.lo));
-  }
-}
-
-/**
- * A context holding only the tick's root span: one small object per tick instead of the API's
- * copy-on-write map. Deriving from it (`setValue`) returns an ordinary API context.
- */
-class TickContext implements Context {
-  constructor(private readonly span: Span) {}
   getValue(key: symbol): unknown {
-    return key === SPAN_KEY ? this.span : undefined;
+    return key === SPAN_KEY ? this : undefined;
   }
   setValue(key: symbol, value: unknown): Context {
-    return ROOT_CONTEXT.setValue(SPAN_KEY, this.span).setValue(key, value);
+    return ROOT_CONTEXT.setValue(SPAN_KEY, this).setValue(key, value);
   }
   deleteValue(key: symbol): Context {
-    return key === SPAN_KEY ? ROOT_CONTEXT : ROOT_CONTEXT.setValue(SPAN_KEY, this.span);
+    return key === SPAN_KEY ? ROOT_CONTEXT : ROOT_CONTEXT.setValue(SPAN_KEY, this);
+  }
+  spanContext(): SpanContext {
+    return this;
+  }
+  setAttribute(): this {
+    return this;
+  }
+  setAttributes(): this {
+    return this;
+  }
+  addEvent(): this {
+    return this;
+  }
+  addLink(): this {
+    return this;
+  }
+  addLinks(): this {
+    return this;
+  }
+  setStatus(): this {
+    return this;
+  }
+  updateName(): this {
+    return this;
+  }
+  end(): void {
+    // non-recording: the worker ends the root from the ring
+  }
+  isRecording(): boolean {
+    return false;
+  }
+  recordException(): void {
+    // non-recording: errors are recorded through endTick
   }
 }
 
-/** Whether this API version finds the span in a {@link TickContext}; else the API's own context is used. */
+/** Whether this API version finds the span in a {@link TickRoot}; else the API's own context is used. */
 const TICK_CONTEXT_WORKS = (() => {
-  const span = trace.wrapSpanContext(new TickSpanContext("0".repeat(31) + "1", 0, 1, 0));
-  return trace.getSpan(new TickContext(span)) === span;
+  const root = new TickRoot("0".repeat(31) + "1", "0".repeat(15) + "1", 0);
+  return trace.getSpan(root) === root && trace.getSpanContext(root)?.spanId === root.spanId;
 })();
 
-/** A newly interned value, sent to the worker before the first slot that uses it is published. */
-export type InternMessage =
-  | { kind: "string"; id: number; value: string }
-  | { kind: "attributes"; id: number; attributes: Attributes };
+/** A span kind as the worker learns it, sent before the first slot that uses it is published. */
+export interface InternMessage {
+  kind: "kind";
+  id: number;
+  name: string;
+  attributes: Attributes | undefined;
+  extraKey: string | undefined;
+}
 
 /**
- * Strings (span names, attribute keys) and attribute sets known by a small integer on both
- * threads. Attribute sets are keyed by object identity: the tick loop builds them once.
+ * Span kinds known by a small integer on both threads. A kind is created once per call site
+ * (see `TickTracer.kind`), so the tick path looks nothing up.
  */
 export class InternTable {
-  private readonly strings = new Map<string, number>();
-  private readonly sets = new Map<Attributes, number>();
-  private nextString = 1;
-  private nextSet = 1;
+  private next = 1;
 
-  /** `send` delivers each new entry to the worker (a `MessagePort`'s `postMessage`). */
+  /** `send` delivers each new kind to the worker (a `MessagePort`'s `postMessage`). */
   constructor(private readonly send: (message: InternMessage) => void) {}
 
-  string(value: string): number {
-    let id = this.strings.get(value);
-    if (id === undefined) {
-      id = this.nextString++;
-      this.strings.set(value, id);
-      this.send({ kind: "string", id, value });
-    }
-    return id;
-  }
-
-  attributes(attributes: Attributes): number {
-    let id = this.sets.get(attributes);
-    if (id === undefined) {
-      id = this.nextSet++;
-      this.sets.set(attributes, id);
-      this.send({ kind: "attributes", id, attributes: { ...attributes } });
-    }
-    return id;
+  kind(name: string, attributes: Attributes | undefined, extraKey: string | undefined): StageKind {
+    const id = this.next++;
+    // A copy: the worker encodes the attributes once, and the caller's object stays its own.
+    this.send({ kind: "kind", id, name, attributes: attributes ? { ...attributes } : undefined, extraKey });
+    return { name, attributes, extraKey, id };
   }
 }
 
@@ -136,9 +157,12 @@ export interface RingTickTracerOptions {
 }
 
 /**
- * The trading thread's side of worker tick tracing: a tick costs random words for its ids, a
- * few stores into a preallocated ring slot, and the non-recording span context that
- * instrumentations parent onto. No span object, attribute copy or batch exists on this thread.
+ * The trading thread's side of worker tick tracing. A tick costs six words from the id pool
+ * (trace id and root span id, with their hex as slices of the pool's), one small object (the
+ * root context instrumentations parent onto), and per stage span four stores into a
+ * preallocated ring slot: its kind, flags, start and end. Stage spans get their ids in the
+ * worker (nothing on this thread parents onto them). No span object, attribute copy or batch
+ * exists on this thread.
  *
  * Sampling follows the SDK's `ParentBased(TraceIdRatioBased)` root decision on the same trace
  * id bits, so a ratio keeps the same ticks either way. A sampled tick that finds the ring full
@@ -150,83 +174,100 @@ export class RingTickTracer implements TickTracer {
   context: Context = ROOT_CONTEXT;
   traceId = "";
   private readonly ring: TickRing;
+  private readonly words: Uint32Array;
+  private readonly floats: Float64Array;
   private readonly interns: InternTable;
-  private readonly random = new RandomWords();
+  private readonly ids = new RandomPool();
   private readonly epoch: EpochBase;
   private readonly upperBound: number;
   private readonly maxSpans: number;
   private readonly stringEnd: number;
-  private readonly tickName: number;
-  private readonly outcomeKey: number;
   /** Word offset of the slot being written. */
   private slot = 0;
+  /** Word offset of the next span record in it. */
+  private next = 0;
+  /** Word offset one past the slot's last span record. */
+  private end = 0;
   private head = 0;
-  private spanCount = 0;
   private bytesUsed = 0;
   private stringBase = 0;
 
   constructor(options: RingTickTracerOptions) {
     this.ring = options.ring;
+    this.words = options.ring.words;
+    this.floats = options.ring.floats;
     this.interns = options.interns;
     this.epoch = new EpochBase(options.clock);
     const ratio = Number.isNaN(options.samplingRatio) ? 0 : Math.min(1, Math.max(0, options.samplingRatio));
     this.upperBound = Math.floor(ratio * 0xffffffff);
     this.maxSpans = options.ring.sizing.maxSpans;
     this.stringEnd = options.ring.sizing.stringBytes;
-    this.tickName = this.interns.string("tick");
-    this.outcomeKey = this.interns.string("tick.outcome");
   }
 
-  startTick(startMs: number, attributes: Attributes): void {
+  kind(name: string, attributes: Attributes | undefined, extraKey?: string): StageKind {
+    return this.interns.kind(name, attributes, extraKey);
+  }
+
+  startTick(startMs: number, root: StageKind): void {
     this.epoch.refresh(startMs);
-    const random = this.random;
-    const t0 = random.word();
-    const t1 = random.word();
-    const t2 = random.word();
-    const t3 = random.word();
-    const s0 = random.word();
-    const s1 = random.word();
-    this.traceId = hexWord(t0) + hexWord(t1) + hexWord(t2) + hexWord(t3);
-    // TraceIdRatioBasedSampler: the XOR of the four 32-bit words against ratio * 0xffffffff.
-    let sampled = (t0 ^ t1 ^ t2 ^ t3) >>> 0 < this.upperBound;
-    if (sampled) sampled = this.openSlot(t0, t1, t2, t3);
+    const ids = this.ids;
+    let at = ids.take(6);
+    let pool = ids.words;
+    // An all-zero span id is invalid (children would not parent onto it): take fresh words.
+    if (((pool[at + 4] ?? 0) | (pool[at + 5] ?? 0)) === 0) {
+      at = ids.take(6);
+      pool = ids.words;
+    }
+    const t0 = pool[at] ?? 0;
+    const t1 = pool[at + 1] ?? 0;
+    const t2 = pool[at + 2] ?? 0;
+    const t3 = pool[at + 3] ?? 0;
+    const hex = ids.hex;
+    const traceId = hex.slice(at * 8, at * 8 + 32);
+    this.traceId = traceId;
+    // TraceIdRatioBasedSampler: the XOR of the trace id's four big-endian 32-bit words against
+    // ratio * 0xffffffff; the pool's words are little-endian, and a byte swap commutes with XOR.
+    const x = t0 ^ t1 ^ t2 ^ t3;
+    const accumulated = (((x & 0xff) << 24) | ((x & 0xff00) << 8) | ((x >>> 8) & 0xff00) | (x >>> 24)) >>> 0;
+    let sampled = accumulated < this.upperBound;
+    if (sampled) sampled = this.openSlot(t0, t1, t2, t3, pool[at + 4] ?? 0, pool[at + 5] ?? 0);
     this.sampled = sampled;
     if (sampled) {
-      this.spanCount = 0;
-      this.record(this.tickName, attributes, 0, s0, s1, startMs, startMs);
+      const r = this.next;
+      this.next = r + SPAN_WORDS;
+      const words = this.words;
+      words[r + S_KIND] = root.id;
+      words[r + S_FLAGS] = 0;
+      this.floats[(r + S_START) >> 1] = startMs;
     }
-    const root = trace.wrapSpanContext(
-      new TickSpanContext(this.traceId, s0, s1, sampled ? TraceFlags.SAMPLED : TraceFlags.NONE),
-    );
-    this.context = TICK_CONTEXT_WORKS ? new TickContext(root) : trace.setSpan(ROOT_CONTEXT, root);
+    const spanId = hex.slice(at * 8 + 32, at * 8 + 48);
+    const flags = sampled ? SAMPLED : NOT_SAMPLED;
+    const tickRoot = new TickRoot(traceId, spanId, flags);
+    this.context = TICK_CONTEXT_WORKS
+      ? tickRoot
+      : trace.setSpan(ROOT_CONTEXT, trace.wrapSpanContext({ traceId, spanId, traceFlags: flags }));
   }
 
-  span(
-    name: string,
-    startMs: number,
-    endMs: number,
-    attributes: Attributes | undefined,
-    extraKey?: string,
-    extraValue?: string,
-    error?: unknown,
-  ): void {
+  span(kind: StageKind, startMs: number, endMs: number, extraValue?: string, error?: unknown): void {
     if (!this.sampled) return;
-    if (this.spanCount >= this.maxSpans) {
+    const at = this.next;
+    if (at >= this.end) {
       Atomics.add(this.ring.control, CONTROL_DROPPED_SPANS, 1);
       return;
     }
-    const random = this.random;
-    const at = this.record(
-      this.interns.string(name),
-      attributes,
-      F_CHILD,
-      random.word(),
-      random.word(),
-      startMs,
-      endMs,
-    );
-    if (extraKey !== undefined && extraValue !== undefined) {
-      this.ring.words[at + S_EXTRA_KEY] = this.interns.string(extraKey);
+    this.next = at + SPAN_WORDS;
+    const words = this.words;
+    const floats = this.floats;
+    words[at + S_KIND] = kind.id;
+    floats[(at + S_START) >> 1] = startMs;
+    floats[(at + S_END) >> 1] = endMs;
+    if (extraValue === undefined && error === undefined) {
+      words[at + S_FLAGS] = F_CHILD;
+      return;
+    }
+    words[at + S_FLAGS] = F_CHILD;
+    if (extraValue !== undefined && kind.extraKey !== undefined) {
+      words[at + S_FLAGS] = F_CHILD | F_EXTRA;
       this.writeString(at + S_EXTRA_VALUE, extraValue);
     }
     if (error !== undefined) this.writeError(at, error);
@@ -235,21 +276,20 @@ export class RingTickTracer implements TickTracer {
   endTick(endMs: number, outcome: string, error?: unknown): void {
     if (!this.sampled) return;
     this.sampled = false;
-    const ring = this.ring;
-    const words = ring.words;
-    const root = ring.spanWord(this.slot, 0);
-    ring.floats[(root + S_END) >> 1] = endMs;
-    words[root + S_EXTRA_KEY] = this.outcomeKey;
+    const words = this.words;
+    const root = this.slot + HEADER_WORDS;
+    this.floats[(root + S_END) >> 1] = endMs;
+    words[root + S_FLAGS] = F_EXTRA;
     this.writeString(root + S_EXTRA_VALUE, outcome);
     if (error !== undefined) this.writeError(root, error);
-    words[this.slot + H_SPAN_COUNT] = this.spanCount;
+    words[this.slot + H_SPAN_COUNT] = (this.next - root) / SPAN_WORDS;
     words[this.slot + H_BYTES_USED] = this.bytesUsed;
     // Publishes the slot: the worker reads head with Atomics, which orders every store above before it.
-    Atomics.store(ring.control, CONTROL_HEAD, (this.head + 1) | 0);
+    Atomics.store(this.ring.control, CONTROL_HEAD, (this.head + 1) | 0);
   }
 
   /** Claims the next slot and writes its header; false (and one dropped tick) when the ring is full. */
-  private openSlot(t0: number, t1: number, t2: number, t3: number): boolean {
+  private openSlot(t0: number, t1: number, t2: number, t3: number, r0: number, r1: number): boolean {
     const ring = this.ring;
     const head = Atomics.load(ring.control, CONTROL_HEAD);
     const tail = Atomics.load(ring.control, CONTROL_TAIL);
@@ -260,44 +300,24 @@ export class RingTickTracer implements TickTracer {
     const slot = ring.slotWord(head);
     this.head = head;
     this.slot = slot;
+    this.next = slot + HEADER_WORDS;
+    this.end = slot + HEADER_WORDS + this.maxSpans * SPAN_WORDS;
     this.bytesUsed = 0;
     this.stringBase = ring.stringArea(slot);
-    const words = ring.words;
+    const words = this.words;
     words[slot + H_TRACE_ID] = t0;
     words[slot + H_TRACE_ID + 1] = t1;
     words[slot + H_TRACE_ID + 2] = t2;
     words[slot + H_TRACE_ID + 3] = t3;
-    ring.floats[(slot + H_EPOCH_S) >> 1] = this.epoch.s;
-    ring.floats[(slot + H_EPOCH_NS) >> 1] = this.epoch.ns;
+    words[slot + H_ROOT_ID] = r0;
+    words[slot + H_ROOT_ID + 1] = r1;
+    this.floats[(slot + H_EPOCH_S) >> 1] = this.epoch.s;
+    this.floats[(slot + H_EPOCH_NS) >> 1] = this.epoch.ns;
     return true;
   }
 
-  /** Writes span record number `spanCount` and returns its word offset. */
-  private record(
-    name: number,
-    attributes: Attributes | undefined,
-    flags: number,
-    idHi: number,
-    idLo: number,
-    startMs: number,
-    endMs: number,
-  ): number {
-    const ring = this.ring;
-    const words = ring.words;
-    const at = ring.spanWord(this.slot, this.spanCount++);
-    words[at + S_NAME] = name;
-    words[at + S_ATTRS] = attributes === undefined ? 0 : this.interns.attributes(attributes);
-    words[at + S_FLAGS] = flags;
-    words[at + S_SPAN_ID_HI] = idHi;
-    words[at + S_SPAN_ID_LO] = idLo;
-    words[at + S_EXTRA_KEY] = 0;
-    ring.floats[(at + S_START) >> 1] = startMs;
-    ring.floats[(at + S_END) >> 1] = endMs;
-    return at;
-  }
-
   private writeError(at: number, error: unknown): void {
-    const words = this.ring.words;
+    const words = this.words;
     let flags = (words[at + S_FLAGS] ?? 0) | F_ERROR;
     this.writeString(at + S_STATUS_MESSAGE, describeError(error));
     const attributes = exceptionAttributes(error);
@@ -316,7 +336,7 @@ export class RingTickTracer implements TickTracer {
    * boundary); an ASCII string is copied by hand, without allocating.
    */
   private writeString(at: number, value: string | undefined): void {
-    const words = this.ring.words;
+    const words = this.words;
     if (value === undefined) {
       words[at] = 0;
       words[at + 1] = 0xffffffff;

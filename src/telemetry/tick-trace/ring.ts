@@ -10,7 +10,8 @@
  * - control block, {@link CONTROL_BYTES}: `Int32` head, tail, dropped ticks, dropped spans;
  * - `slots` slots of {@link slotBytes}: a header of {@link HEADER_WORDS} `Uint32` words, then
  *   `maxSpans` span records of {@link SPAN_WORDS} words, then a byte area for strings that are
- *   not interned (order ids, error messages).
+ *   not interned (order ids, error messages). The trading thread writes only the words a span
+ *   uses (kind, flags, start, end; the rest under a flag), so a stage span is four stores.
  */
 
 /** Control words (Int32 indexes). */
@@ -25,34 +26,37 @@ export const H_SPAN_COUNT = 0;
 export const H_BYTES_USED = 1;
 /** Four words of the trace id, most significant first. */
 export const H_TRACE_ID = 2;
+/** Two words of the root span's id (the only id the trading thread chooses: instrumentations parent onto it). */
+export const H_ROOT_ID = 6;
 /** Wall clock at monotonic 0 for this tick, as two Float64 values (word offset, 8-aligned). */
 export const H_EPOCH_S = 8;
 export const H_EPOCH_NS = 10;
 export const HEADER_WORDS = 12;
 
-/** Span record (Uint32 word offsets within the record). */
-export const S_NAME = 0;
-/** Interned attribute set id, 0 for none. */
-export const S_ATTRS = 1;
-export const S_FLAGS = 2;
-export const S_SPAN_ID_HI = 3;
-export const S_SPAN_ID_LO = 4;
-/** One extra attribute: interned key id (0 for none) and its value, a byte-area string. */
-export const S_EXTRA_KEY = 5;
-export const S_EXTRA_VALUE = 6; // offset, length
-export const S_STATUS_MESSAGE = 8; // offset, length
-export const S_EXCEPTION_TYPE = 10; // offset, length
-export const S_EXCEPTION_MESSAGE = 12; // offset, length
-export const S_EXCEPTION_STACK = 14; // offset, length
+/**
+ * Span record (Uint32 word offsets within the record). Record 0 is the tick's root. Stage spans
+ * carry no id: no instrumented span is their child, so the worker chooses their ids.
+ */
+/** Interned span kind (name, fixed attributes, extra key), see `StageKind`. */
+export const S_KIND = 0;
+export const S_FLAGS = 1;
+/** The kind's extra attribute value (with {@link F_EXTRA}): a byte-area string (offset, length). */
+export const S_EXTRA_VALUE = 2;
+/** With {@link F_ERROR}: status message; with {@link F_EXCEPTION}: the event's type, message, stack. */
+export const S_STATUS_MESSAGE = 4; // offset, length
+export const S_EXCEPTION_TYPE = 6; // offset, length
+export const S_EXCEPTION_MESSAGE = 8; // offset, length
+export const S_EXCEPTION_STACK = 10; // offset, length
 /** Start and end, monotonic milliseconds, as Float64 (word offsets, 8-aligned). */
-export const S_START = 16;
-export const S_END = 18;
-export const SPAN_WORDS = 20;
+export const S_START = 12;
+export const S_END = 14;
+export const SPAN_WORDS = 16;
 
 /** Span flags. */
 export const F_CHILD = 1; // parent is the tick's root span (record 0)
 export const F_ERROR = 2; // status ERROR with S_STATUS_MESSAGE
 export const F_EXCEPTION = 4; // one `exception` event at the span's end
+export const F_EXTRA = 8; // S_EXTRA_VALUE holds the kind's extra attribute
 
 export interface RingSizing {
   /** Slots (ticks) the ring holds; a power of two (slot numbers wrap at 2^32). */

@@ -12,19 +12,37 @@ import type { Clock } from "../../clock.js";
 import { describeError } from "../../errors.js";
 
 /**
+ * A span's name, its fixed attributes and the key of its one per-tick attribute (an order id),
+ * prepared once per call site by {@link TickTracer.kind}: recording a span then costs no lookup
+ * of its name or attributes.
+ */
+export interface StageKind {
+  readonly name: string;
+  readonly attributes: Attributes | undefined;
+  /** The key of the value passed to {@link TickTracer.span} as `extraValue`, if any. */
+  readonly extraKey: string | undefined;
+  /** The ring tracer's id for this kind, known to its worker; 0 for the SDK tracer. */
+  readonly id: number;
+}
+
+/**
  * What the tick loop needs from tracing: one trace per tick, with a root span `tick` and stage
  * spans under it that are recorded after the fact from monotonic timestamps. Two
  * implementations produce the same span tree: {@link SdkTickTracer} (the OpenTelemetry SDK on
  * the trading thread, the fallback) and `RingTickTracer` (ids and timestamps into shared memory,
  * spans built and exported by a worker thread).
  *
- * One tick at a time: `startTick`, any number of `span`, `endTick`. Attribute objects passed in
- * are built once by the caller and must not change afterwards (the ring tracer interns them by
- * identity).
+ * One tick at a time: `startTick`, any number of `span`, `endTick`. Attribute objects passed to
+ * {@link kind} must not change afterwards.
  */
 export interface TickTracer {
-  /** Starts the tick's trace at `startMs` (monotonic, the clock's `monotonicMs`). */
-  startTick(startMs: number, attributes: Attributes): void;
+  /**
+   * Prepares a span kind (at setup, or the first time a call site needs it; never per tick).
+   * The root's kind carries `tick.outcome` as its extra key.
+   */
+  kind(name: string, attributes: Attributes | undefined, extraKey?: string): StageKind;
+  /** Starts the tick's trace at `startMs` (monotonic, the clock's `monotonicMs`); `root` is the `tick` kind. */
+  startTick(startMs: number, root: StageKind): void;
   /** Whether the tick in flight is recorded; stage timestamps are worth taking only then. */
   readonly sampled: boolean;
   /**
@@ -35,19 +53,11 @@ export interface TickTracer {
   /** The tick's trace id (32 lowercase hex digits). */
   readonly traceId: string;
   /**
-   * One finished stage span under the tick's root. `extraKey`/`extraValue`: one attribute
-   * known only during the tick (an order id); `error`: recorded as an `exception` event at the
-   * span's end and an ERROR status. Ignored when the tick is not sampled.
+   * One finished stage span under the tick's root. `extraValue`: the value of the kind's extra
+   * attribute, known only during the tick (an order id); `error`: recorded as an `exception`
+   * event at the span's end and an ERROR status. Ignored when the tick is not sampled.
    */
-  span(
-    name: string,
-    startMs: number,
-    endMs: number,
-    attributes: Attributes | undefined,
-    extraKey?: string,
-    extraValue?: string,
-    error?: unknown,
-  ): void;
+  span(kind: StageKind, startMs: number, endMs: number, extraValue?: string, error?: unknown): void;
   /** Ends the root span at `endMs` with `tick.outcome` and, when `error` is given, an exception and ERROR status. */
   endTick(endMs: number, outcome: string, error?: unknown): void;
 }
@@ -122,6 +132,7 @@ export class SdkTickTracer implements TickTracer {
   sampled = false;
   context: Context = ROOT_CONTEXT;
   private root: Span | undefined;
+  private rootKind: StageKind | undefined;
   private readonly epoch: EpochBase;
 
   constructor(
@@ -135,37 +146,36 @@ export class SdkTickTracer implements TickTracer {
     return this.root?.spanContext().traceId ?? "";
   }
 
-  startTick(startMs: number, attributes: Attributes): void {
-    this.epoch.refresh(startMs);
-    const root = this.tracer.startSpan(
-      "tick",
-      { startTime: this.epoch.hrTime(startMs), attributes },
-      ROOT_CONTEXT,
-    );
-    this.root = root;
-    this.sampled = root.isRecording();
-    this.context = trace.setSpan(ROOT_CONTEXT, root);
+  kind(name: string, attributes: Attributes | undefined, extraKey?: string): StageKind {
+    return { name, attributes, extraKey, id: 0 };
   }
 
-  span(
-    name: string,
-    startMs: number,
-    endMs: number,
-    attributes: Attributes | undefined,
-    extraKey?: string,
-    extraValue?: string,
-    error?: unknown,
-  ): void {
+  startTick(startMs: number, root: StageKind): void {
+    this.epoch.refresh(startMs);
+    this.rootKind = root;
+    const span = this.tracer.startSpan(
+      root.name,
+      root.attributes
+        ? { startTime: this.epoch.hrTime(startMs), attributes: root.attributes }
+        : { startTime: this.epoch.hrTime(startMs) },
+      ROOT_CONTEXT,
+    );
+    this.root = span;
+    this.sampled = span.isRecording();
+    this.context = trace.setSpan(ROOT_CONTEXT, span);
+  }
+
+  span(kind: StageKind, startMs: number, endMs: number, extraValue?: string, error?: unknown): void {
     if (!this.sampled) return;
     const end = this.epoch.hrTime(endMs);
     const span = this.tracer.startSpan(
-      name,
-      attributes
-        ? { startTime: this.epoch.hrTime(startMs), attributes }
+      kind.name,
+      kind.attributes
+        ? { startTime: this.epoch.hrTime(startMs), attributes: kind.attributes }
         : { startTime: this.epoch.hrTime(startMs) },
       this.context,
     );
-    if (extraKey !== undefined && extraValue !== undefined) span.setAttribute(extraKey, extraValue);
+    if (kind.extraKey !== undefined && extraValue !== undefined) span.setAttribute(kind.extraKey, extraValue);
     if (error !== undefined) recordError(span, error, end);
     span.end(end);
   }
@@ -180,7 +190,7 @@ export class SdkTickTracer implements TickTracer {
     }
     const end = this.epoch.hrTime(endMs);
     if (error !== undefined) recordError(root, error, end);
-    root.setAttribute("tick.outcome", outcome);
+    root.setAttribute(this.rootKind?.extraKey ?? "tick.outcome", outcome);
     root.end(end);
   }
 }

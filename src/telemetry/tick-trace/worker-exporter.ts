@@ -2,6 +2,7 @@ import { extname, join } from "node:path";
 import { MessageChannel, Worker } from "node:worker_threads";
 import { diag, type Attributes, type Tracer } from "@opentelemetry/api";
 import type { Clock } from "../../clock.js";
+import type { BackoffPolicy } from "../../retry/backoff.js";
 import type { ExporterStats, ExporterWorkerData, FromWorker, ToWorker } from "./exporter-worker.js";
 import { InternTable, RingTickTracer } from "./ring-tick-tracer.js";
 import {
@@ -28,10 +29,18 @@ export interface WorkerTickTracingOptions {
   scopeName: string;
   /** Ring size; defaults to {@link DEFAULT_SIZING}. */
   sizing?: Partial<RingSizing>;
-  /** Spans per export request. Default 2048. */
+  /** Spans per export request. Default 8192 (about 1 MiB of OTLP/protobuf). */
   maxBatchSpans?: number;
-  /** Spans held by the worker while an export is in flight; more are dropped. Default 16384. */
+  /** Spans held by the worker while an export is in flight; more are dropped. Default 65536. */
   maxQueueSpans?: number;
+  /**
+   * Attempts per export request, the first included. A connection error, a timeout or HTTP
+   * 429/502/503/504 is retried after a backoff (or the collector's `Retry-After`); after the last
+   * attempt, or on any other refusal, the request's spans are dropped and counted. Default 3.
+   */
+  maxAttempts?: number;
+  /** Backoff between attempts. Default 250 ms doubling to at most 2 s, with jitter. */
+  retryBackoff?: BackoffPolicy;
   /** How often the worker reads the ring. Default 5 ms (an idle read is two atomic loads). */
   pollMs?: number;
   /** Outcome of every export (the export monitor). Never throws into the worker's messages. */
@@ -105,8 +114,10 @@ export function createWorkerTickTracing(options: WorkerTickTracingOptions): Work
       headers: options.headers ?? {},
       timeoutMs: options.timeoutMs,
       batchDelayMs: options.batchDelayMs,
-      maxBatchSpans: options.maxBatchSpans ?? 2048,
-      maxQueueSpans: options.maxQueueSpans ?? 16_384,
+      maxBatchSpans: options.maxBatchSpans ?? 8192,
+      maxQueueSpans: options.maxQueueSpans ?? 65_536,
+      maxAttempts: options.maxAttempts ?? 3,
+      retryBackoff: options.retryBackoff ?? { initialDelayMs: 250, maxDelayMs: 2_000 },
       pollMs: options.pollMs ?? 5,
       resource: options.resource,
       scopeName: options.scopeName,
