@@ -18,8 +18,8 @@
  */
 
 // The runtime: one per process, wired from config.yaml.
-export { getRuntime, startRuntime, type StartRuntimeOptions } from "./telemetry/start.js";
-export type { Runtime } from "./telemetry/runtime.js";
+export { getRuntime, startRuntime, type StartRuntimeOptions } from "./runtime/start.js";
+export type { Runtime } from "./runtime/runtime.js";
 export type { RuntimeAlerts, RuntimeBot, RuntimeMonitoring } from "./runtime/parts.js";
 export type { BotStatusProviders } from "./bot/commands.js";
 

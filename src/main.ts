@@ -11,11 +11,11 @@
 import { parseArgs } from "node:util";
 import { demoBotProviders } from "./demo/bot-providers.js";
 import { exitOnConfigError, loadConfig } from "./config/load.js";
-import { createQuoteDecisionAdapter } from "./decisions/strategy-adapter.js";
+import { createQuoteDecisionAdapter } from "./demo/quote-decisions.js";
 import { describeError } from "./errors.js";
 import { checkOptionalPackages } from "./optional.js";
-import { currentRuntime, startRuntime } from "./telemetry/start.js";
-import type { Runtime } from "./telemetry/runtime.js";
+import { currentRuntime, startRuntime } from "./runtime/start.js";
+import type { Runtime } from "./runtime/runtime.js";
 import { formatSummary, startDemo } from "./demo/demo.js";
 import { isScenario, SCENARIOS } from "./demo/scenarios.js";
 import { startStatus } from "./demo/status.js";

@@ -19,7 +19,7 @@ import { describeError } from "./errors.js";
 import { checkOptionalPackages } from "./optional.js";
 import { entryIsEsm, registerEsmHook } from "./telemetry/esm-hook.js";
 import { startTelemetrySdk, type TelemetrySdk } from "./telemetry/sdk.js";
-import type * as StartModule from "./telemetry/start.js";
+import type * as StartModule from "./runtime/start.js";
 
 function startPreload(): void {
   let config: Config;
@@ -55,7 +55,7 @@ function startPreload(): void {
     sdk = startTelemetrySdk({ ...config, telemetry: { ...config.telemetry, enabled: false } });
   }
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { createRuntime } = require("./telemetry/start.js") as typeof StartModule;
+  const { createRuntime } = require("./runtime/start.js") as typeof StartModule;
   const runtime = createRuntime(config, { sdk, registerGlobal: true });
 
   runtime.ready.catch((error: unknown) => {

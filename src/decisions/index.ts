@@ -34,4 +34,3 @@ export {
   type ToolCallEvent,
   type ToolCallInput,
 } from "./types.js";
-export { createQuoteDecisionAdapter, type QuoteDecisionAdapterOptions } from "./strategy-adapter.js";

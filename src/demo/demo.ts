@@ -1,6 +1,6 @@
 import { systemClock, type Clock } from "../clock.js";
 import type { Config } from "../config/schema.js";
-import type { Runtime } from "../telemetry/runtime.js";
+import type { Runtime } from "../runtime/runtime.js";
 import type { HealthRegistry } from "../health/registry.js";
 import type { Logger } from "../logging/logger.js";
 import type { MonitoringSnapshot } from "../monitoring/snapshot.js";

@@ -1,6 +1,4 @@
 /** Telemetry: the runtime the preload starts, the metric catalogue and its instruments, and the hot-path recorder. */
-export { getRuntime, startRuntime, createRuntime, type StartRuntimeOptions } from "./start.js";
-export type { Runtime } from "./runtime.js";
 export {
   METRICS,
   METRIC_DEFINITIONS,

@@ -8,7 +8,7 @@ import { isSpanContextValid } from "@opentelemetry/api";
 import { systemClock, type Clock } from "../clock.js";
 import { TicktraceError } from "../errors.js";
 import { HotPathRecorder } from "../telemetry/hot-path.js";
-import { tickTracingOf, type Runtime } from "../telemetry/runtime.js";
+import { tickTracingOf, type Runtime } from "../runtime/runtime.js";
 import { OrderExecutor } from "./execution/order-executor.js";
 import { Orchestrator, type StrategyState, type TickListener } from "./orchestrator.js";
 import { PositionManager } from "./portfolio/position-manager.js";

@@ -122,7 +122,7 @@ function runPreloaded(
 
 /** Ends on its own after one span and one log line went into the batches. */
 const ENDS_ON_ITS_OWN = `
-const { getRuntime } = require(${JSON.stringify(PRELOAD.replace(/tracing\.js$/, "telemetry/start.js"))});
+const { getRuntime } = require(${JSON.stringify(PRELOAD.replace(/tracing\.js$/, "runtime/start.js"))});
 const runtime = getRuntime();
 runtime.ready.then(() => {
   runtime.tracer.startSpan("work").end();
@@ -136,7 +136,7 @@ runtime.ready.then(() => {
  * exporters' retry timers used to keep such a process alive about 8 s after its last line.
  */
 const ENDS_AFTER_AN_EXPORT = `
-const { getRuntime } = require(${JSON.stringify(PRELOAD.replace(/tracing\.js$/, "telemetry/start.js"))});
+const { getRuntime } = require(${JSON.stringify(PRELOAD.replace(/tracing\.js$/, "runtime/start.js"))});
 const runtime = getRuntime();
 const work = setInterval(() => { runtime.tracer.startSpan("tick").end(); runtime.logger.info("tick"); }, 50);
 setTimeout(() => { clearInterval(work); console.log("END"); }, 1500);
@@ -144,7 +144,7 @@ setTimeout(() => { clearInterval(work); console.log("END"); }, 1500);
 
 /** Runs until a signal comes. */
 const RUNS_UNTIL_SIGNALLED = `
-const { getRuntime } = require(${JSON.stringify(PRELOAD.replace(/tracing\.js$/, "telemetry/start.js"))});
+const { getRuntime } = require(${JSON.stringify(PRELOAD.replace(/tracing\.js$/, "runtime/start.js"))});
 const runtime = getRuntime();
 setInterval(() => runtime.tracer.startSpan("tick").end(), 50);
 runtime.ready.then(() => setTimeout(() => console.log("END"), 300));

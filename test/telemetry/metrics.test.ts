@@ -12,7 +12,7 @@ import { TicktraceError } from "../../src/errors.js";
 import { FOLD_TRIGGER_NAME } from "../../src/telemetry/folded-instruments.js";
 import { createTradingMetrics, type TradingMetricsOptions } from "../../src/telemetry/metrics.js";
 import { metricViews } from "../../src/telemetry/sdk.js";
-import { startRuntimeWith } from "../../src/telemetry/start.js";
+import { startRuntimeWith } from "../../src/runtime/start.js";
 import { captureLogger } from "../logging/capture.js";
 import { sourceModules } from "../runtime/source-modules.js";
 

@@ -27,7 +27,7 @@ import {
   type TickInfo,
   type Venue,
 } from "../../src/index.js";
-import { startRuntimeWith } from "../../src/telemetry/start.js";
+import { startRuntimeWith } from "../../src/runtime/start.js";
 import { sourceModules } from "../runtime/source-modules.js";
 import { ROOT, tempDir } from "../telemetry/helpers.js";
 import { attributes, eventually, OtlpReceiver } from "../telemetry/otlp-receiver.js";

@@ -10,16 +10,16 @@ import {
 } from "../health/server.js";
 import { createLazyLogger, loggerModule } from "../logging/lazy-logger.js";
 import type { Logger } from "../logging/logger.js";
-import { createRuntimeParts, type PartsModules } from "../runtime/parts.js";
-import { startKnownSeriesAtZero } from "./known-series.js";
-import { CcxtInstrumentation } from "./ccxt/instrumentation.js";
-import { ExchangeRecorder } from "./ccxt/recorder.js";
-import { createTradingMetrics, type TradingMetrics } from "./metrics.js";
-import { createMetricsHandler } from "./prometheus-text.js";
-import { startRuntimeMetrics } from "./runtime-metrics.js";
+import { createRuntimeParts, type PartsModules } from "./parts.js";
+import { startKnownSeriesAtZero } from "../telemetry/known-series.js";
+import { CcxtInstrumentation } from "../telemetry/ccxt/instrumentation.js";
+import { ExchangeRecorder } from "../telemetry/ccxt/recorder.js";
+import { createTradingMetrics, type TradingMetrics } from "../telemetry/metrics.js";
+import { createMetricsHandler } from "../telemetry/prometheus-text.js";
+import { startRuntimeMetrics } from "../telemetry/runtime-metrics.js";
 import { setTickTracing, type Runtime } from "./runtime.js";
-import { settleWithin, startTelemetrySdk, type TelemetrySdk } from "./sdk.js";
-import type { WorkerTickTracing } from "./tick-trace/worker-exporter.js";
+import { settleWithin, startTelemetrySdk, type TelemetrySdk } from "../telemetry/sdk.js";
+import type { WorkerTickTracing } from "../telemetry/tick-trace/worker-exporter.js";
 
 /** Where the preload leaves its runtime; a `Symbol.for` key so two copies of the package agree. */
 const RUNTIME_KEY = Symbol.for("ticktrace.runtime");

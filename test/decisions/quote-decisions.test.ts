@@ -1,10 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { createManualClock } from "../../src/clock.js";
-import {
-  createDecisionRecorder,
-  createQuoteDecisionAdapter,
-  createSqliteDecisionStore,
-} from "../../src/decisions/index.js";
+import { createDecisionRecorder, createSqliteDecisionStore } from "../../src/decisions/index.js";
+import { createQuoteDecisionAdapter } from "../../src/demo/quote-decisions.js";
 import { MarketMaker } from "../../src/trading/strategy/market-maker.js";
 
 describe("quote decision adapter", () => {

@@ -1,5 +1,5 @@
 import type { QuoteDecisionSink as QuoteDecisionHook, QuoteDecisionRecord } from "../trading/index.js";
-import type { DecisionRecorder } from "./recorder.js";
+import type { DecisionRecorder } from "../decisions/recorder.js";
 
 export interface QuoteDecisionAdapterOptions {
   /** The strategy id sessions are filed under (`/last_decision <strategy_id>`). */

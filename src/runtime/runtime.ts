@@ -3,10 +3,10 @@ import type { Config } from "../config/schema.js";
 import type { DecisionRecorder } from "../decisions/recorder.js";
 import type { HealthRegistry } from "../health/registry.js";
 import type { Logger } from "../logging/logger.js";
-import type { TradingEventHub } from "../runtime/event-hub.js";
-import type { RuntimeAlerts, RuntimeBot, RuntimeMonitoring } from "../runtime/parts.js";
-import type { TradingMetrics } from "./metrics.js";
-import type { TickTracerFactory } from "./tick-trace/tick-tracer.js";
+import type { TradingEventHub } from "./event-hub.js";
+import type { RuntimeAlerts, RuntimeBot, RuntimeMonitoring } from "./parts.js";
+import type { TradingMetrics } from "../telemetry/metrics.js";
+import type { TickTracerFactory } from "../telemetry/tick-trace/tick-tracer.js";
 
 /**
  * Everything a ticktrace process has, wired from `config.yaml`: telemetry, the logger, health,
