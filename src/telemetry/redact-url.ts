@@ -114,3 +114,14 @@ export function redactUrl(url: string): string {
   const rest = hash === -1 ? "" : out.slice(hash);
   return out.slice(0, q) + redactQuery(query) + rest;
 }
+
+const URL_IN_TEXT = /\bhttps?:\/\/[^\s"'<>]+/g;
+
+/**
+ * Free text (an error message, a stack) with every absolute URL in it passed through
+ * {@link redactUrl}. Text without a URL, or whose URLs carry nothing sensitive, comes back as it is.
+ */
+export function redactUrlsInText(text: string): string {
+  if (!text.includes("://")) return text;
+  return text.replace(URL_IN_TEXT, (url) => redactUrl(url));
+}

@@ -41,6 +41,7 @@ export interface CcxtModule {
   binance: new (options: Record<string, unknown>) => CcxtExchange;
   pro: { binance: new (options: Record<string, unknown>) => CcxtExchange };
   version: string;
+  RequestTimeout: new (...args: never[]) => Error;
 }
 
 /** The ccxt exchange methods the tests call. */

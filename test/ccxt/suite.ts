@@ -262,6 +262,25 @@ export function ccxtSuite(moduleName: string): void {
       await fast.close();
     });
 
+    it("a signed call that times out: the error the bot gets names the URL without its signature", async () => {
+      const fast = new h.ccxt.binance(fake.exchangeOptions({ timeout: 200, ...releaseOptions }));
+      await fast.loadMarkets();
+      fake.next("/api/v3/account", { kind: "delay", ms: 600 });
+      const error: unknown = await fast.fetchBalance().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(h.ccxt.RequestTimeout);
+      const { message, stack } = error as Error;
+      // ccxt's own message carries the signed URL; the signature was really sent.
+      expect(message).toMatch(/\/api\/v3\/account\?timestamp=\d+.*&signature=REDACTED/);
+      expect(
+        fake.requests.some((r) => r.path === "/api/v3/account" && /signature=[0-9a-f]{64}/.test(r.query)),
+      ).toBe(true);
+      expect(secretsIn(`${message}\n${stack ?? ""}`)).toEqual([]);
+      await fast.close();
+    });
+
     it("a rejected order: InvalidOrder on createOrder, the call observed with outcome error", async () => {
       fake.rejectOrders = true;
       try {

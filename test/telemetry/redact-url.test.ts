@@ -3,6 +3,7 @@ import {
   caseVariants,
   redactQuery,
   redactUrl,
+  redactUrlsInText,
   SENSITIVE_QUERY_PARAMS,
 } from "../../src/telemetry/redact-url.js";
 import { undiciRedactedAttributes } from "../../src/telemetry/instrumentations.js";
@@ -72,5 +73,24 @@ describe("URL redaction", () => {
       "url.full": "https://x.test/api?t=1&signature=REDACTED",
       "url.query": "?t=1&signature=REDACTED",
     });
+  });
+});
+
+describe("redactUrlsInText", () => {
+  it("redacts the signed values of every URL in free text and keeps the rest of the text", () => {
+    const text =
+      "binance GET https://api.binance.com/api/v3/account?timestamp=1&signature=ab12 request timed out (200 ms)\n" +
+      "    at fetch (http://127.0.0.1:9/x?apiKey=k1&q=2)";
+    expect(redactUrlsInText(text)).toBe(
+      "binance GET https://api.binance.com/api/v3/account?timestamp=1&signature=REDACTED request timed out (200 ms)\n" +
+        "    at fetch (http://127.0.0.1:9/x?apiKey=REDACTED&q=2)",
+    );
+  });
+
+  it("returns text without a URL or without anything sensitive unchanged", () => {
+    const plain = 'binance {"code":-2010,"msg":"insufficient balance"}';
+    expect(redactUrlsInText(plain)).toBe(plain);
+    const harmless = "GET https://api.binance.com/api/v3/depth?symbol=BTCUSDT&limit=5 failed";
+    expect(redactUrlsInText(harmless)).toBe(harmless);
   });
 });

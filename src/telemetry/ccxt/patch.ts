@@ -8,7 +8,7 @@ import {
   type Span,
   type Tracer,
 } from "@opentelemetry/api";
-import { redactUrl } from "../redact-url.js";
+import { redactUrl, redactUrlsInText } from "../redact-url.js";
 import type { ExchangeRecorder, WsClientLike } from "./recorder.js";
 import { errorType } from "./recorder.js";
 
@@ -172,6 +172,20 @@ function symbolOf(args: unknown[]): string | undefined {
   return typeof first === "string" && first.includes("/") && first.length <= 64 ? first : undefined;
 }
 
+/**
+ * ccxt puts the request URL into some of its errors' messages (`RequestTimeout`, `NetworkError`:
+ * "binance GET https://...?timestamp=...&signature=... request timed out"), so a bot that logs
+ * `error.message` would log the signature. The error the bot receives keeps its class, name and
+ * every other property; only the signed query values in its message and stack are redacted.
+ */
+function redactErrorText(error: unknown): void {
+  if (!(error instanceof Error)) return;
+  const message = redactUrlsInText(error.message);
+  if (message === error.message) return;
+  error.message = message;
+  if (typeof error.stack === "string") error.stack = redactUrlsInText(error.stack);
+}
+
 function endWithError(span: Span, error: unknown): void {
   const type = errorType(error);
   span.setAttribute("error.type", type);
@@ -256,7 +270,10 @@ function unifiedWrapper(target: PatchTarget, operation: string) {
           span.setAttribute("exchange.ratelimit.wait_ms", state.waitedSeconds * 1000);
         if (state.attempts > 1) span.setAttribute("exchange.http.attempts", state.attempts);
         if (error === undefined) span.end();
-        else endWithError(span, error);
+        else {
+          redactErrorText(error);
+          endWithError(span, error);
+        }
       };
       callOfSpan.set(span, state);
       return callThenFinish(() => context.with(trace.setSpan(parent, span), original, this, ...args), finish);
@@ -432,7 +449,10 @@ export function patchExchange(Exchange: { prototype: object }, target: PatchTarg
           );
           if (error !== undefined && typeof error === "object" && error !== null) counted.add(error);
           if (error === undefined) span.end();
-          else endWithError(span, error);
+          else {
+            redactErrorText(error);
+            endWithError(span, error);
+          }
         };
         if (call) {
           // Inside a unified call the call's context is active already: the attempt is found
