@@ -34,12 +34,10 @@ function startPreload(): void {
 
   // An ES-module bot (`"type": "module"`, `.mjs`) imports ccxt through the ESM loader, which
   // require hooks do not see: the loader hook is registered for ccxt alone, before the bot loads.
-  if (
-    config.telemetry.enabled &&
-    config.telemetry.instrumentations.includes("ccxt") &&
-    (entryIsEsm() || process.execArgv.some((arg) => arg.startsWith("--import")))
-  ) {
-    registerEsmHook(["ccxt"]);
+  if (config.telemetry.enabled && config.telemetry.instrumentations.includes("ccxt")) {
+    const when = config.telemetry.ccxt.esm_hook;
+    const esmEntry = entryIsEsm() || process.execArgv.some((arg) => arg.startsWith("--import"));
+    if (when === "always" || (when === "auto" && esmEntry)) registerEsmHook(["ccxt"]);
   }
 
   // Instrumentations patch modules as they are first required, so the SDK starts before the

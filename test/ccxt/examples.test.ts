@@ -292,3 +292,77 @@ main().catch((error) => { console.error(error); process.exit(1); });
     expect(everything).not.toContain("c0ffee");
   });
 });
+
+/**
+ * A CommonJS bot that loads ccxt with `import()`: covered when `telemetry.ccxt.esm_hook` is
+ * `always`, and (as documented) not under the default `auto`, which spares CommonJS bots the
+ * loader thread.
+ */
+describe.each([
+  ["always", true],
+  ["auto", false],
+])("a CommonJS bot that loads ccxt with import(), esm_hook: %s", (esmHook, instrumented) => {
+  const fake = new FakeBinance();
+  let bot: Bot;
+  let dir: string;
+
+  beforeAll(async () => {
+    ensureBuilt();
+    await fake.start();
+    dir = userProject(`ccxt-dynamic-${esmHook}`);
+    writeFileSync(
+      join(dir, "dynamic.yaml"),
+      [
+        "service:",
+        "  name: ccxt-dynamic",
+        "health:",
+        "  port: ${HEALTH_PORT}",
+        "telemetry:",
+        "  otlp:",
+        "    endpoint: http://127.0.0.1:9",
+        "  ccxt:",
+        `    esm_hook: ${esmHook}`,
+        "alerts:",
+        "  outbox:",
+        "    dir: ./outbox",
+        "",
+      ].join("\n"),
+    );
+    writeFileSync(
+      join(dir, "dynamic.cjs"),
+      `
+const { exchangeOptions } = require("./exchange-options.cjs");
+async function main() {
+  const { default: ccxt } = await import("ccxt");
+  const exchange = new ccxt.binance(exchangeOptions());
+  await exchange.fetchTicker("BTC/USDT");
+  console.log("DYNAMIC DONE");
+  setInterval(() => {}, 1000);
+}
+main().catch((error) => { console.error(error); process.exit(1); });
+`,
+    );
+    bot = await startBot(dir, ["--require", "ticktrace/tracing", "dynamic.cjs"], {
+      EXCHANGE_URL: fake.baseUrl,
+      BINANCE_API_KEY: API_KEY,
+      BINANCE_SECRET: API_SECRET,
+      TICKTRACE_CONFIG: join(dir, "dynamic.yaml"),
+    });
+    await eventually(() => bot.out().includes("DYNAMIC DONE"), "the dynamic-import bot", 20_000);
+  });
+
+  afterAll(async () => {
+    await (bot as Bot | undefined)?.stop(); // unset when beforeAll failed
+    await fake.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it(instrumented ? "records the call on /metrics" : "records nothing for ccxt", async () => {
+    const metrics = await text(`${bot.healthUrl}/metrics`);
+    const recorded =
+      /trading_exchange_request_duration_seconds_count\{exchange="binance",operation="fetchTicker",outcome="ok",[^}]*\} [1-9]/;
+    if (instrumented) expect(metrics).toMatch(recorded);
+    else expect(metrics).not.toMatch(recorded);
+    expect(bot.err()).toBe("");
+  });
+});

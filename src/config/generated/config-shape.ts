@@ -176,6 +176,14 @@ export const CONFIG_SHAPE: Shape = {
                   t: "object",
                   keys: [
                     ["ws_silence_ms", { t: "default", value: 30000, inner: { t: "number", min: [1, true] } }],
+                    [
+                      "esm_hook",
+                      {
+                        t: "default",
+                        value: "auto",
+                        inner: { t: "enum", values: ["auto", "always", "never"] },
+                      },
+                    ],
                   ],
                 },
               },

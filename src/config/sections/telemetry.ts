@@ -66,6 +66,14 @@ export const telemetrySection = section({
      * disconnected: `/health` shows `exchange.<id>` down and the exchange-disconnect alert fires.
      */
     ws_silence_ms: positiveMsSchema.default(30_000),
+    /**
+     * When the preload registers the ES-module loader hook that lets the instrumentation see
+     * `import "ccxt"`: `auto` when the entry point is an ES module or the preload came with
+     * `--import`; `always` also for a CommonJS bot that loads ccxt with `import()` (the hook
+     * runs on a loader thread of its own, which every such process pays at start); `never`
+     * for `require("ccxt")` only.
+     */
+    esm_hook: z.enum(["auto", "always", "never"]).default("auto"),
   }),
   /** Node.js runtime metrics: event-loop delay and utilization, GC pauses, heap, RSS (`nodejs.*`, `v8js.*`). */
   runtime_metrics: section({
