@@ -105,18 +105,6 @@ interface Pending {
   auditOnly?: boolean;
 }
 
-interface Notification {
-  id: string;
-  event: AlertEvent;
-  alert: Alert;
-  createdAtMs: number;
-  /** False when storm control collapsed it for page channels. */
-  page: boolean;
-  transient: boolean;
-  collapsed?: Alert[] | undefined;
-  auditOnly: boolean;
-}
-
 /** Storm summaries name at most this many of the collapsed alerts. */
 const SUMMARY_LIST_MAX = 20;
 
@@ -169,7 +157,7 @@ export class AlertManager implements Alerter {
   /** Set once shutdown has stopped the queues: a notification is fanned out (journaled) at once. */
   private stopped = false;
   /** Notifications some channel still owes, by id, with the channels still owing. */
-  private readonly owed = new Map<string, { record: NotificationRecord; channels: Set<string> }>();
+  private readonly owed = new Map<string, { record: NotificationRecord; channels: string[] }>();
   /** Wall times of recent pages, oldest first (storm window). */
   private readonly pageTimes: number[] = [];
   /** The first {@link SUMMARY_LIST_MAX} alerts collapsed in this storm window (the summary names no more). */
@@ -720,29 +708,18 @@ export class AlertManager implements Alerter {
     }
     if (event === "firing" || event === "escalated")
       this.metrics.alertsRaised.add(1, { rule: alert.rule, level: alert.level });
-    const notification: Notification = {
-      id: this.newNotificationId(),
-      event,
-      alert,
-      createdAtMs: pending.atMs,
-      page,
-      transient: pending.transient,
-      collapsed: pending.collapsed,
-      auditOnly: pending.auditOnly === true,
-    };
-    const targets: ChannelQueue[] = [];
-    for (const queue of this.queues) if (wants(queue.channel, notification)) targets.push(queue);
-    if (targets.length === 0) return;
-    const record: NotificationRecord = {
-      op: "n",
-      id: notification.id,
-      at: notification.createdAtMs,
-      event,
-      alert,
-      ch: targets.map((queue) => queue.channel.name),
-      ...(notification.collapsed ? { collapsed: notification.collapsed } : {}),
-    };
-    this.owed.set(record.id, { record, channels: new Set(record.ch) });
+    // No object per notification beyond its journal record, its owed entry and the queue items.
+    const ch: string[] = [];
+    for (const queue of this.queues) if (wants(queue.channel, pending, page)) ch.push(queue.channel.name);
+    if (ch.length === 0) return;
+    const id = this.newNotificationId();
+    // Two literals rather than a conditional spread (see build()).
+    const collapsed = pending.collapsed;
+    const record: NotificationRecord =
+      collapsed === undefined
+        ? { op: "n", id, at: pending.atMs, event, alert, ch }
+        : { op: "n", id, at: pending.atMs, event, alert, ch, collapsed };
+    this.owed.set(record.id, { record, channels: ch.slice() });
     // Before start() the journal is not open yet: start() journals what is still owed then.
     if (this.started) this.outbox?.append(record);
     else if (this.outbox !== undefined && !this.warnedNotStarted) {
@@ -764,15 +741,24 @@ export class AlertManager implements Alerter {
       }
       return;
     }
-    for (const queue of targets) queue.enqueue(itemOf(record));
+    // `ch` lists the wanting queues in queue order (names are unique): walk both in step.
+    let next = 0;
+    for (const queue of this.queues) {
+      if (queue.channel.name !== ch[next]) continue;
+      next += 1;
+      queue.enqueue(itemOf(record));
+    }
   }
 
   private settled(channel: string, item: QueueItem, outcome: DeliveryOutcome): void {
     if (item.event === "resend") return;
     const owed = this.owed.get(item.notificationId);
     if (owed) {
-      owed.channels.delete(channel);
-      if (owed.channels.size === 0) this.owed.delete(item.notificationId);
+      // An array, not a Set: a notification goes to a handful of channels, and a Set per
+      // notification cost more than the search.
+      const index = owed.channels.indexOf(channel);
+      if (index !== -1) owed.channels.splice(index, 1);
+      if (owed.channels.length === 0) this.owed.delete(item.notificationId);
     }
     if (this.started) this.outbox?.append({ op: "d", id: item.notificationId, ch: channel, outcome });
   }
@@ -816,7 +802,7 @@ export class AlertManager implements Alerter {
       const channels = record.ch.filter((name) => this.queueByName.has(name));
       if (channels.length === 0) continue;
       const kept = { ...record, ch: channels };
-      this.owed.set(kept.id, { record: kept, channels: new Set(channels) });
+      this.owed.set(kept.id, { record: kept, channels: channels.slice() });
       for (const name of channels) this.queueByName.get(name)!.enqueue(itemOf(kept));
     }
     if (contents.pending.length > 0) {
@@ -855,11 +841,14 @@ export class AlertManager implements Alerter {
   }
 }
 
-/** Which notifications a channel gets (see {@link AlertChannel.kind}). */
-function wants(channel: AlertChannel, notification: Notification): boolean {
+/**
+ * Which notifications a channel gets (see {@link AlertChannel.kind}); `page` is false when storm
+ * control collapsed the notification for page channels.
+ */
+function wants(channel: AlertChannel, notification: Pending, page: boolean): boolean {
   const { event, alert } = notification;
   if (!atLeast(alert.level, channel.minLevel)) return false;
-  if (notification.auditOnly) return channel.kind === "audit";
+  if (notification.auditOnly === true) return channel.kind === "audit";
   switch (channel.kind ?? "page") {
     case "audit":
       return event !== "repeat" && event !== "summary" && event !== "resend";
@@ -867,19 +856,29 @@ function wants(channel: AlertChannel, notification: Notification): boolean {
       return event === "firing" ? !notification.transient : event === "escalated" || event === "resolved";
     case "page":
       if (event === "acknowledged" || event === "resend") return false;
-      if (event === "resolved") return notification.page && channel.sendsResolved !== false;
-      return notification.page;
+      if (event === "resolved") return page && channel.sendsResolved !== false;
+      return page;
   }
 }
 
 function itemOf(record: NotificationRecord): QueueItem {
+  // Two literals rather than a conditional spread, once per channel of every notification.
+  const collapsed = record.collapsed;
+  if (collapsed === undefined)
+    return {
+      notificationId: record.id,
+      event: record.event,
+      alert: record.alert,
+      createdAtMs: record.at,
+      attempts: 0,
+    };
   return {
     notificationId: record.id,
     event: record.event,
     alert: record.alert,
     createdAtMs: record.at,
     attempts: 0,
-    ...(record.collapsed ? { collapsed: record.collapsed } : {}),
+    collapsed,
   };
 }
 
