@@ -149,7 +149,6 @@ export class AlertManager implements Alerter {
   private readonly health: HealthRegistry | undefined;
 
   private readonly byFingerprint = new Map<string, Entry>();
-  private readonly byId = new Map<string, Entry>();
   /** Notifications not yet fanned out (raised during this turn of the event loop), oldest first. */
   private pendingFanOut: Pending[] = [];
   private fanOutScheduled = false;
@@ -366,7 +365,6 @@ export class AlertManager implements Alerter {
       leftover: false,
     };
     this.byFingerprint.set(fingerprint, created);
-    this.byId.set(alert.id, created);
     this.notify("firing", alert, now, created);
     return this.enabled ? alert : undefined;
   }
@@ -376,7 +374,6 @@ export class AlertManager implements Alerter {
    * successor carries the incident on); pages and Alertmanager only hear of the successor.
    */
   private supersede(old: Alert, now: number): void {
-    this.byId.delete(old.id);
     const closed: Alert = {
       ...old,
       status: "resolved",
@@ -403,7 +400,6 @@ export class AlertManager implements Alerter {
     for (const entry of [...this.byFingerprint.values()]) {
       if (!entry.leftover) continue;
       this.byFingerprint.delete(entry.alert.fingerprint);
-      this.byId.delete(entry.alert.id);
       const current = this.current(entry);
       const alert: Alert = {
         ...current,
@@ -422,7 +418,6 @@ export class AlertManager implements Alerter {
     if (entry === undefined) return undefined;
     const now = this.clock.now();
     this.byFingerprint.delete(entry.alert.fingerprint);
-    this.byId.delete(entry.alert.id);
     const alert: Alert = {
       ...this.current(entry),
       status: "resolved",
@@ -434,7 +429,7 @@ export class AlertManager implements Alerter {
 
   /** {@inheritDoc Alerter.acknowledge} */
   acknowledge(id: string, by?: string): Alert {
-    const entry = this.byId.get(id);
+    const entry = this.entryById(id);
     if (entry === undefined) {
       throw new TicktraceError(
         "NOT_FOUND",
@@ -463,7 +458,7 @@ export class AlertManager implements Alerter {
 
   /** Looks up a firing alert by id. */
   get(id: string): Alert | undefined {
-    const entry = this.byId.get(id);
+    const entry = this.entryById(id);
     return entry && this.current(entry);
   }
 
@@ -763,13 +758,24 @@ export class AlertManager implements Alerter {
     if (this.started) this.outbox?.append({ op: "d", id: item.notificationId, ch: channel, outcome });
   }
 
+  /**
+   * The entry whose alert has this id. A scan, not a second map: ids are looked up when an
+   * operator acknowledges or asks, while a second map cost every new alert a tenth of `raise()`.
+   */
+  private entryById(id: string): Entry | undefined {
+    for (const entry of this.byFingerprint.values()) if (entry.alert.id === id) return entry;
+    return undefined;
+  }
+
   /** Re-delivers what a previous run owed and restores the firing alerts. */
   private recover(contents: OutboxContents): void {
     const now = this.clock.now();
     let leftovers = 0;
+    const byId = new Map<string, Entry>();
+    for (const entry of this.byFingerprint.values()) byId.set(entry.alert.id, entry);
     for (const alert of contents.active) {
       // Our own run's (a journal opened late holds what this run wrote before) or already restored.
-      if (alert.runId === this.runId || this.byId.has(alert.id)) continue;
+      if (alert.runId === this.runId || byId.has(alert.id)) continue;
       if (this.byFingerprint.has(alert.fingerprint)) {
         // Raised again by this run before start(): the leftover is closed at once.
         this.supersede(alert, now);
@@ -784,7 +790,7 @@ export class AlertManager implements Alerter {
         leftover: true,
       };
       this.byFingerprint.set(alert.fingerprint, entry);
-      this.byId.set(alert.id, entry);
+      byId.set(alert.id, entry);
       leftovers += 1;
     }
     if (leftovers > 0) {
@@ -796,7 +802,7 @@ export class AlertManager implements Alerter {
     }
     for (const record of contents.pending) {
       if (this.owed.has(record.id)) continue; // already owed (a journal opened late)
-      const entry = this.byId.get(record.alert.id);
+      const entry = byId.get(record.alert.id);
       if (entry && record.event !== "resolved")
         entry.lastPagedAtMs = Math.max(entry.lastPagedAtMs, record.at);
       const channels = record.ch.filter((name) => this.queueByName.has(name));
