@@ -42,6 +42,8 @@ interface Burst {
   dispatchLagP99: number;
   /** Paced load only: p99 from the actual dispatch to the end of the response (ms), NaN otherwise. */
   fromDispatchP99: number;
+  /** Paced load only: the generator's own CPU (all threads), ms per second; NaN otherwise. */
+  generatorCpuMsPerSecond: number;
 }
 
 const HEALTH_RATE = 1_000;
@@ -73,6 +75,7 @@ async function burst(url: string, options: BurstOptions): Promise<Burst> {
     errors: result.errors,
     dispatchLagP99: result.dispatchLagP99,
     fromDispatchP99: result.fromDispatchP99,
+    generatorCpuMsPerSecond: result.cpuMsPerSecond,
   };
 }
 
@@ -101,6 +104,7 @@ async function closedBurst(
     errors: errors + result.errors + result.timeouts,
     dispatchLagP99: Number.NaN,
     fromDispatchP99: Number.NaN,
+    generatorCpuMsPerSecond: Number.NaN,
   };
 }
 
@@ -186,7 +190,7 @@ async function endpoints(quick: boolean): Promise<Figure[]> {
     const hTrading99 = stat("healthTrading", "p99");
     const lag = (key: string) =>
       `${fmt(stat(key, "dispatchLagP99").median)} ms (p99 from the actual dispatch ${fmt(stat(key, "fromDispatchP99").median)} ms)`;
-    const loadNote = `steady open-loop load (bench/paced-load.ts in its own process): ${HEALTH_RATE} req/s, 1 request every ${1_000 / HEALTH_RATE} ms over ${HEALTH_SOCKETS} keep-alive sockets, latency from the scheduled send time to the end of the response`;
+    const loadNote = `steady open-loop load (bench/paced-load.ts in its own process, woken at each send time by a ticker thread; its CPU ${fmt(stat("healthTrading", "generatorCpuMsPerSecond").median)} ms/s): ${HEALTH_RATE} req/s, 1 request every ${1_000 / HEALTH_RATE} ms over ${HEALTH_SOCKETS} keep-alive sockets, latency from the scheduled send time to the end of the response`;
     return [
       compareFigure({
         name: "/health p99 at 1,000 req/s while trading (vs idle)",

@@ -8,14 +8,23 @@
  * scheduled time to the end of the response: when the generator or the server falls behind,
  * the wait counts (no coordinated omission). Latencies keep hrtime (ns) resolution.
  *
+ * Pacing (`ticker`, the default): a worker thread sleeps until each send time (`Atomics.wait`,
+ * microsecond timeouts, the last ~0.1 ms spun) and wakes the main thread with a message; the
+ * main thread sends what is due and otherwise sleeps in the event loop's poll, so it takes
+ * each response as it arrives. The generator then costs the machine a few percent of a core.
+ * The earlier pacing, spinning on `setImmediate` between sends, took a whole core, one of the
+ * two on the benchmark machine, from the server being measured, and a server that waits for a
+ * core is what a p99 on a busy machine measures.
+ *
  * It runs as its own child process (`runPacedLoadInChild`), so its event loop never shares
- * with the bench harness. Run directly: `tsx bench/paced-load.ts <url> <rate> <seconds> [sockets] [warmupSeconds] [spin|timer]`
+ * with the bench harness. Run directly: `tsx bench/paced-load.ts <url> <rate> <seconds> [sockets] [warmupSeconds] [ticker|spin|timer]`
  * prints one JSON line ({@link PacedLoadResult}).
  */
 import { execFile } from "node:child_process";
 import { Agent, request } from "node:http";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { Worker } from "node:worker_threads";
 import { REPO_ROOT, percentile } from "./lib.js";
 
 export interface PacedLoadOptions {
@@ -33,13 +42,15 @@ export interface PacedLoadOptions {
    */
   warmupSeconds?: number;
   /**
-   * `spin` (default): between close sends the generator polls on `setImmediate`, which keeps
-   * its own lag well under 0.1 ms when a core is free but takes that core. `timer`: it sleeps on
-   * `setTimeout` (1 ms granularity: adds up to ~1 ms to every latency, but leaves the CPU to the
-   * server, which is kinder when the machine is oversubscribed).
+   * `ticker` (default): a worker thread wakes the main thread at each send time (see the module
+   * comment); lag well under 0.1 ms on a free core, a few percent of a core. `spin`: between
+   * close sends the main thread polls on `setImmediate` (the same lag, but it takes a core).
+   * `timer`: it sleeps on `setTimeout` (1 ms granularity: adds up to ~1 ms to every latency).
    */
-  pacing?: "spin" | "timer";
+  pacing?: Pacing;
 }
+
+export type Pacing = "ticker" | "spin" | "timer";
 
 export interface PacedLoadResult {
   /** Latency percentiles in ms (from the scheduled send time to the end of the response). */
@@ -61,6 +72,8 @@ export interface PacedLoadResult {
    * Shown beside `p99`, never instead of it (it hides waits a steady client would have seen).
    */
   fromDispatchP99: number;
+  /** CPU time of the generator process (all threads) per second of the measured run, in ms/s. */
+  cpuMsPerSecond: number;
 }
 
 /** Index of the last request due at `elapsedNs` after the start (requests are `intervalNs` apart, the first at 0). */
@@ -105,7 +118,8 @@ export async function pacedLoad(options: PacedLoadOptions): Promise<PacedLoadRes
 async function pacedRun(agent: Agent, options: PacedLoadOptions): Promise<PacedLoadResult> {
   const target = new URL(options.url);
   const timeoutMs = options.timeoutMs ?? 2_000;
-  const spinNs = options.pacing === "timer" ? 0n : 1_500_000n;
+  const pacing = options.pacing ?? "ticker";
+  const spinNs = pacing === "timer" ? 0n : 1_500_000n;
   const intervalNs = intervalNsFor(options.rate);
   const total = Math.max(1, Math.round(options.rate * options.seconds));
   const latenciesNs: number[] = [];
@@ -115,6 +129,10 @@ async function pacedRun(agent: Agent, options: PacedLoadOptions): Promise<PacedL
   let finished = 0;
   let sent = 0;
   let lastEnd = 0n;
+  let ticker: Worker | undefined;
+  const cpuStart = process.cpuUsage();
+  // The ticker is started before the schedule is fixed, so its start-up is not counted as lag.
+  if (pacing === "ticker") ticker = await startTicker();
   const start = process.hrtime.bigint();
 
   return new Promise<PacedLoadResult>((resolveResult) => {
@@ -122,6 +140,8 @@ async function pacedRun(agent: Agent, options: PacedLoadOptions): Promise<PacedL
       finished++;
       if (finished < total) return;
       const spanNs = Number(lastEnd - start);
+      const cpu = process.cpuUsage(cpuStart);
+      void ticker?.terminate(); // the schedule is over; its exit needs no wait
       resolveResult({
         ...summarizeLatencies(latenciesNs),
         rps: spanNs > 0 ? latenciesNs.length / (spanNs / 1e9) : Number.NaN,
@@ -133,6 +153,7 @@ async function pacedRun(agent: Agent, options: PacedLoadOptions): Promise<PacedL
           lagsNs.map((ns) => ns / 1e6),
           99,
         ),
+        cpuMsPerSecond: spanNs > 0 ? (cpu.user + cpu.system) / 1000 / (spanNs / 1e9) : Number.NaN,
       });
     };
     const dispatch = (scheduled: bigint, now: bigint) => {
@@ -160,7 +181,7 @@ async function pacedRun(agent: Agent, options: PacedLoadOptions): Promise<PacedL
         },
         (res) => {
           const status = res.statusCode ?? 0;
-          res.on("data", () => undefined);
+          res.resume(); // the body is not needed: discarded without a listener per chunk
           res.on("end", () => finish(status >= 200 && status < 300));
           res.on("error", () => finish(false));
         },
@@ -177,13 +198,49 @@ async function pacedRun(agent: Agent, options: PacedLoadOptions): Promise<PacedL
       const now = process.hrtime.bigint();
       const due = Math.min(total - 1, lastDueIndex(now - start, intervalNs));
       while (sent <= due) dispatch(start + BigInt(sent) * intervalNs, now);
-      if (sent >= total) return;
+      if (sent >= total || ticker !== undefined) return; // the ticker calls again at the next send time
       const untilNextNs = start + BigInt(sent) * intervalNs - process.hrtime.bigint();
       if (untilNextNs > spinNs) setTimeout(tick, Math.max(0, Number(untilNextNs / 1_000_000n) - 1));
       else setImmediate(tick);
     };
+    if (ticker !== undefined) {
+      ticker.on("message", tick);
+      ticker.postMessage({ start, intervalNs, total });
+    }
     tick();
   });
+}
+
+/**
+ * The ticker thread: told `{ start, intervalNs, total }`, it posts a message at each send time
+ * (`start + i * intervalNs`, hrtime ns, the same monotonic clock in every thread). It sleeps on
+ * `Atomics.wait` (a futex: no CPU, ~50 us of timer slack) until 0.1 ms before the time and
+ * spins the rest, so the main thread is woken within a few microseconds of it.
+ */
+const TICKER_SOURCE = `
+const { parentPort } = require("node:worker_threads");
+const cell = new Int32Array(new SharedArrayBuffer(4));
+parentPort.once("message", ({ start, intervalNs, total }) => {
+  for (let i = 1; i < total; i++) {
+    const due = start + BigInt(i) * intervalNs;
+    for (;;) {
+      const left = due - process.hrtime.bigint();
+      if (left <= 0n) break;
+      if (left > 100000n) Atomics.wait(cell, 0, 0, Number(left - 100000n) / 1e6);
+    }
+    parentPort.postMessage(i);
+  }
+});
+parentPort.postMessage("ready");
+`;
+
+async function startTicker(): Promise<Worker> {
+  const worker = new Worker(TICKER_SOURCE, { eval: true });
+  await new Promise<void>((resolve, reject) => {
+    worker.once("message", () => resolve());
+    worker.once("error", reject);
+  });
+  return worker;
 }
 
 const run = promisify(execFile);
@@ -201,7 +258,7 @@ export async function runPacedLoadInChild(options: PacedLoadOptions): Promise<Pa
     String(options.seconds),
     String(options.sockets ?? 32),
     String(options.warmupSeconds ?? 1),
-    options.pacing ?? "spin",
+    options.pacing ?? "ticker",
   ];
   const { stdout } = await run(tsx, args, {
     cwd: REPO_ROOT,
@@ -215,7 +272,7 @@ if (require.main === module) {
   const [url, rate, seconds, sockets, warmupSeconds, pacing] = process.argv.slice(2);
   if (url === undefined || rate === undefined || seconds === undefined) {
     process.stderr.write(
-      "usage: tsx bench/paced-load.ts <url> <rate> <seconds> [sockets] [warmupSeconds] [spin|timer]\n",
+      "usage: tsx bench/paced-load.ts <url> <rate> <seconds> [sockets] [warmupSeconds] [ticker|spin|timer]\n",
     );
     process.exit(2);
   }
@@ -225,7 +282,7 @@ if (require.main === module) {
     seconds: Number(seconds),
     ...(sockets !== undefined ? { sockets: Number(sockets) } : {}),
     ...(warmupSeconds !== undefined ? { warmupSeconds: Number(warmupSeconds) } : {}),
-    pacing: pacing === "timer" ? "timer" : "spin",
+    pacing: pacing === "timer" || pacing === "spin" ? pacing : "ticker",
   }).then(
     (result) => process.stdout.write(`${JSON.stringify(result)}\n`),
     (error: unknown) => {

@@ -113,7 +113,10 @@ export interface DeliveryContext {
 /**
  * A place alerts go. `send` resolves when the remote accepted the alert and rejects with a
  * `TicktraceError` otherwise (`RATE_LIMITED` with `retryAfterSeconds` when told to wait).
- * The signal aborts the attempt at the manager's per-attempt timeout.
+ * The signal aborts the attempt at the manager's per-attempt timeout. Once `send` settles, the
+ * same signal may be handed to a later attempt of this channel (the queue reuses it while no
+ * listener is left on it), so remove any `abort` listener you added, or pass the signal straight
+ * to `fetch`, which makes the queue hand the next attempt a fresh one.
  */
 export interface AlertChannel {
   /** Unique among the manager's channels; used in metrics, `/health` and the outbox. */

@@ -105,18 +105,6 @@ interface Pending {
   auditOnly?: boolean;
 }
 
-interface Notification {
-  id: string;
-  event: AlertEvent;
-  alert: Alert;
-  createdAtMs: number;
-  /** False when storm control collapsed it for page channels. */
-  page: boolean;
-  transient: boolean;
-  collapsed?: Alert[] | undefined;
-  auditOnly: boolean;
-}
-
 /** Storm summaries name at most this many of the collapsed alerts. */
 const SUMMARY_LIST_MAX = 20;
 
@@ -161,7 +149,6 @@ export class AlertManager implements Alerter {
   private readonly health: HealthRegistry | undefined;
 
   private readonly byFingerprint = new Map<string, Entry>();
-  private readonly byId = new Map<string, Entry>();
   /** Notifications not yet fanned out (raised during this turn of the event loop), oldest first. */
   private pendingFanOut: Pending[] = [];
   private fanOutScheduled = false;
@@ -169,7 +156,7 @@ export class AlertManager implements Alerter {
   /** Set once shutdown has stopped the queues: a notification is fanned out (journaled) at once. */
   private stopped = false;
   /** Notifications some channel still owes, by id, with the channels still owing. */
-  private readonly owed = new Map<string, { record: NotificationRecord; channels: Set<string> }>();
+  private readonly owed = new Map<string, { record: NotificationRecord; channels: string[] }>();
   /** Wall times of recent pages, oldest first (storm window). */
   private readonly pageTimes: number[] = [];
   /** The first {@link SUMMARY_LIST_MAX} alerts collapsed in this storm window (the summary names no more). */
@@ -378,7 +365,6 @@ export class AlertManager implements Alerter {
       leftover: false,
     };
     this.byFingerprint.set(fingerprint, created);
-    this.byId.set(alert.id, created);
     this.notify("firing", alert, now, created);
     return this.enabled ? alert : undefined;
   }
@@ -388,7 +374,6 @@ export class AlertManager implements Alerter {
    * successor carries the incident on); pages and Alertmanager only hear of the successor.
    */
   private supersede(old: Alert, now: number): void {
-    this.byId.delete(old.id);
     const closed: Alert = {
       ...old,
       status: "resolved",
@@ -415,7 +400,6 @@ export class AlertManager implements Alerter {
     for (const entry of [...this.byFingerprint.values()]) {
       if (!entry.leftover) continue;
       this.byFingerprint.delete(entry.alert.fingerprint);
-      this.byId.delete(entry.alert.id);
       const current = this.current(entry);
       const alert: Alert = {
         ...current,
@@ -434,7 +418,6 @@ export class AlertManager implements Alerter {
     if (entry === undefined) return undefined;
     const now = this.clock.now();
     this.byFingerprint.delete(entry.alert.fingerprint);
-    this.byId.delete(entry.alert.id);
     const alert: Alert = {
       ...this.current(entry),
       status: "resolved",
@@ -446,7 +429,7 @@ export class AlertManager implements Alerter {
 
   /** {@inheritDoc Alerter.acknowledge} */
   acknowledge(id: string, by?: string): Alert {
-    const entry = this.byId.get(id);
+    const entry = this.entryById(id);
     if (entry === undefined) {
       throw new TicktraceError(
         "NOT_FOUND",
@@ -475,7 +458,7 @@ export class AlertManager implements Alerter {
 
   /** Looks up a firing alert by id. */
   get(id: string): Alert | undefined {
-    const entry = this.byId.get(id);
+    const entry = this.entryById(id);
     return entry && this.current(entry);
   }
 
@@ -720,29 +703,18 @@ export class AlertManager implements Alerter {
     }
     if (event === "firing" || event === "escalated")
       this.metrics.alertsRaised.add(1, { rule: alert.rule, level: alert.level });
-    const notification: Notification = {
-      id: this.newNotificationId(),
-      event,
-      alert,
-      createdAtMs: pending.atMs,
-      page,
-      transient: pending.transient,
-      collapsed: pending.collapsed,
-      auditOnly: pending.auditOnly === true,
-    };
-    const targets: ChannelQueue[] = [];
-    for (const queue of this.queues) if (wants(queue.channel, notification)) targets.push(queue);
-    if (targets.length === 0) return;
-    const record: NotificationRecord = {
-      op: "n",
-      id: notification.id,
-      at: notification.createdAtMs,
-      event,
-      alert,
-      ch: targets.map((queue) => queue.channel.name),
-      ...(notification.collapsed ? { collapsed: notification.collapsed } : {}),
-    };
-    this.owed.set(record.id, { record, channels: new Set(record.ch) });
+    // No object per notification beyond its journal record, its owed entry and the queue items.
+    const ch: string[] = [];
+    for (const queue of this.queues) if (wants(queue.channel, pending, page)) ch.push(queue.channel.name);
+    if (ch.length === 0) return;
+    const id = this.newNotificationId();
+    // Two literals rather than a conditional spread (see build()).
+    const collapsed = pending.collapsed;
+    const record: NotificationRecord =
+      collapsed === undefined
+        ? { op: "n", id, at: pending.atMs, event, alert, ch }
+        : { op: "n", id, at: pending.atMs, event, alert, ch, collapsed };
+    this.owed.set(record.id, { record, channels: ch.slice() });
     // Before start() the journal is not open yet: start() journals what is still owed then.
     if (this.started) this.outbox?.append(record);
     else if (this.outbox !== undefined && !this.warnedNotStarted) {
@@ -764,26 +736,46 @@ export class AlertManager implements Alerter {
       }
       return;
     }
-    for (const queue of targets) queue.enqueue(itemOf(record));
+    // `ch` lists the wanting queues in queue order (names are unique): walk both in step.
+    let next = 0;
+    for (const queue of this.queues) {
+      if (queue.channel.name !== ch[next]) continue;
+      next += 1;
+      queue.enqueue(itemOf(record));
+    }
   }
 
   private settled(channel: string, item: QueueItem, outcome: DeliveryOutcome): void {
     if (item.event === "resend") return;
     const owed = this.owed.get(item.notificationId);
     if (owed) {
-      owed.channels.delete(channel);
-      if (owed.channels.size === 0) this.owed.delete(item.notificationId);
+      // An array, not a Set: a notification goes to a handful of channels, and a Set per
+      // notification cost more than the search.
+      const index = owed.channels.indexOf(channel);
+      if (index !== -1) owed.channels.splice(index, 1);
+      if (owed.channels.length === 0) this.owed.delete(item.notificationId);
     }
     if (this.started) this.outbox?.append({ op: "d", id: item.notificationId, ch: channel, outcome });
+  }
+
+  /**
+   * The entry whose alert has this id. A scan, not a second map: ids are looked up when an
+   * operator acknowledges or asks, while a second map cost every new alert a tenth of `raise()`.
+   */
+  private entryById(id: string): Entry | undefined {
+    for (const entry of this.byFingerprint.values()) if (entry.alert.id === id) return entry;
+    return undefined;
   }
 
   /** Re-delivers what a previous run owed and restores the firing alerts. */
   private recover(contents: OutboxContents): void {
     const now = this.clock.now();
     let leftovers = 0;
+    const byId = new Map<string, Entry>();
+    for (const entry of this.byFingerprint.values()) byId.set(entry.alert.id, entry);
     for (const alert of contents.active) {
       // Our own run's (a journal opened late holds what this run wrote before) or already restored.
-      if (alert.runId === this.runId || this.byId.has(alert.id)) continue;
+      if (alert.runId === this.runId || byId.has(alert.id)) continue;
       if (this.byFingerprint.has(alert.fingerprint)) {
         // Raised again by this run before start(): the leftover is closed at once.
         this.supersede(alert, now);
@@ -798,7 +790,7 @@ export class AlertManager implements Alerter {
         leftover: true,
       };
       this.byFingerprint.set(alert.fingerprint, entry);
-      this.byId.set(alert.id, entry);
+      byId.set(alert.id, entry);
       leftovers += 1;
     }
     if (leftovers > 0) {
@@ -810,13 +802,13 @@ export class AlertManager implements Alerter {
     }
     for (const record of contents.pending) {
       if (this.owed.has(record.id)) continue; // already owed (a journal opened late)
-      const entry = this.byId.get(record.alert.id);
+      const entry = byId.get(record.alert.id);
       if (entry && record.event !== "resolved")
         entry.lastPagedAtMs = Math.max(entry.lastPagedAtMs, record.at);
       const channels = record.ch.filter((name) => this.queueByName.has(name));
       if (channels.length === 0) continue;
       const kept = { ...record, ch: channels };
-      this.owed.set(kept.id, { record: kept, channels: new Set(channels) });
+      this.owed.set(kept.id, { record: kept, channels: channels.slice() });
       for (const name of channels) this.queueByName.get(name)?.enqueue(itemOf(kept));
     }
     if (contents.pending.length > 0) {
@@ -855,11 +847,14 @@ export class AlertManager implements Alerter {
   }
 }
 
-/** Which notifications a channel gets (see {@link AlertChannel.kind}). */
-function wants(channel: AlertChannel, notification: Notification): boolean {
+/**
+ * Which notifications a channel gets (see {@link AlertChannel.kind}); `page` is false when storm
+ * control collapsed the notification for page channels.
+ */
+function wants(channel: AlertChannel, notification: Pending, page: boolean): boolean {
   const { event, alert } = notification;
   if (!atLeast(alert.level, channel.minLevel)) return false;
-  if (notification.auditOnly) return channel.kind === "audit";
+  if (notification.auditOnly === true) return channel.kind === "audit";
   switch (channel.kind ?? "page") {
     case "audit":
       return event !== "repeat" && event !== "summary" && event !== "resend";
@@ -867,19 +862,29 @@ function wants(channel: AlertChannel, notification: Notification): boolean {
       return event === "firing" ? !notification.transient : event === "escalated" || event === "resolved";
     case "page":
       if (event === "acknowledged" || event === "resend") return false;
-      if (event === "resolved") return notification.page && channel.sendsResolved !== false;
-      return notification.page;
+      if (event === "resolved") return page && channel.sendsResolved !== false;
+      return page;
   }
 }
 
 function itemOf(record: NotificationRecord): QueueItem {
+  // Two literals rather than a conditional spread, once per channel of every notification.
+  const collapsed = record.collapsed;
+  if (collapsed === undefined)
+    return {
+      notificationId: record.id,
+      event: record.event,
+      alert: record.alert,
+      createdAtMs: record.at,
+      attempts: 0,
+    };
   return {
     notificationId: record.id,
     event: record.event,
     alert: record.alert,
     createdAtMs: record.at,
     attempts: 0,
-    ...(record.collapsed ? { collapsed: record.collapsed } : {}),
+    collapsed,
   };
 }
 

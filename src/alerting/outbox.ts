@@ -89,6 +89,9 @@ export interface OutboxOptions {
 
 export const JOURNAL_FILE = "journal.jsonl";
 
+/** The size of the reused write buffer; a larger batch gets a larger one, dropped after it. */
+const WRITE_BUFFER_KEPT_BYTES = 64 * 1024;
+
 /** Folds journal lines into what is still owed (pure; exported for tests and tools). */
 export function foldJournal(lines: Iterable<string>): OutboxContents {
   const notifications = new Map<string, { record: NotificationRecord; done: Set<string> }>();
@@ -177,6 +180,12 @@ export class Outbox {
   private retryTimer: NodeJS.Timeout | undefined;
   /** A late open was refused for good (another process took the directory). */
   private gaveUp = false;
+  /**
+   * The bytes of the batch being written, reused from batch to batch (one batch is written at a
+   * time): the lines are encoded straight into it instead of being joined into one string first
+   * and copied into a new Buffer, two copies of every batch that ended as garbage.
+   */
+  private writeBuffer: Buffer = Buffer.allocUnsafe(WRITE_BUFFER_KEPT_BYTES);
 
   constructor(options: OutboxOptions) {
     this.options = options;
@@ -365,9 +374,8 @@ export class Outbox {
             await this.repair();
             continue;
           }
-          let data = "";
-          for (const record of batch) data += `${JSON.stringify(record)}\n`;
-          await writeAll(this.fd, data);
+          const length = this.encode(batch);
+          await writeAll(this.fd, this.writeBuffer, length);
           if (this.fsync) await datasync(this.fd);
           this.appendedSinceCompaction += batch.length;
           if (this.appendedSinceCompaction >= this.compactAfter) await this.compact();
@@ -383,6 +391,28 @@ export class Outbox {
       this.idleWaiters = [];
       for (const resolve of waiters) resolve();
     }
+  }
+
+  /** Encodes the batch as JSON lines into {@link Outbox.writeBuffer}; returns the byte length. */
+  private encode(batch: readonly OutboxRecord[]): number {
+    if (this.writeBuffer.length > WRITE_BUFFER_KEPT_BYTES)
+      this.writeBuffer = Buffer.allocUnsafe(WRITE_BUFFER_KEPT_BYTES); // a burst's buffer is not kept
+    let buffer = this.writeBuffer;
+    let offset = 0;
+    for (const record of batch) {
+      const line = JSON.stringify(record);
+      // A UTF-16 code unit takes at most 3 bytes in UTF-8; plus the newline.
+      const worst = offset + line.length * 3 + 1;
+      if (worst > buffer.length) {
+        const grown = Buffer.allocUnsafe(Math.max(worst, buffer.length * 2));
+        buffer.copy(grown, 0, 0, offset);
+        buffer = grown;
+      }
+      offset += buffer.write(line, offset);
+      buffer[offset++] = 0x0a;
+    }
+    this.writeBuffer = buffer;
+    return offset;
   }
 
   private async compact(): Promise<void> {
@@ -424,11 +454,19 @@ export class Outbox {
   }
 }
 
-function writeAll(fd: number, data: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    // appendFile on a descriptor loops until everything is written.
-    fs.appendFile(fd, data, (error) => (error ? reject(error) : resolve()));
-  });
+/** Writes `length` bytes of `buffer` at the end of the file, looping over short writes. */
+async function writeAll(fd: number, buffer: Buffer, length: number): Promise<void> {
+  let offset = 0;
+  while (offset < length) {
+    offset += await new Promise<number>((resolve, reject) => {
+      // The descriptor is opened with O_APPEND: every write lands at the end of the file.
+      fs.write(fd, buffer, offset, length - offset, null, (error, written) => {
+        if (error) reject(error);
+        else if (written === 0) reject(new Error("the journal write wrote nothing (no space?)"));
+        else resolve(written);
+      });
+    });
+  }
 }
 
 function datasync(fd: number): Promise<void> {

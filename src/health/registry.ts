@@ -1,4 +1,5 @@
 import { systemClock, type Clock } from "../clock.js";
+import { isoTimestamp } from "../alert-model/model.js";
 import { formatAgo, formatDuration } from "../format/duration.js";
 
 /** A component's own state. `down` on a required component makes the process unhealthy and unready. */
@@ -128,7 +129,9 @@ export class HealthRegistry {
     return {
       status: anyRequiredDown ? "unhealthy" : anyNotUp ? "degraded" : "healthy",
       ready: !anyRequiredDown,
-      timestamp: new Date(now).toISOString(),
+      // isoTimestamp, not Date#toISOString: the report is built for every probe request (1,000 a
+      // second under a hard-polling balancer) and the timestamps of one second share their text.
+      timestamp: isoTimestamp(now),
       uptime_seconds: Math.round((now - this.startedMs) / 1000),
       components,
     };
@@ -148,7 +151,7 @@ export class HealthRegistry {
           report.detail = "stalled: has not run yet";
         }
       } else {
-        report.last_run = new Date(lastReportMs).toISOString();
+        report.last_run = isoTimestamp(lastReportMs);
         report.last_run_ago = formatAgo(now - lastReportMs);
         if (now - lastReportMs > 2 * options.expectedIntervalMs && report.status === "up") {
           report.status = "degraded";
