@@ -6,7 +6,7 @@ import { configDir, ensureBuilt, ROOT, startPreloaded } from "./helpers.js";
 
 /** Produces spans, logs and metrics continuously and prints its memory once a second. */
 const APP = `
-const { getRuntime } = require(${JSON.stringify(join(ROOT, "dist", "telemetry", "start.js"))});
+const { getRuntime } = require(${JSON.stringify(join(ROOT, "dist", "runtime", "start.js"))});
 const runtime = getRuntime();
 runtime.ready.then(() => console.log("READY " + runtime.healthUrl));
 const log = runtime.logger.child({ component: "load" });

@@ -28,7 +28,7 @@ describe("deferred instrumentations: module names", () => {
 const APP = `
 const loadedEarly = Object.keys(require.cache).filter((f) => /instrumentation-(express|winston|pg)\\//.test(f));
 console.log("EARLY " + JSON.stringify(loadedEarly));
-const { getRuntime } = require(${JSON.stringify(join(ROOT, "dist", "telemetry", "start.js"))});
+const { getRuntime } = require(${JSON.stringify(join(ROOT, "dist", "runtime", "start.js"))});
 const runtime = getRuntime();
 runtime.ready.then(() => {
   // Required only now, long after the preload: the instrumentation is created on this require.

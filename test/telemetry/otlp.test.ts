@@ -11,7 +11,7 @@ import { attributes, eventually, OtlpReceiver } from "./otlp-receiver.js";
 const APP = `
 const http = require("node:http");
 const winston = require(${JSON.stringify(join(ROOT, "node_modules", "winston"))});
-const { getRuntime } = require(${JSON.stringify(join(ROOT, "dist", "telemetry", "start.js"))});
+const { getRuntime } = require(${JSON.stringify(join(ROOT, "dist", "runtime", "start.js"))});
 const runtime = getRuntime();
 const userLogger = winston.createLogger({ transports: [new winston.transports.Console({ silent: true })] });
 runtime.ready.then(() => {
@@ -167,7 +167,7 @@ describe("shutdown flushes what is still queued", () => {
     "",
   ].join("\n");
   const emit = (name: string) => `
-const { getRuntime } = require(${JSON.stringify(join(ROOT, "dist", "telemetry", "start.js"))});
+const { getRuntime } = require(${JSON.stringify(join(ROOT, "dist", "runtime", "start.js"))});
 const runtime = getRuntime();
 runtime.tracer.startActiveSpan(${JSON.stringify(name)}, (span) => {
   runtime.logger.info(${JSON.stringify(`${name} log`)});
@@ -228,7 +228,7 @@ describe("default protocol", () => {
     const endpoint = await receiver.start();
     const dir = configDir("protobuf", "service:\n  name: proto-bot\nhealth:\n  port: 0\n");
     const app = `
-const runtime = require(${JSON.stringify(join(ROOT, "dist", "telemetry", "start.js"))}).getRuntime();
+const runtime = require(${JSON.stringify(join(ROOT, "dist", "runtime", "start.js"))}).getRuntime();
 runtime.tracer.startActiveSpan("proto-tick", (span) => { runtime.logger.info("proto log"); span.end(); });
 setInterval(() => {}, 1000);
 console.log("EMITTED");

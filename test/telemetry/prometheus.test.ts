@@ -8,7 +8,7 @@ import { eventually } from "./otlp-receiver.js";
 
 /** Records exchange latencies continuously: 90% near 2 ms, 10% near 200 ms. */
 const APP = `
-const { getRuntime } = require(${JSON.stringify(join(ROOT, "dist", "telemetry", "start.js"))});
+const { getRuntime } = require(${JSON.stringify(join(ROOT, "dist", "runtime", "start.js"))});
 const runtime = getRuntime();
 runtime.ready.then(() => console.log("READY " + runtime.healthUrl));
 let i = 0;
