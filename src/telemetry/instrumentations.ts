@@ -4,6 +4,7 @@ import { metrics, trace } from "@opentelemetry/api";
 import { logs } from "@opentelemetry/api-logs";
 import { registerInstrumentations, type Instrumentation } from "@opentelemetry/instrumentation";
 import type { Config } from "../config/schema.js";
+import { redact } from "../errors.js";
 import type { KNOWN_INSTRUMENTATIONS } from "../config/sections/telemetry.js";
 import { hasOptionalPackage } from "../optional.js";
 import { CcxtInstrumentation } from "./ccxt/instrumentation.js";
@@ -62,14 +63,21 @@ interface UndiciRequestLike {
 export function undiciRedactedAttributes(request: UndiciRequestLike): Record<string, string> | undefined {
   const path = request.path ?? "";
   const q = path.indexOf("?");
-  if (q === -1) return undefined;
-  const query = path.slice(q);
-  const redacted = redactQuery(query);
-  if (redacted === query) return undefined;
-  return {
-    "url.full": redactUrl(`${request.origin ?? ""}${path}`),
-    "url.query": redacted,
+  const pathOnly = q === -1 ? path : path.slice(0, q);
+  // Telegram puts the bot token in the path (`/bot<id>:<secret>/sendMessage`), Slack the
+  // webhook's secret; the collector scrubs them too, but a span must not leave the process with them.
+  const origin = request.origin ?? "";
+  // With the origin, so the Slack pattern (host and path) matches; the origin itself is kept.
+  const redactedPath = redact(origin + pathOnly).slice(origin.length);
+  const query = q === -1 ? "" : path.slice(q);
+  const redactedQuery = redactQuery(query);
+  if (redactedPath === pathOnly && redactedQuery === query) return undefined;
+  const out: Record<string, string> = {
+    "url.full": redact(redactUrl(`${origin}${path}`)),
   };
+  if (redactedPath !== pathOnly) out["url.path"] = redactedPath;
+  if (redactedQuery !== query) out["url.query"] = redactedQuery;
+  return out;
 }
 
 /** Routes whose requests are not traced: scrapes and probes would otherwise flood the trace store. */

@@ -143,7 +143,7 @@ async function runBot(bot: BotRun): Promise<void> {
       HOME: process.env.HOME,
       HEALTH_PORT: "0",
       LOG_FORMAT: "json",
-      OTLP_ENDPOINT: "http://127.0.0.1:9",
+      OTLP_ENDPOINT: otlpEndpoint,
       TELEGRAM_ENABLED: "true",
       TELEGRAM_BOT_TOKEN: TOKEN,
       TELEGRAM_CHAT_ID: String(bot.chatId),
@@ -365,5 +365,20 @@ describe("the packed package, installed from the tarball alone", () => {
       runOwnStrategyBot("../out/own-strategy.js"),
     ]);
     for (const result of results) if (result.status === "rejected") throw result.reason;
+
+    // The alert's delivery is a client span of our own fetch: the bot token in Telegram's path
+    // never leaves the process (the collector's redaction is only the second line).
+    const quickstart = receiver.spans.filter((s) => s.resource["service.name"] === "quickstart-bot");
+    const sends = quickstart.filter((s) =>
+      String(attributes(s.item.attributes)["url.full"]).endsWith("/sendMessage"),
+    );
+    expect(sends.length, "Telegram sendMessage client spans").toBeGreaterThan(0);
+    for (const send of sends) {
+      expect(attributes(send.item.attributes)).toMatchObject({
+        "url.full": `${telegram.url}/bot<redacted>/sendMessage`,
+        "url.path": "/bot<redacted>/sendMessage",
+      });
+    }
+    expect(JSON.stringify(quickstart)).not.toContain(TOKEN.split(":")[1]);
   }, 120_000);
 });

@@ -74,6 +74,24 @@ describe("URL redaction", () => {
       "url.query": "?t=1&signature=REDACTED",
     });
   });
+
+  it("redacts a Telegram bot token and a Slack webhook secret in the path of our own fetch calls", () => {
+    expect(
+      undiciRedactedAttributes({
+        origin: "https://api.telegram.org",
+        path: "/bot123456:AAH-secret_x/sendMessage",
+      }),
+    ).toEqual({
+      "url.full": "https://api.telegram.org/bot<redacted>/sendMessage",
+      "url.path": "/bot<redacted>/sendMessage",
+    });
+    expect(
+      undiciRedactedAttributes({ origin: "https://hooks.slack.com", path: "/services/T000/B000/XXXX?x=1" }),
+    ).toEqual({
+      "url.full": "https://hooks.slack.com/services/<redacted>?x=1",
+      "url.path": "/services/<redacted>",
+    });
+  });
 });
 
 describe("redactUrlsInText", () => {
