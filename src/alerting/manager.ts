@@ -15,7 +15,8 @@ import {
   type RetryPolicy,
 } from "./delivery.js";
 import { OutboxLock, OutboxLockedError } from "./lock.js";
-import { atLeast, createIdSource, fingerprintOf, isoTimestamp, maxLevel } from "../alert-model/model.js";
+import { atLeast, createIdSource, fingerprintOf, maxLevel } from "../alert-model/model.js";
+import { isoTimestamp } from "../format/timestamp.js";
 import { Outbox, type NotificationRecord, type OutboxContents } from "./outbox.js";
 import type {
   Alert,

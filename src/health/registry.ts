@@ -1,5 +1,5 @@
 import { systemClock, type Clock } from "../clock.js";
-import { isoTimestamp } from "../alert-model/model.js";
+import { isoTimestamp } from "../format/timestamp.js";
 import { formatAgo, formatDuration } from "../format/duration.js";
 
 /** A component's own state. `down` on a required component makes the process unhealthy and unready. */

@@ -5,7 +5,8 @@ import { describe, expect, it } from "vitest";
 import { createManualClock } from "../../src/clock.js";
 import { HealthRegistry } from "../../src/health/registry.js";
 import { AlertManager } from "../../src/alerting/manager.js";
-import { fingerprintOf, isoTimestamp } from "../../src/alert-model/model.js";
+import { fingerprintOf } from "../../src/alert-model/model.js";
+import { isoTimestamp } from "../../src/format/timestamp.js";
 import { createCapturingLogger, createRecordingChannel, createTestMetrics, settle } from "./helpers.js";
 
 const breaker = {
