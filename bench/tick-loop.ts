@@ -47,6 +47,7 @@ import {
   createWorkerTickTracing,
   type WorkerTickTracing,
 } from "../src/telemetry/tick-trace/worker-exporter.js";
+import { HistogramExport } from "../src/telemetry/histogram-export.js";
 import { HotPathRecorder } from "../src/telemetry/hot-path.js";
 import { METRICS } from "../src/telemetry/catalogue.js";
 import { createTradingMetrics, type TradingMetrics } from "../src/telemetry/metrics.js";
@@ -203,12 +204,17 @@ function createToolkit(samplingRatio: number | undefined, tracing: TickTracingMo
     sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(samplingRatio) }),
     spanProcessors: [new BatchSpanProcessor(dropExporter, { maxQueueSize: 8192, scheduledDelayMillis: 200 })],
   });
-  const reader = new DropReader();
+  // As the runtime wires its readers: the catalogue's histograms are aggregated by ticktrace
+  // and collected through a producer of the reader's own.
+  const histograms = new HistogramExport("ticktrace");
+  const producer = histograms.producer();
+  const reader = new DropReader({ metricProducers: [producer] });
+  producer.bind(reader);
   const meterProvider = new MeterProvider({ readers: [reader] });
-  // Room for a whole round (5,000 ticks of 30 hot-path values, 8 tick-to-trade values each): a
-  // round is one task (the instant venue acks with resolved promises), so no timer folds during
-  // it, and smaller buffers dropped more than half of the values instead of folding them.
-  const hotPath = new HotPathRecorder({ capacity: 1 << 18, flushIntervalMillis: 200 });
+  // Room for a whole round (5,000 ticks of 13 histogram values): a round is one task (the
+  // instant venue acks with resolved promises), so no timer folds during it, and a smaller ring
+  // dropped more than half of the values instead of folding them.
+  const hotPath = new HotPathRecorder({ capacity: 1 << 17, flushIntervalMillis: 200 });
   hotPath.start();
   const tracer = tracerProvider.getTracer("ticktrace");
   const tickTracing =
@@ -226,7 +232,7 @@ function createToolkit(samplingRatio: number | undefined, tracing: TickTracingMo
       : undefined;
   return {
     tracer,
-    metrics: createTradingMetrics(meterProvider.getMeter("ticktrace"), { histogramBufferSize: 1 << 16 }),
+    metrics: createTradingMetrics(meterProvider.getMeter("ticktrace"), { histograms }),
     hotPath,
     tickTracing,
     async flush() {
