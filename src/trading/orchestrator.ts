@@ -87,6 +87,9 @@ export interface TickInfo {
 interface PlaceSlot {
   /** `place_order` with `{ symbol, side, exchange.name }` and the extra key `order.id`. */
   readonly kind: StageKind;
+  /** The `ack` kind of the last status this slot saw (an order's status is nearly always the same). */
+  ackStatus: OrderStatus | undefined;
+  ackKind: StageKind | undefined;
   placed: boolean;
   start: number;
   ack: number;
@@ -147,7 +150,8 @@ export class Orchestrator {
   /** `tick` with `{ strategy.id }` and the extra key `tick.outcome`. */
   private readonly rootKind: StageKind;
   private readonly marketDataKind: StageKind;
-  private readonly heartbeatAttrs: Attributes = {};
+  /** The heartbeat gauge's one series, bound once (a record is then an assignment, no lookup). */
+  private readonly heartbeat: { record(value: number): void };
   private busy = false;
   private pending: { tickers: readonly Ticker[]; receivedAtMs: number } | undefined;
   private state: StrategyState = "running";
@@ -180,6 +184,7 @@ export class Orchestrator {
     const tickTracer = this.tickTracer;
     this.rootKind = tickTracer.kind("tick", { "strategy.id": strategy }, "tick.outcome");
     this.marketDataKind = tickTracer.kind("market_data", undefined);
+    this.heartbeat = options.metrics.heartbeat.bind({});
     this.tickAttrs = {
       ok: { strategy, outcome: "ok" },
       skipped: { strategy, outcome: "skipped" },
@@ -190,6 +195,8 @@ export class Orchestrator {
       const sent = hot?.series(options.metrics.tickToTrade, { symbol, stage: "sent" });
       const slot = (side: Side): PlaceSlot => ({
         kind: tickTracer.kind("place_order", { symbol, side, "exchange.name": options.exchange }, "order.id"),
+        ackStatus: undefined,
+        ackKind: undefined,
         placed: false,
         start: 0,
         ack: 0,
@@ -338,7 +345,7 @@ export class Orchestrator {
     this.counts[outcome]++;
     const now = this.clock.now();
     this.lastTickAtMs = now;
-    metrics.heartbeat.record(now / 1000, this.heartbeatAttrs);
+    this.heartbeat.record(now / 1000);
     const listener = this.options.onTick;
     if (listener) {
       try {
@@ -523,10 +530,15 @@ export class Orchestrator {
     const order = slot.order;
     tickTracer.span(slot.kind, slot.start, slot.ack, order?.orderId, slot.error);
     if (order) {
-      const kind = (state.ackKinds[order.status] ??= tickTracer.kind("ack", {
-        symbol: state.symbol,
-        "order.status": order.status,
-      }));
+      let kind = slot.ackKind;
+      if (kind === undefined || slot.ackStatus !== order.status) {
+        kind = state.ackKinds[order.status] ??= tickTracer.kind("ack", {
+          symbol: state.symbol,
+          "order.status": order.status,
+        });
+        slot.ackKind = kind;
+        slot.ackStatus = order.status;
+      }
       tickTracer.span(kind, slot.ack, slot.ack);
     }
   }
