@@ -51,8 +51,16 @@ async function run(): Promise<void> {
   const workerTids: Record<string, number[]> = {};
   for (const mode of modes) {
     const before = new Set(threads().keys());
+    // disabled, worker (every tick traced), enabled (SDK spans), worker1Context-like modes are
+    // left to the bench; more modes here make the shared code as polymorphic as in the bench.
     loops[mode] =
-      mode === "disabled" ? createLoop(undefined) : createLoop(1, { tracing: { kind: "worker", url } });
+      mode === "disabled"
+        ? createLoop(undefined)
+        : mode === "enabled"
+          ? createLoop(1)
+          : mode === "sampled1"
+            ? createLoop(0.01)
+            : createLoop(1, { tracing: { kind: "worker", url } });
     workerTids[mode] = [...threads().keys()].filter((t) => !before.has(t));
   }
   const results: Record<string, Record<string, number>[]> = {};

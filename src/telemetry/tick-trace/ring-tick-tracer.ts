@@ -258,7 +258,14 @@ export class RingTickTracer implements TickTracer {
       : trace.setSpan(ROOT_CONTEXT, trace.wrapSpanContext({ traceId, spanId, traceFlags: flags }));
   }
 
-  span(kind: StageKind, startMs: number, endMs: number, extraValue?: string, error?: unknown): void {
+  span(
+    kind: StageKind,
+    stamps: Float64Array,
+    start: number,
+    end: number,
+    extraValue?: string,
+    error?: unknown,
+  ): void {
     if (!this.sampled) return;
     const at = this.next;
     if (at >= this.end) {
@@ -269,8 +276,8 @@ export class RingTickTracer implements TickTracer {
     const words = this.words;
     const floats = this.floats;
     words[at + S_KIND] = kind.id;
-    floats[(at + S_START) >> 1] = startMs;
-    floats[(at + S_END) >> 1] = endMs;
+    floats[(at + S_START) >> 1] = stamps[start] ?? 0;
+    floats[(at + S_END) >> 1] = stamps[end] ?? 0;
     if (extraValue === undefined && error === undefined) {
       words[at + S_FLAGS] = F_CHILD;
       return;
