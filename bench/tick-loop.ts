@@ -47,6 +47,7 @@ import {
   createWorkerTickTracing,
   type WorkerTickTracing,
 } from "../src/telemetry/tick-trace/worker-exporter.js";
+import { HistogramExport } from "../src/telemetry/histogram-export.js";
 import { HotPathRecorder } from "../src/telemetry/hot-path.js";
 import { METRICS } from "../src/telemetry/catalogue.js";
 import { createTradingMetrics, type TradingMetrics } from "../src/telemetry/metrics.js";
@@ -141,6 +142,8 @@ export interface Loop {
   run(ticks: number): Promise<{ sentUs: number[]; ticksPerSecond: number }>;
   /** The worker tick tracer, when the loop uses one. */
   readonly tickTracing: WorkerTickTracing | undefined;
+  /** Metric values dropped so far because a buffer was full (hot-path ring, histogram buffers). */
+  droppedValues(): { hotPath: number; histograms: number };
   /**
    * Does now what this loop's toolkit would do later on its timers: the worker exports what it
    * read, the hot-path recorder folds its samples, the SDK's batch processor hands over its spans.
@@ -201,8 +204,17 @@ function createToolkit(samplingRatio: number | undefined, tracing: TickTracingMo
     sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(samplingRatio) }),
     spanProcessors: [new BatchSpanProcessor(dropExporter, { maxQueueSize: 8192, scheduledDelayMillis: 200 })],
   });
-  const meterProvider = new MeterProvider({ readers: [new DropReader()] });
-  const hotPath = new HotPathRecorder({ capacity: 1 << 16, flushIntervalMillis: 200 });
+  // As the runtime wires its readers: the catalogue's histograms are aggregated by ticktrace
+  // and collected through a producer of the reader's own.
+  const histograms = new HistogramExport("ticktrace");
+  const producer = histograms.producer();
+  const reader = new DropReader({ metricProducers: [producer] });
+  producer.bind(reader);
+  const meterProvider = new MeterProvider({ readers: [reader] });
+  // Room for a whole round (5,000 ticks of 13 histogram values): a round is one task (the
+  // instant venue acks with resolved promises), so no timer folds during it, and a smaller ring
+  // dropped more than half of the values instead of folding them.
+  const hotPath = new HotPathRecorder({ capacity: 1 << 17, flushIntervalMillis: 200 });
   hotPath.start();
   const tracer = tracerProvider.getTracer("ticktrace");
   const tickTracing =
@@ -220,12 +232,15 @@ function createToolkit(samplingRatio: number | undefined, tracing: TickTracingMo
       : undefined;
   return {
     tracer,
-    metrics: createTradingMetrics(meterProvider.getMeter("ticktrace")),
+    metrics: createTradingMetrics(meterProvider.getMeter("ticktrace"), { histograms }),
     hotPath,
     tickTracing,
     async flush() {
       await tickTracing?.forceFlush();
       hotPath.flush();
+      // A collection, as the preload's readers make one per interval: what was folded reaches
+      // the SDK's instruments inside this round, not on a timer in another mode's round.
+      await reader.collect();
       await tracerProvider.forceFlush();
     },
     async shutdown() {
@@ -330,6 +345,13 @@ export function createLoop(
   const tickers = options.tickers ?? syntheticTickers;
   return {
     tickTracing: toolkit.tickTracing,
+    droppedValues: () => ({
+      hotPath: hotPath?.dropped ?? 0,
+      histograms: Object.values(metrics).reduce(
+        (sum, instrument) => sum + ("dropped" in instrument ? instrument.dropped : 0),
+        0,
+      ),
+    }),
     flush: () => toolkit.flush(),
     async run(ticks) {
       const sentUs: number[] = [];
@@ -442,10 +464,15 @@ interface RoundCpu {
 }
 
 async function tickLoop(opts: { quick: boolean }): Promise<Figure[]> {
-  const modes = Object.keys(MODES) as Mode[];
+  // BENCH_TICK_MODES=disabled,worker (development): only those modes' rows; disabled always runs.
+  const only = process.env.BENCH_TICK_MODES?.split(",").map((m) => m.trim());
+  const modes = (Object.keys(MODES) as Mode[]).filter(
+    (mode) => only === undefined || mode === "disabled" || only.includes(mode),
+  );
+  const has = (mode: Mode) => modes.includes(mode);
   const sink = await startSinkProcess();
   const workerTids: Partial<Record<Mode, number[]>> = {};
-  const loops = {} as Record<Mode, Loop>;
+  const loops = {} as Partial<Record<Mode, Loop>>;
   for (const mode of modes) {
     const before = threadIds();
     loops[mode] = createLoop(MODES[mode].ratio, {
@@ -474,7 +501,7 @@ async function tickLoop(opts: { quick: boolean }): Promise<Figure[]> {
       modes.map((mode) => [
         mode,
         async () => {
-          const loop = loops[mode];
+          const loop = loops[mode]!;
           const tids = workerTids[mode] ?? [];
           const workerCpu = () => tids.reduce((sum, tid) => sum + threadCpuNs(tid), 0);
           useAsyncContext(MODES[mode].asyncContext);
@@ -513,18 +540,18 @@ async function tickLoop(opts: { quick: boolean }): Promise<Figure[]> {
     ) as Record<Mode, () => Promise<number>>,
   });
   const workerStats = {
-    worker: await loops.worker.tickTracing?.stats(),
-    worker1Context: await loops.worker1Context.tickTracing?.stats(),
+    worker: await loops.worker?.tickTracing?.stats(),
+    worker1Context: await loops.worker1Context?.tickTracing?.stats(),
   };
   const dropped = {
-    worker: loops.worker.tickTracing?.droppedTicks() ?? 0,
-    worker1Context: loops.worker1Context.tickTracing?.droppedTicks() ?? 0,
+    worker: loops.worker?.tickTracing?.droppedTicks() ?? 0,
+    worker1Context: loops.worker1Context?.tickTracing?.droppedTicks() ?? 0,
   };
   const droppedSpans = {
-    worker: loops.worker.tickTracing?.droppedSpans() ?? 0,
-    worker1Context: loops.worker1Context.tickTracing?.droppedSpans() ?? 0,
+    worker: loops.worker?.tickTracing?.droppedSpans() ?? 0,
+    worker1Context: loops.worker1Context?.tickTracing?.droppedSpans() ?? 0,
   };
-  for (const mode of modes) await loops[mode].shutdown();
+  for (const mode of modes) await loops[mode]!.shutdown();
   await sink.proc.stop();
   const figures: Figure[] = [];
   const base = perRound.disabled.slice(warmupRounds);
@@ -537,7 +564,7 @@ async function tickLoop(opts: { quick: boolean }): Promise<Figure[]> {
     summarize(cpu[mode].slice(warmupRounds).map((r, i) => r[key] - cpu.disabled[warmupRounds + i]![key]));
   const disabledMainUs = cpuOf("disabled", "mainUs").median;
   const disabledProcessUs = cpuOf("disabled", "processUs").median;
-  for (const mode of ["enabled", "worker", "sampled"] as const) {
+  for (const mode of (["enabled", "worker", "sampled"] as const).filter(has)) {
     const rows = perRound[mode].slice(warmupRounds);
     const addedMedian = summarize(rows.map((r, i) => r.median - base[i]!.median));
     const addedP99 = summarize(rows.map((r, i) => r.p99 - base[i]!.p99));
@@ -580,6 +607,7 @@ async function tickLoop(opts: { quick: boolean }): Promise<Figure[]> {
     "worker1Context",
     "disabledContext",
   ] as const) {
+    if (!has(mode)) continue;
     const target = throughputTarget(mode);
     const addedMainUs = cpuOf(mode, "mainUs").median - disabledMainUs;
     figures.push(
@@ -596,7 +624,7 @@ async function tickLoop(opts: { quick: boolean }): Promise<Figure[]> {
       }),
     );
   }
-  for (const mode of ["enabled", "worker"] as const) {
+  for (const mode of (["enabled", "worker"] as const).filter(has)) {
     const added = addedOf(mode, "mainUs");
     figures.push({
       name: `trading-thread time added per traced tick (${label(mode)})`,
@@ -610,7 +638,7 @@ async function tickLoop(opts: { quick: boolean }): Promise<Figure[]> {
       note: `on-CPU time of the trading thread per tick (schedstat), minus the disabled loop's in the same round; baseline = the disabled tick's ${fmt(disabledMainUs)} µs`,
     });
   }
-  for (const mode of ["enabled", "worker"] as const) {
+  for (const mode of (["enabled", "worker"] as const).filter(has)) {
     const added = addedOf(mode, "processUs");
     const isWorker = mode === "worker";
     figures.push({
@@ -627,6 +655,7 @@ async function tickLoop(opts: { quick: boolean }): Promise<Figure[]> {
         : "process.cpuUsage() per tick minus the disabled loop's in the same round, each round folding its own hot path and flushing its own batch processor; the SDK's batch processor hands spans to an exporter that drops them (no serialisation counted on this path)",
     });
   }
+  if (!has("worker")) return figures;
   const workerOwn = cpuOf("worker", "workerUs");
   figures.push({
     name: "tick-trace exporter worker CPU per traced tick",
@@ -637,7 +666,7 @@ async function tickLoop(opts: { quick: boolean }): Promise<Figure[]> {
     target: null,
     met: null,
     spread: `p25-p75 ${fmt(workerOwn.p25)}-${fmt(workerOwn.p75)} µs (n=${workerOwn.n} rounds)`,
-    note: `on-CPU time of the exporter thread (schedstat of the thread the worker started) per traced tick (14 spans): ring reads, span building, OTLP/protobuf encoding and HTTP; reported so the total stays honest (it is inside the whole-process row)${workerTids.worker?.length === 1 ? "" : `; ${workerTids.worker?.length ?? 0} new threads attributed to the worker`}; at 1%: ${fmt(cpuOf("worker1Context", "workerUs").median)} µs per tick (ticks dropped ${dropped.worker1Context})`,
+    note: `on-CPU time of the exporter thread (schedstat of the thread the worker started) per traced tick (14 spans): ring reads, span building, OTLP/protobuf encoding and HTTP; reported so the total stays honest (it is inside the whole-process row)${workerTids.worker?.length === 1 ? "" : `; ${workerTids.worker?.length ?? 0} new threads attributed to the worker`}; at 1%: ${has("worker1Context") ? fmt(cpuOf("worker1Context", "workerUs").median) : "not run"} µs per tick (ticks dropped ${dropped.worker1Context})`,
   });
   return figures;
 }

@@ -136,7 +136,10 @@ export function createRuntime(config: Config, options: InternalRuntimeOptions = 
   for (const warning of sdk.instrumentations.warnings) log.warn(warning);
 
   const health = new HealthRegistry();
-  const metrics = createTradingMetrics(sdk.meter, { cardinalityLimit: config.telemetry.cardinality_limit });
+  const metrics = createTradingMetrics(sdk.meter, {
+    cardinalityLimit: config.telemetry.cardinality_limit,
+    ...(sdk.histograms ? { histograms: sdk.histograms } : {}),
+  });
   if (config.telemetry.enabled) {
     const pushed = [
       config.telemetry.traces.enabled && "traces",

@@ -8,6 +8,7 @@ import {
   type MetricOptions,
   type UpDownCounter,
 } from "@opentelemetry/api";
+import type { HistogramExport, OwnHistogram } from "./histogram-export.js";
 import { SeriesTable, type Series } from "./series-table.js";
 
 /**
@@ -64,6 +65,12 @@ export interface FoldGroupOptions {
   histogramBufferSize: number;
   /** Longest a histogram value waits for a fold when no reader collects. */
   histogramFoldIntervalMillis: number;
+  /**
+   * Where histograms are aggregated instead of the SDK's histogram instruments (the runtime's,
+   * given to its readers as metric producers). Without it, values are buffered and replayed into
+   * the SDK's instruments by the fold.
+   */
+  histograms?: HistogramExport;
 }
 
 /**
@@ -116,6 +123,8 @@ export class FoldGroup {
   }
 
   histogram(name: string, options: MetricOptions): FoldedHistogram {
+    const own = this.options.histograms;
+    if (own) return new OwnFoldedHistogram(own.histogram(name, options), this.table(name), name);
     const histogram = new FoldedHistogramImpl(
       this.meter.createHistogram(name, options),
       this.table(name),
@@ -358,5 +367,44 @@ class FoldedHistogramImpl implements FoldedHistogram, Foldable {
       const at = series[seriesOf[i] ?? 0];
       if (at) this.target.record(values[i] ?? 0, at.attributes);
     }
+  }
+}
+
+/**
+ * Histograms aggregated by a {@link HistogramExport}: a value is recorded into its series'
+ * buckets at once (no buffer, no fold, no SDK call), and readers collect the finished data points.
+ */
+class OwnFoldedHistogram implements FoldedHistogram {
+  constructor(
+    private readonly target: OwnHistogram,
+    private readonly table: SeriesTable,
+    private readonly name: string,
+  ) {}
+
+  /** Always 0: nothing is buffered. */
+  readonly dropped = 0;
+
+  record(value: number, attributes?: Attributes): void {
+    if (!this.accepts(value)) return;
+    const series = this.table.resolve(attributes);
+    this.target.record(series.index, series.attributes, value);
+  }
+
+  bind(attributes?: Attributes): BoundRecorder {
+    const series = this.table.resolve(attributes);
+    const target = this.target;
+    return {
+      record: (value) => {
+        if (this.accepts(value)) target.record(series.index, series.attributes, value);
+      },
+    };
+  }
+
+  private accepts(value: number): boolean {
+    // NaN is dropped too: the SDK's accumulation ignores it.
+    if (typeof value === "number" && value >= 0) return true;
+    if (Number.isNaN(value)) return false;
+    diag.warn(`ticktrace: ${this.name} takes a non-negative number; ${String(value)} was dropped`);
+    return false;
   }
 }

@@ -1,5 +1,10 @@
 import type { Attributes, Counter, Histogram, UpDownCounter } from "@opentelemetry/api";
 
+/** A histogram that hands out a handle to one series (ticktrace's catalogue histograms). */
+export interface BindableHistogram {
+  bind(attributes: Attributes): { record(value: number): void };
+}
+
 export interface HotPathRecorderOptions {
   /** Slots in the ring buffer (rounded up to a power of two). Default 8192. */
   capacity?: number;
@@ -38,6 +43,8 @@ export class HotPathRecorder {
   private timer: NodeJS.Timeout | undefined;
   private droppedCount = 0;
   private stopped = false;
+  /** Whether a counter series was added to since the last fold. */
+  private anySum = false;
 
   constructor(options: HotPathRecorderOptions = {}) {
     const wanted = options.capacity ?? 8192;
@@ -51,14 +58,23 @@ export class HotPathRecorder {
     this.flushIntervalMillis = flushIntervalMillis;
   }
 
-  /** Registers a histogram series fed with durations in milliseconds; call at setup, not on the hot path. */
-  series(histogram: Histogram, attributes: Attributes): HotPathSeries {
+  /**
+   * Registers a histogram series fed with durations in milliseconds; call at setup, not on the
+   * hot path. A histogram that can bind a series (ticktrace's catalogue instruments) is bound
+   * here, once, so the fold does no attribute lookup per value.
+   */
+  series(histogram: Histogram | BindableHistogram, attributes: Attributes): HotPathSeries {
+    if ("bind" in histogram) {
+      const bound = histogram.bind(attributes);
+      return this.addSink((ms) => bound.record(ms / 1000), false);
+    }
     return this.addSink((ms) => histogram.record(ms / 1000, attributes), false);
   }
 
   /**
    * Registers a counter series fed with increments (an up-down counter takes negative ones).
-   * Increments are summed per fold, so the counter sees one `add` per series per fold.
+   * Increments are summed as they come (no buffer slot: an addition on the hot path) and the
+   * counter sees one `add` per series per fold.
    */
   counterSeries(counter: Counter | UpDownCounter, attributes: Attributes): HotPathSeries {
     return this.addSink((sum) => counter.add(sum, attributes), true);
@@ -74,6 +90,13 @@ export class HotPathRecorder {
 
   /** Hot path: stores one value (a duration in ms, or an increment) for `series`. Constant time, no allocation. */
   record(series: HotPathSeries, value: number): void {
+    if (this.summed[series] === true) {
+      // A counter's increments need no order and no slot: summed now, handed over at the fold.
+      // (A tick of the reference loop makes 17 of its 30 records here.)
+      this.sums[series] = (this.sums[series] ?? 0) + value;
+      this.anySum = true;
+      return;
+    }
     if (this.writeAt - this.readAt > this.mask) {
       this.droppedCount++;
       return;
@@ -89,7 +112,7 @@ export class HotPathRecorder {
     return this.droppedCount;
   }
 
-  /** Samples written but not yet folded. */
+  /** Histogram samples written but not yet folded (counter increments are summed as they come). */
   get pending(): number {
     return this.writeAt - this.readAt;
   }
@@ -97,25 +120,18 @@ export class HotPathRecorder {
   /** Folds every pending sample into its instrument. Off the hot path. */
   flush(): void {
     const end = this.writeAt;
-    let anySum = false;
     for (let i = this.readAt; i < end; i++) {
       const slot = i & this.mask;
-      const series = this.seriesIndex[slot] ?? 0;
-      const value = this.values[slot] ?? 0;
-      if (this.summed[series]) {
-        this.sums[series] = (this.sums[series] ?? 0) + value;
-        anySum = true;
-      } else {
-        this.sinks[series]?.(value);
-      }
+      this.sinks[this.seriesIndex[slot] ?? 0]?.(this.values[slot] ?? 0);
     }
     this.readAt = end;
-    if (!anySum) return;
+    if (!this.anySum) return;
+    this.anySum = false;
     for (let series = 0; series < this.sums.length; series++) {
       const sum = this.sums[series] ?? 0;
-      if (sum === 0 && !this.summed[series]) continue;
+      if (sum === 0) continue;
       this.sums[series] = 0;
-      if (this.summed[series] && sum !== 0) this.sinks[series]?.(sum);
+      this.sinks[series]?.(sum);
     }
   }
 

@@ -45,6 +45,7 @@ import {
   MeterProvider,
   PeriodicExportingMetricReader,
   type IMetricReader,
+  type MetricProducer,
   type ViewOptions,
 } from "@opentelemetry/sdk-metrics";
 import {
@@ -59,6 +60,7 @@ import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from "@opentelemetry/semantic
 import type { Config } from "../config/schema.js";
 import { whenAllRefuse } from "./collector-probe.js";
 import { createExportMonitor, type ExportMonitor } from "./export-monitor.js";
+import { HistogramExport } from "./histogram-export.js";
 import { loadInstrumentations, type DeferredInstrumentations } from "./instrumentations.js";
 import { createLazyExporter } from "./lazy-exporter.js";
 import { METER_NAME } from "./metrics.js";
@@ -118,6 +120,11 @@ export interface TelemetrySdk {
   readonly tickTracing: TickTracerFactory | undefined;
   /** The worker tick tracer itself (its drop counters), when `tick_tracing` is `worker`. */
   readonly workerTickTracing: WorkerTickTracing | undefined;
+  /**
+   * Where the catalogue's histograms are aggregated (pass it to `createTradingMetrics`): every
+   * metric reader collects them through a producer of its own. Undefined when metrics are off.
+   */
+  readonly histograms: HistogramExport | undefined;
   /** Instrumentation names that were loaded, the one-line warnings for those that were not, and the instances. */
   readonly instrumentations: { loaded: string[]; warnings: string[]; instances: readonly Instrumentation[] };
   /**
@@ -225,10 +232,11 @@ function createMetricExporter(protocol: OtlpProtocol, options: OtlpExporterOptio
       );
 }
 
-function createPrometheusReader(): PrometheusExporter {
+function createPrometheusReader(producer: MetricProducer): PrometheusExporter {
   // The pull reader only; `/metrics` is served by the health server (see prometheus-text.ts).
   return new (require("@opentelemetry/exporter-prometheus") as typeof Prometheus).PrometheusExporter({
     preventServerStart: true,
+    metricProducers: [producer],
   });
 }
 /* eslint-enable @typescript-eslint/no-require-imports */
@@ -260,6 +268,7 @@ export function startTelemetrySdk(config: Config): TelemetrySdk {
       exportMonitor,
       tickTracing: undefined,
       workerTickTracing: undefined,
+      histograms: undefined,
       instrumentations: { loaded: [], warnings: [], instances: [] },
       shutdown: () => Promise.resolve(),
     };
@@ -294,21 +303,28 @@ export function startTelemetrySdk(config: Config): TelemetrySdk {
     spanProcessors.push(new BatchSpanProcessor(exporter, batchOptions(telemetry.traces.batch_delay_ms)));
   }
   const metricReaders: IMetricReader[] = [];
+  // The catalogue's histograms are aggregated by ticktrace, not by the SDK's instruments (see
+  // histogram-export.ts); each reader collects them through a producer of its own.
+  const histograms = new HistogramExport(METER_NAME);
   let prometheus: PrometheusExporter | undefined;
   if (telemetry.metrics_enabled) {
-    prometheus = createPrometheusReader();
+    const producer = histograms.producer();
+    prometheus = createPrometheusReader(producer);
+    producer.bind(prometheus);
     metricReaders.push(prometheus);
   }
   if (telemetry.metrics_push.enabled) {
     pushUrls.push(otlpUrl(config, "metrics"));
     const exporter = createMetricExporter(protocol, exporterOptions("metrics"));
-    metricReaders.push(
-      new PeriodicExportingMetricReader({
-        exporter: exportMonitor.wrapMetricExporter(exporter),
-        exportIntervalMillis: telemetry.metrics_push.interval_ms,
-        exportTimeoutMillis: Math.min(telemetry.otlp.timeout_ms, telemetry.metrics_push.interval_ms),
-      }),
-    );
+    const producer = histograms.producer();
+    const reader = new PeriodicExportingMetricReader({
+      exporter: exportMonitor.wrapMetricExporter(exporter),
+      exportIntervalMillis: telemetry.metrics_push.interval_ms,
+      exportTimeoutMillis: Math.min(telemetry.otlp.timeout_ms, telemetry.metrics_push.interval_ms),
+      metricProducers: [producer],
+    });
+    producer.bind(reader);
+    metricReaders.push(reader);
   }
 
   // The context manager and propagators are registered even without traces: incoming trace
@@ -401,6 +417,7 @@ export function startTelemetrySdk(config: Config): TelemetrySdk {
     exportMonitor,
     tickTracing: workerTickTracing?.factory,
     workerTickTracing,
+    histograms: metricReaders.length > 0 ? histograms : undefined,
     instrumentations: {
       loaded,
       warnings,

@@ -1,3 +1,4 @@
+import type { Attributes } from "@opentelemetry/api";
 import { describe, expect, it } from "vitest";
 import { HotPathRecorder } from "../../src/telemetry/hot-path.js";
 import { TokenBucket } from "../../src/trading/venues/rate-limiter.js";
@@ -37,6 +38,34 @@ describe("HotPathRecorder", () => {
     const [point] = await points("trading_tick_duration_seconds");
     expect(point!.value).toBe(7);
     await hot.shutdown(); // idempotent
+  });
+
+  it("sums counter increments as they come: no buffer slot, none dropped, one add per fold", async () => {
+    const { metrics, points } = createMetricsProbe();
+    const adds: number[] = [];
+    const counter = {
+      add: (value: number, attributes?: Attributes) => {
+        adds.push(value);
+        metrics.ordersPlaced.add(value, attributes);
+      },
+    };
+    const hot = new HotPathRecorder({ capacity: 4 });
+    const placed = hot.counterSeries(counter, {
+      exchange: "sim",
+      symbol: "BTC/USDT",
+      side: "buy",
+      type: "limit",
+    });
+    const s = hot.series(metrics.tickDuration, { strategy: "mm-1" });
+    for (let i = 0; i < 10; i++) hot.record(placed, 1);
+    hot.record(s, 1);
+    expect(hot.pending).toBe(1);
+    expect(hot.dropped).toBe(0);
+    hot.flush();
+    hot.flush(); // nothing new: no add of 0
+    expect(adds).toEqual([10]);
+    expect((await points("trading_orders_placed_total"))[0]!.value).toBe(10);
+    expect((await points("trading_tick_duration_seconds"))[0]!.value).toBe(1);
   });
 
   it("validates its options by name", () => {

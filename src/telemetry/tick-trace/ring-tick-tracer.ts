@@ -189,6 +189,12 @@ export class RingTickTracer implements TickTracer {
   /** Word offset one past the slot's last span record. */
   private end = 0;
   private head = 0;
+  /** Slots published so far (the shared head, as this thread, its only writer, last stored it). */
+  private published: number;
+  /** The worker's tail as last read (at most the shared one). */
+  private tail: number;
+  private readonly slots: number;
+  private readonly slotWords: number;
   private bytesUsed = 0;
   private stringBase = 0;
 
@@ -202,6 +208,10 @@ export class RingTickTracer implements TickTracer {
     this.upperBound = Math.floor(ratio * 0xffffffff);
     this.maxSpans = options.ring.sizing.maxSpans;
     this.stringEnd = options.ring.sizing.stringBytes;
+    this.slots = options.ring.sizing.slots;
+    this.slotWords = options.ring.slotWords;
+    this.published = Atomics.load(options.ring.control, CONTROL_HEAD);
+    this.tail = Atomics.load(options.ring.control, CONTROL_TAIL);
   }
 
   kind(name: string, attributes: Attributes | undefined, extraKey?: string): StageKind {
@@ -248,7 +258,14 @@ export class RingTickTracer implements TickTracer {
       : trace.setSpan(ROOT_CONTEXT, trace.wrapSpanContext({ traceId, spanId, traceFlags: flags }));
   }
 
-  span(kind: StageKind, startMs: number, endMs: number, extraValue?: string, error?: unknown): void {
+  span(
+    kind: StageKind,
+    stamps: Float64Array,
+    start: number,
+    end: number,
+    extraValue?: string,
+    error?: unknown,
+  ): void {
     if (!this.sampled) return;
     const at = this.next;
     if (at >= this.end) {
@@ -259,8 +276,8 @@ export class RingTickTracer implements TickTracer {
     const words = this.words;
     const floats = this.floats;
     words[at + S_KIND] = kind.id;
-    floats[(at + S_START) >> 1] = startMs;
-    floats[(at + S_END) >> 1] = endMs;
+    floats[(at + S_START) >> 1] = stamps[start] ?? 0;
+    floats[(at + S_END) >> 1] = stamps[end] ?? 0;
     if (extraValue === undefined && error === undefined) {
       words[at + S_FLAGS] = F_CHILD;
       return;
@@ -285,25 +302,30 @@ export class RingTickTracer implements TickTracer {
     words[this.slot + H_SPAN_COUNT] = (this.next - root) / SPAN_WORDS;
     words[this.slot + H_BYTES_USED] = this.bytesUsed;
     // Publishes the slot: the worker reads head with Atomics, which orders every store above before it.
-    Atomics.store(this.ring.control, CONTROL_HEAD, (this.head + 1) | 0);
+    this.published = (this.head + 1) | 0;
+    Atomics.store(this.ring.control, CONTROL_HEAD, this.published);
   }
 
   /** Claims the next slot and writes its header; false (and one dropped tick) when the ring is full. */
   private openSlot(t0: number, t1: number, t2: number, t3: number, r0: number, r1: number): boolean {
-    const ring = this.ring;
-    const head = Atomics.load(ring.control, CONTROL_HEAD);
-    const tail = Atomics.load(ring.control, CONTROL_TAIL);
-    if (((head - tail) | 0) >= ring.sizing.slots) {
-      Atomics.add(ring.control, CONTROL_DROPPED_TICKS, 1);
-      return false;
+    // This thread is head's only writer, so its own copy is current; the tail it last read can
+    // only be behind (the worker frees slots, never takes them back), which under-counts the room:
+    // the shared tail is read again only when the ring looks full.
+    const head = this.published;
+    if (((head - this.tail) | 0) >= this.slots) {
+      this.tail = Atomics.load(this.ring.control, CONTROL_TAIL);
+      if (((head - this.tail) | 0) >= this.slots) {
+        Atomics.add(this.ring.control, CONTROL_DROPPED_TICKS, 1);
+        return false;
+      }
     }
-    const slot = ring.slotWord(head);
+    const slot = (head & (this.slots - 1)) * this.slotWords;
     this.head = head;
     this.slot = slot;
     this.next = slot + HEADER_WORDS;
     this.end = slot + HEADER_WORDS + this.maxSpans * SPAN_WORDS;
     this.bytesUsed = 0;
-    this.stringBase = ring.stringArea(slot);
+    this.stringBase = this.end * 4;
     const words = this.words;
     words[slot + H_TRACE_ID] = t0;
     words[slot + H_TRACE_ID + 1] = t1;

@@ -7,19 +7,25 @@
  * tick (counted as dropped), never block.
  *
  * Layout (all little-endian, every offset a multiple of 8):
- * - control block, {@link CONTROL_BYTES}: `Int32` head, tail, dropped ticks, dropped spans;
+ * - control block, {@link CONTROL_BYTES}: `Int32` head and dropped ticks, then on a cache line of
+ *   their own tail and dropped spans;
  * - `slots` slots of {@link slotBytes}: a header of {@link HEADER_WORDS} `Uint32` words, then
  *   `maxSpans` span records of {@link SPAN_WORDS} words, then a byte area for strings that are
  *   not interned (order ids, error messages). The trading thread writes only the words a span
  *   uses (kind, flags, start, end; the rest under a flag), so a stage span is four stores.
  */
 
-/** Control words (Int32 indexes). */
+/**
+ * Control words (Int32 indexes), in two 64-byte cache lines by writer: head and the dropped
+ * ticks (the trading thread) apart from tail and the dropped spans (mostly the worker). In one
+ * line, every tail the worker stored while draining took the line from the trading thread's
+ * core, and its next head store had to fetch it back.
+ */
 export const CONTROL_HEAD = 0;
-export const CONTROL_TAIL = 1;
-export const CONTROL_DROPPED_TICKS = 2;
-export const CONTROL_DROPPED_SPANS = 3;
-export const CONTROL_BYTES = 64;
+export const CONTROL_DROPPED_TICKS = 1;
+export const CONTROL_TAIL = 16;
+export const CONTROL_DROPPED_SPANS = 17;
+export const CONTROL_BYTES = 128;
 
 /** Slot header (Uint32 word offsets within the slot). */
 export const H_SPAN_COUNT = 0;

@@ -53,11 +53,21 @@ export interface TickTracer {
   /** The tick's trace id (32 lowercase hex digits). */
   readonly traceId: string;
   /**
-   * One finished stage span under the tick's root. `extraValue`: the value of the kind's extra
+   * One finished stage span under the tick's root, from `stamps[start]` to `stamps[end]`
+   * (monotonic readings, the clock's `monotonicMs`). The readings stay in the caller's typed
+   * array and cross the call as indexes: a double passed to a call V8 does not inline is boxed
+   * into a new heap number, two per span. `extraValue`: the value of the kind's extra
    * attribute, known only during the tick (an order id); `error`: recorded as an `exception`
    * event at the span's end and an ERROR status. Ignored when the tick is not sampled.
    */
-  span(kind: StageKind, startMs: number, endMs: number, extraValue?: string, error?: unknown): void;
+  span(
+    kind: StageKind,
+    stamps: Float64Array,
+    start: number,
+    end: number,
+    extraValue?: string,
+    error?: unknown,
+  ): void;
   /** Ends the root span at `endMs` with `tick.outcome` and, when `error` is given, an exception and ERROR status. */
   endTick(endMs: number, outcome: string, error?: unknown): void;
 }
@@ -165,14 +175,20 @@ export class SdkTickTracer implements TickTracer {
     this.context = trace.setSpan(ROOT_CONTEXT, span);
   }
 
-  span(kind: StageKind, startMs: number, endMs: number, extraValue?: string, error?: unknown): void {
+  span(
+    kind: StageKind,
+    stamps: Float64Array,
+    start: number,
+    endAt: number,
+    extraValue?: string,
+    error?: unknown,
+  ): void {
     if (!this.sampled) return;
-    const end = this.epoch.hrTime(endMs);
+    const end = this.epoch.hrTime(stamps[endAt] ?? 0);
+    const startTime = this.epoch.hrTime(stamps[start] ?? 0);
     const span = this.tracer.startSpan(
       kind.name,
-      kind.attributes
-        ? { startTime: this.epoch.hrTime(startMs), attributes: kind.attributes }
-        : { startTime: this.epoch.hrTime(startMs) },
+      kind.attributes ? { startTime, attributes: kind.attributes } : { startTime },
       this.context,
     );
     if (kind.extraKey !== undefined && extraValue !== undefined) span.setAttribute(kind.extraKey, extraValue);
