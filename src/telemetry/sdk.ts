@@ -57,6 +57,7 @@ import {
 import { NodeTracerProvider } from "@opentelemetry/sdk-trace-node";
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from "@opentelemetry/semantic-conventions";
 import type { Config } from "../config/schema.js";
+import { CCXT_INSTRUMENTATION_NAME, CCXT_INSTRUMENTATION_VERSION } from "./ccxt/instrumentation.js";
 import { whenAllRefuse } from "./collector-probe.js";
 import { createExportMonitor, type ExportMonitor } from "./export-monitor.js";
 import { loadInstrumentations, type DeferredInstrumentations } from "./instrumentations.js";
@@ -386,6 +387,8 @@ export function startTelemetrySdk(config: Config): TelemetrySdk {
                 : { code: ExportResultCode.FAILED, error: new Error(error) },
             ),
           fallbackTracer: trace.getTracer(METER_NAME),
+          // The ccxt instrumentation's call spans go to the same worker (OTLP/protobuf only).
+          calls: { scopeName: CCXT_INSTRUMENTATION_NAME, scopeVersion: CCXT_INSTRUMENTATION_VERSION },
         })
       : undefined;
 
