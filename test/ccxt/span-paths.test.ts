@@ -13,9 +13,15 @@ import {
   BasicTracerProvider,
   BatchSpanProcessor,
   ParentBasedSampler,
+  SamplingDecision,
   TraceIdRatioBasedSampler,
 } from "@opentelemetry/sdk-trace-base";
 import { createRequire } from "node:module";
+import { MessageChannel } from "node:worker_threads";
+import { createManualClock } from "../../src/clock.js";
+import { RingSpanWriter, type RingSpanIds } from "../../src/telemetry/tick-trace/ring-span-writer.js";
+import { InternTable } from "../../src/telemetry/tick-trace/ring-tick-tracer.js";
+import { TickRing } from "../../src/telemetry/tick-trace/ring.js";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -34,6 +40,7 @@ import { attributes, eventually, OtlpReceiver, type KeyValue } from "../telemetr
 import { FakeBinance } from "./fake-binance.js";
 import { ROOT, type CcxtExchange, type CcxtModule } from "./helpers.js";
 
+const UNSAMPLED_TRACE = "1".repeat(32);
 const RESOURCE = { "service.name": "ccxt-span-paths", "service.version": "1.0.0" };
 
 interface ReceivedSpan {
@@ -182,6 +189,12 @@ describe("ccxt call spans: the exporter worker's ring path and the SDK path send
       await ex.fetchTicker("BTC/USDT");
       span.end();
     });
+    // Under an unsampled parent: no spans on either path.
+    const unsampled = trace.setSpan(
+      ROOT_CONTEXT,
+      trace.wrapSpanContext({ traceId: UNSAMPLED_TRACE, spanId: "2".repeat(16), traceFlags: 0 }),
+    );
+    await context.with(unsampled, () => ex.fetchTicker("BTC/USDT"));
     // A call that fails while one of its attempts is still out: that attempt ends after the call.
     fake.next("/sapi/v1/margin/allPairs", { kind: "delay", ms: 150 });
     fake.next("/sapi/v1/margin/isolated/allPairs", {
@@ -246,7 +259,115 @@ describe("ccxt call spans: the exporter worker's ring path and the SDK path send
     expect(
       viaRing.find((r) => String(r.attributes["url.full"]).includes("/sapi/v1/margin/allPairs"))?.parent,
     ).toBe("binance fetchMarkets");
+    for (const side of [sdkSide, ringSide])
+      expect(side.spans.filter((s) => s.item.traceId === UNSAMPLED_TRACE)).toEqual([]);
     expect(ringSide.spans[0]!.resource).toEqual(sdkSide.spans[0]!.resource);
     expect(viaRing[0]!.scope).toBe(`${CCXT_INSTRUMENTATION_NAME}@${CCXT_INSTRUMENTATION_VERSION}`);
+  });
+
+  it("once the worker has stopped there is no writer, and calls get SDK spans with the same tree", async () => {
+    instrumentation.attachSpanSink(() => tracing.spanWriter());
+    expect(tracing.spanWriter()).toBeDefined();
+    await tracing.shutdown();
+    expect(tracing.spanWriter()).toBeUndefined();
+    const before = sdkSide.spans.length;
+    const ex = new ccxt.binance(fake.exchangeOptions());
+    await ex.loadMarkets();
+    sdkSide.spans.splice(0, sdkSide.spans.length);
+    await context.with(ROOT_CONTEXT, () => ex.fetchTicker("BTC/USDT"));
+    await provider.forceFlush();
+    await ex.close();
+    expect(before).toBeGreaterThan(0);
+    const call = sdkSide.spans.find((s) => s.item.name === "binance fetchTicker")!.item;
+    const attempts = sdkSide.spans.filter((s) => s.item.parentSpanId === call.spanId);
+    expect(attempts.map((s) => s.item.name)).toEqual(["GET"]);
+    expect(attributes(attempts[0]!.item.attributes)["http.response.status_code"]).toBe(200);
+  });
+});
+
+describe("ccxt call spans: the fallback", () => {
+  it("with http/json the worker takes no call spans (no writer): the SDK path", async () => {
+    const json = createWorkerTickTracing({
+      url: undefined,
+      protocol: "http/json",
+      timeoutMs: 1_000,
+      batchDelayMs: 50,
+      samplingRatio: 1,
+      resource: RESOURCE,
+      scopeName: "ticktrace",
+      fallbackTracer: trace.getTracer("ticktrace"),
+      calls: { scopeName: CCXT_INSTRUMENTATION_NAME, scopeVersion: CCXT_INSTRUMENTATION_VERSION },
+    });
+    expect(json.spanWriter()).toBeUndefined();
+    await json.shutdown();
+    const protobufWithoutCalls = createWorkerTickTracing({
+      url: undefined,
+      protocol: "http/protobuf",
+      timeoutMs: 1_000,
+      batchDelayMs: 50,
+      samplingRatio: 1,
+      resource: RESOURCE,
+      scopeName: "ticktrace",
+      fallbackTracer: trace.getTracer("ticktrace"),
+    });
+    expect(protobufWithoutCalls.spanWriter()).toBeUndefined();
+    await protobufWithoutCalls.shutdown();
+  });
+});
+
+describe("ccxt call spans: sampling on the ring path", () => {
+  it("a root call is kept exactly when the SDK's TraceIdRatioBased sampler keeps its trace id; a child follows its parent", () => {
+    const channel = new MessageChannel();
+    channel.port1.unref();
+    const writer = new RingSpanWriter({
+      ring: new TickRing({ slots: 2, maxSpans: 2, stringBytes: 64 }),
+      interns: new InternTable((message) => channel.port1.postMessage(message)),
+      clock: createManualClock(),
+      samplingRatio: 0.3,
+    });
+    const sdk = new TraceIdRatioBasedSampler(0.3);
+    const ids = (): RingSpanIds => ({
+      sampled: false,
+      traceId: "",
+      spanId: "",
+      t0: 0,
+      t1: 0,
+      t2: 0,
+      t3: 0,
+      s0: 0,
+      s1: 0,
+      hasParent: false,
+      p0: 0,
+      p1: 0,
+    });
+    let kept = 0;
+    for (let i = 0; i < 5_000; i++) {
+      const root = ids();
+      writer.assign(root, undefined);
+      expect(root.traceId).toMatch(/^[0-9a-f]{32}$/);
+      expect(root.spanId).toMatch(/^(?!0{16})[0-9a-f]{16}$/);
+      const decision = sdk.shouldSample(ROOT_CONTEXT, root.traceId).decision;
+      expect(root.sampled, root.traceId).toBe(decision === SamplingDecision.RECORD_AND_SAMPLED);
+      if (root.sampled) kept++;
+      // a child of an SDK span context: the parent's trace, its flag, its id as the parent's words
+      const child = ids();
+      const parent = { traceId: root.traceId, spanId: root.spanId, traceFlags: root.sampled ? 1 : 0 };
+      writer.assign(child, parent);
+      expect(child.traceId).toBe(root.traceId);
+      expect(child.sampled).toBe(root.sampled);
+      expect(child.spanId).not.toBe(root.spanId);
+      if (child.sampled)
+        expect([child.t0, child.t1, child.t2, child.t3, child.p0, child.p1]).toEqual([
+          root.t0,
+          root.t1,
+          root.t2,
+          root.t3,
+          root.s0,
+          root.s1,
+        ]);
+    }
+    channel.port1.close();
+    expect(kept).toBeGreaterThan(1_200);
+    expect(kept).toBeLessThan(1_800);
   });
 });
