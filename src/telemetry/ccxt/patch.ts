@@ -74,7 +74,6 @@ const KEY = {
   waitMs: attributeKey("exchange.ratelimit.wait_ms"),
   attempts: attributeKey("exchange.http.attempts"),
   errorType: attributeKey("error.type"),
-  url: attributeKey("url.full"),
   status: attributeKey("http.response.status_code"),
   resends: attributeKey("http.request.resend_count"),
 };
@@ -390,13 +389,12 @@ class Attempt {
   write(writer: RingSpanWriter): void {
     const server = serverOf(this.url);
     writer.span(server.kind(writer, this.method), this.startMs, this.endMs);
-    writer.string(KEY.url, redactUrl(this.url));
     if (this.status !== undefined) writer.number(KEY.status, this.status);
     if (this.resends > 0) writer.number(KEY.resends, this.resends);
-    if (this.errorType !== undefined) {
-      writer.string(KEY.errorType, this.errorType);
-      writer.error(this.errorType);
-    }
+    if (this.errorType !== undefined) writer.string(KEY.errorType, this.errorType);
+    // as sent: the worker redacts it (a signed query's split and join off this thread)
+    writer.url(this.url);
+    if (this.errorType !== undefined) writer.error(this.errorType);
   }
 }
 

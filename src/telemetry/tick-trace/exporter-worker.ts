@@ -10,6 +10,7 @@ import { performance } from "node:perf_hooks";
 import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from "node:worker_threads";
 import { randomFillSync } from "node:crypto";
 import type { Attributes } from "@opentelemetry/api";
+import { redactUrl } from "../redact-url.js";
 import { backoffDelayMs, type BackoffPolicy } from "../../retry/backoff.js";
 import { parseRetryAfter } from "../../retry/retry-after.js";
 import type { InternMessage } from "./ring-tick-tracer.js";
@@ -36,6 +37,7 @@ const {
   F_EXTRA,
   F_PARENT,
   F_RAW_ATTRIBUTES,
+  F_URL,
   H_EPOCH_NS,
   H_EPOCH_S,
   H_PARENT_ID,
@@ -52,6 +54,7 @@ const {
   S_KIND,
   S_START,
   S_STATUS_MESSAGE,
+  S_URL,
   SPAN_WORDS,
 } = layout;
 
@@ -228,6 +231,13 @@ function putBytes(b: Uint8Array, p: number, source: Uint8Array, from: number, le
   return p + length;
 }
 
+/** The `url.full` KeyValue key field (call spans with F_URL). */
+const URL_KEY = (() => {
+  const key = new ProtoWriter();
+  key.string(1, "url.full");
+  return key.finish();
+})();
+
 /** Byte offset of the string area of the slot being read. */
 let slotStrings = 0;
 
@@ -315,6 +325,10 @@ class ProtoBatch {
     const keyValue = extra ? kind.extraKeyField.length + 1 + varintSize(anyValue) + anyValue : 0;
     const raw = (flags & F_RAW_ATTRIBUTES) !== 0;
     const rawLength = raw ? (ringWords[at + S_EXTRA_VALUE + 1] ?? 0) : 0;
+    const url = flags & F_URL ? redactUrl(readString(slot, at + S_URL) ?? "") : undefined;
+    const urlBytes = url === undefined ? 0 : Buffer.byteLength(url, "utf8");
+    const urlAny = 1 + varintSize(urlBytes) + urlBytes;
+    const urlKeyValue = URL_KEY.length + 1 + varintSize(urlAny) + urlAny;
     const event = flags & F_EXCEPTION ? exceptionEvent(slot, at, epochS, epochNs) : undefined;
     const status = flags & F_ERROR ? errorStatus(slot, at) : undefined;
     const length =
@@ -325,6 +339,7 @@ class ProtoBatch {
       18 + // start and end
       (extra ? 1 + varintSize(keyValue) + keyValue : 0) +
       rawLength +
+      (url === undefined ? 0 : 1 + varintSize(urlKeyValue) + urlKeyValue) +
       (event ? 1 + varintSize(event.length) + event.length : 0) +
       (status ? 1 + varintSize(status.length) + status.length : 2);
     this.ensure(length + 8);
@@ -369,6 +384,16 @@ class ProtoBatch {
     if (raw) {
       // already `Span.attributes` fields, encoded on the writing thread
       p = putBytes(b, p, ringBytes, slotStrings + (ringWords[at + S_EXTRA_VALUE] ?? 0), rawLength);
+    }
+    if (url !== undefined) {
+      b[p++] = 0x4a; // Span.attributes: url.full, redacted here
+      p = putVarint(b, p, urlKeyValue);
+      p = putBytes(b, p, URL_KEY, 0, URL_KEY.length);
+      b[p++] = 0x12;
+      p = putVarint(b, p, urlAny);
+      b[p++] = 0x0a;
+      p = putVarint(b, p, urlBytes);
+      p += b.write(url, p, urlBytes, "utf8");
     }
     if (event) {
       b[p++] = 0x5a;

@@ -16,6 +16,7 @@ const {
   F_ERROR,
   F_PARENT,
   F_RAW_ATTRIBUTES,
+  F_URL,
   H_BYTES_USED,
   H_EPOCH_NS,
   H_EPOCH_S,
@@ -30,6 +31,7 @@ const {
   S_KIND,
   S_START,
   S_STATUS_MESSAGE,
+  S_URL,
   SPAN_WORDS,
 } = layout;
 
@@ -340,6 +342,34 @@ export class RingSpanWriter {
       p += 8;
     }
     this.bytesUsed = p - this.stringBase;
+  }
+
+  /**
+   * The current span's request URL as it was sent, after its other attributes: the worker
+   * redacts it and adds it as `url.full`. A URL that does not fit is left out, never cut (a
+   * cut could end inside a signature the redaction would then not recognise).
+   */
+  url(value: string): void {
+    const at = this.record;
+    if (at === -1) return;
+    this.closeRaw();
+    const start = this.bytesUsed;
+    const n = Buffer.byteLength(value, "utf8");
+    if (start + n > this.stringEnd) return;
+    const bytes = this.bytes;
+    const base = this.stringBase + start;
+    let i = 0;
+    for (; i < value.length; i++) {
+      const c = value.charCodeAt(i);
+      if (c >= 0x80) break;
+      bytes[base + i] = c;
+    }
+    if (i < value.length) new TextEncoder().encodeInto(value.slice(i), bytes.subarray(base + i, base + n));
+    const words = this.words;
+    words[at + S_URL] = start;
+    words[at + S_URL + 1] = n;
+    words[at + S_FLAGS] = (words[at + S_FLAGS] ?? 0) | F_URL;
+    this.bytesUsed = start + n;
   }
 
   /** Ends the current span's attributes with an ERROR status and `message`. */

@@ -70,6 +70,15 @@ export const F_PARENT = 16; // record 0 only: its parent is the header's H_PAREN
  * by the call-span writer (`ring-span-writer.ts`), whose kinds have no extra key.
  */
 export const F_RAW_ATTRIBUTES = 32;
+/**
+ * {@link S_URL} holds a request URL as it was sent, which the worker redacts (query values of
+ * signatures and keys, credentials) and adds as `url.full`: the redaction, a split and join of
+ * the query for a signed request, runs off the writing thread. The unredacted URL never leaves
+ * the process's shared memory. Call spans only (they have no exception event).
+ */
+export const F_URL = 64;
+/** With {@link F_URL}: the URL (offset, length) in the slot's byte area; the exception-type words, unused by call spans. */
+export const S_URL = 6;
 
 export interface RingSizing {
   /** Slots (ticks) the ring holds; a power of two (slot numbers wrap at 2^32). */
