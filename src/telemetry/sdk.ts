@@ -367,7 +367,8 @@ export function startTelemetrySdk(config: Config): TelemetrySdk {
   deferred.arm();
 
   // Tick spans off the trading thread: the worker sends them to the same endpoint, with the same
-  // resource, scope and sampler as the SDK would (nothing starts until the tick loop asks).
+  // resource, scope and sampler as the SDK would (nothing starts until the tick loop or the
+  // first ccxt call asks).
   const workerTickTracing =
     tracerProvider && telemetry.tick_tracing === "worker"
       ? createWorkerTickTracing({

@@ -55,7 +55,10 @@ export interface WorkerTickTracingOptions {
   calls?: { scopeName: string; scopeVersion: string; sizing?: Partial<RingSizing> };
 }
 
-/** Call rings are small: a call and its attempts per slot, a signed URL or two of bytes. */
+/**
+ * The call ring: a unified call and its attempts per slot (binance's first `loadMarkets` sends
+ * several requests at once), bytes for a few signed URLs; about 5 MiB, most of it never touched.
+ */
 export const CALL_RING_SIZING: RingSizing = { slots: 1024, maxSpans: 16, stringBytes: 4096 };
 
 /** Worker tick tracing as the runtime holds it. */
@@ -95,8 +98,10 @@ function workerEntry(): { entry: string; eval: boolean } {
 
 /**
  * Tick tracing off the trading thread (`telemetry.tick_tracing: worker`, the default). Nothing
- * starts until the tick loop asks for its tracer: then the ring is allocated and the exporter
- * worker started (a thread that is unref'd, so it never keeps the process alive).
+ * starts until the tick loop asks for its tracer or a caller for the {@link
+ * WorkerTickTracing.spanWriter} (the ccxt instrumentation, at its first call): then the rings
+ * are allocated and the exporter worker started (a thread that is unref'd, so it never keeps
+ * the process alive).
  */
 export function createWorkerTickTracing(options: WorkerTickTracingOptions): WorkerTickTracing {
   const sizing: RingSizing = { ...DEFAULT_SIZING, ...options.sizing };
