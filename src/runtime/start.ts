@@ -221,8 +221,13 @@ export function createRuntime(config: Config, options: InternalRuntimeOptions = 
     });
     recorder.start();
     ccxt.attach(recorder);
+    // Call spans off the main thread, through the tick-trace exporter worker, when it runs
+    // (`tick_tracing: worker` and OTLP/protobuf); else the instrumentation's SDK spans.
+    const workerTracing = sdk.workerTickTracing;
+    if (workerTracing) ccxt.attachSpanSink(() => workerTracing.spanWriter());
     hooks.push(async () => {
       ccxt.attach(undefined);
+      ccxt.attachSpanSink(undefined);
       await recorder.shutdown();
     });
   }

@@ -98,6 +98,10 @@ export function redactQuery(query: string): string {
  * without parsing (the common case costs one `indexOf`).
  */
 export function redactUrl(url: string): string {
+  // Nothing that could be a credential or a sensitive parameter (the usual public request):
+  // the URL as it is, without slicing or joining it again.
+  const firstQuery = url.indexOf("?");
+  if (!url.includes("@") && (firstQuery === -1 || !MAY_BE_SENSITIVE.test(url.slice(firstQuery)))) return url;
   let out = url;
   const scheme = out.indexOf("://");
   if (scheme !== -1) {

@@ -58,6 +58,7 @@ import {
 import { NodeTracerProvider } from "@opentelemetry/sdk-trace-node";
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from "@opentelemetry/semantic-conventions";
 import type { Config } from "../config/schema.js";
+import { CCXT_INSTRUMENTATION_NAME, CCXT_INSTRUMENTATION_VERSION } from "./ccxt/instrumentation.js";
 import { whenAllRefuse } from "./collector-probe.js";
 import { createExportMonitor, type ExportMonitor } from "./export-monitor.js";
 import { HistogramExport } from "./histogram-export.js";
@@ -382,7 +383,8 @@ export function startTelemetrySdk(config: Config): TelemetrySdk {
   deferred.arm();
 
   // Tick spans off the trading thread: the worker sends them to the same endpoint, with the same
-  // resource, scope and sampler as the SDK would (nothing starts until the tick loop asks).
+  // resource, scope and sampler as the SDK would (nothing starts until the tick loop or the
+  // first ccxt call asks).
   const workerTickTracing =
     tracerProvider && telemetry.tick_tracing === "worker"
       ? createWorkerTickTracing({
@@ -402,6 +404,8 @@ export function startTelemetrySdk(config: Config): TelemetrySdk {
                 : { code: ExportResultCode.FAILED, error: new Error(error) },
             ),
           fallbackTracer: trace.getTracer(METER_NAME),
+          // The ccxt instrumentation's call spans go to the same worker (OTLP/protobuf only).
+          calls: { scopeName: CCXT_INSTRUMENTATION_NAME, scopeVersion: CCXT_INSTRUMENTATION_VERSION },
         })
       : undefined;
 

@@ -94,6 +94,8 @@ export interface OtlpMetric {
 export interface Received<T> {
   resource: Record<string, string | number | boolean>;
   item: T;
+  /** The instrumentation scope the item came under (spans only). */
+  scope?: { name?: string; version?: string };
 }
 
 export function attributes(list: KeyValue[] | undefined): Record<string, string | number | boolean> {
@@ -177,7 +179,11 @@ export class OtlpReceiver {
       for (const rs of (body.resourceSpans as Scoped<"scopeSpans", OtlpSpan>[] | undefined) ?? []) {
         for (const scope of rs.scopeSpans ?? [])
           for (const item of scope.spans ?? [])
-            this.spans.push({ resource: attributes(rs.resource?.attributes), item });
+            this.spans.push({
+              resource: attributes(rs.resource?.attributes),
+              item,
+              scope: (scope as { scope?: { name?: string; version?: string } }).scope ?? {},
+            });
       }
     } else if (path === "/v1/logs") {
       for (const rl of (body.resourceLogs as Scoped<"scopeLogs", OtlpLogRecord>[] | undefined) ?? []) {

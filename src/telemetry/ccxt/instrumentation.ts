@@ -5,6 +5,7 @@ import {
   type InstrumentationConfig,
 } from "@opentelemetry/instrumentation";
 import { patchExchange, unpatchExchange, type PatchTarget } from "./patch.js";
+import type { RingSpanWriter } from "../tick-trace/ring-span-writer.js";
 import type { ExchangeRecorder } from "./recorder.js";
 
 /** The ccxt releases the instrumentation is tested against (see docs/ccxt.md). */
@@ -12,6 +13,8 @@ export const SUPPORTED_CCXT_VERSIONS = [">=4.4.0 <5"];
 
 /** Instrumentation scope name of the ccxt spans. */
 export const CCXT_INSTRUMENTATION_NAME = "ticktrace-instrumentation-ccxt";
+/** Instrumentation scope version of the ccxt spans. */
+export const CCXT_INSTRUMENTATION_VERSION = "0.1.0";
 
 interface ExchangeClass {
   prototype: object;
@@ -57,10 +60,11 @@ function memoizePackageVersion(instrumentation: object): void {
  */
 export class CcxtInstrumentation extends InstrumentationBase {
   private recorder: ExchangeRecorder | undefined;
+  private spanSink: (() => RingSpanWriter | undefined) | undefined;
   private readonly target: PatchTarget;
 
   constructor(config: InstrumentationConfig = {}) {
-    super(CCXT_INSTRUMENTATION_NAME, "0.1.0", config);
+    super(CCXT_INSTRUMENTATION_NAME, CCXT_INSTRUMENTATION_VERSION, config);
     memoizePackageVersion(this);
     // eslint-disable-next-line @typescript-eslint/no-this-alias -- the patches read the live tracer and recorder
     const self = this;
@@ -71,12 +75,25 @@ export class CcxtInstrumentation extends InstrumentationBase {
       get recorder() {
         return self.recorder;
       },
+      get spans() {
+        return self.spanSink?.();
+      },
     };
   }
 
   /** Where metrics, health and events go from now on (the runtime's recorder). */
   attach(recorder: ExchangeRecorder | undefined): void {
     this.recorder = recorder;
+  }
+
+  /**
+   * Where the spans of unified calls go from now on: `writer` gives the tick-trace exporter
+   * worker's writer of finished call span trees while that worker runs, and undefined when it
+   * does not (stopped, failed, or `http/json` export): then, and without a sink, calls get SDK
+   * spans from this instrumentation's tracer, with the same tree. Asked at every call's start.
+   */
+  attachSpanSink(writer: (() => RingSpanWriter | undefined) | undefined): void {
+    this.spanSink = writer;
   }
 
   protected override init() {

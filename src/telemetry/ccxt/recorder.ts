@@ -60,7 +60,7 @@ interface ExchangeState {
 }
 
 /** The `ok` and `error` series of one exchange and operation. */
-interface CallSeries {
+export interface CallSeries {
   readonly ok: BoundRecorder;
   readonly error: BoundRecorder;
 }
@@ -138,7 +138,7 @@ export class ExchangeRecorder {
    * (then status): a call records into a handle found by two or three `Map.get`s, with no
    * attribute object. The keys are the bounded label values themselves.
    */
-  private readonly callSeries = new Map<string, Map<string, CallSeries>>();
+  private readonly callSeriesOf = new Map<string, Map<string, CallSeries>>();
   private readonly httpSeries = new Map<string, Map<string, Map<number | undefined, BoundRecorder>>>();
   private timer: TimerHandle | undefined;
 
@@ -173,15 +173,23 @@ export class ExchangeRecorder {
 
   /** One unified call finished (only the bot's own calls, not those ccxt makes inside them). */
   call(exchange: string, operation: string, seconds: number, error: unknown): void {
-    const byOperation = getOrMake(this.callSeries, exchange, () => new Map<string, CallSeries>());
-    const series = getOrMake(byOperation, operation, () => {
+    const series = this.callSeries(exchange, operation);
+    (error === undefined ? series.ok : series.error).record(seconds);
+  }
+
+  /**
+   * The bound `trading_exchange_request_duration_seconds` series of one exchange and operation,
+   * for a caller that keeps them (the instrumentation does, per unified method and exchange).
+   */
+  callSeries(exchange: string, operation: string): CallSeries {
+    const byOperation = getOrMake(this.callSeriesOf, exchange, () => new Map<string, CallSeries>());
+    return getOrMake(byOperation, operation, () => {
       const histogram = this.metrics.exchangeRequestDuration;
       return {
         ok: histogram.bind({ exchange, operation, outcome: "ok" }),
         error: histogram.bind({ exchange, operation, outcome: "error" }),
       };
     });
-    (error === undefined ? series.ok : series.error).record(seconds);
   }
 
   /** An error of a unified call that no HTTP attempt counted (raised before any request was sent). */
@@ -207,17 +215,25 @@ export class ExchangeRecorder {
     retryAfter: unknown,
     error: unknown,
   ): void {
-    const byMethod = getOrMake(
-      this.httpSeries,
-      exchange,
-      () => new Map<string, Map<number | undefined, BoundRecorder>>(),
-    );
-    const byStatus = getOrMake(byMethod, method, () => new Map<number | undefined, BoundRecorder>());
-    getOrMake(byStatus, status, () =>
-      this.metrics.exchangeHttpDuration.bind(
+    // Plain lookups, no closures: this runs once per request.
+    let byMethod = this.httpSeries.get(exchange);
+    if (byMethod === undefined) {
+      byMethod = new Map();
+      this.httpSeries.set(exchange, byMethod);
+    }
+    let byStatus = byMethod.get(method);
+    if (byStatus === undefined) {
+      byStatus = new Map();
+      byMethod.set(method, byStatus);
+    }
+    let series = byStatus.get(status);
+    if (series === undefined) {
+      series = this.metrics.exchangeHttpDuration.bind(
         status === undefined ? { exchange, method } : { exchange, method, status_code: String(status) },
-      ),
-    ).record(seconds);
+      );
+      byStatus.set(status, series);
+    }
+    series.record(seconds);
     if (error === undefined) return;
     const type = errorType(error);
     this.metrics.exchangeErrors.add(1, { exchange, operation, error_type: type });

@@ -10,6 +10,7 @@ import { performance } from "node:perf_hooks";
 import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from "node:worker_threads";
 import { randomFillSync } from "node:crypto";
 import type { Attributes } from "@opentelemetry/api";
+import { redactUrl } from "../redact-url.js";
 import { backoffDelayMs, type BackoffPolicy } from "../../retry/backoff.js";
 import { parseRetryAfter } from "../../retry/retry-after.js";
 import type { InternMessage } from "./ring-tick-tracer.js";
@@ -34,8 +35,12 @@ const {
   F_ERROR,
   F_EXCEPTION,
   F_EXTRA,
+  F_PARENT,
+  F_RAW_ATTRIBUTES,
+  F_URL,
   H_EPOCH_NS,
   H_EPOCH_S,
+  H_PARENT_ID,
   H_ROOT_ID,
   H_SPAN_COUNT,
   H_TRACE_ID,
@@ -49,6 +54,7 @@ const {
   S_KIND,
   S_START,
   S_STATUS_MESSAGE,
+  S_URL,
   SPAN_WORDS,
 } = layout;
 
@@ -75,6 +81,11 @@ export interface ExporterWorkerData {
   retryBackoff: BackoffPolicy;
   resource: Attributes;
   scopeName: string;
+  /**
+   * The second ring, of finished client-call span trees (`ring-span-writer.ts`; OTLP/protobuf
+   * only), exported under its own instrumentation scope.
+   */
+  calls?: { buffer: SharedArrayBuffer; sizing: RingSizing; scopeName: string; scopeVersion: string };
 }
 
 /** Messages from the parent. */
@@ -100,11 +111,20 @@ export interface ExporterStats {
 }
 
 const data = workerData as ExporterWorkerData;
-const ring = new TickRing(data.sizing, data.buffer);
-const ringWords = ring.words;
-const ringFloats = ring.floats;
-const ringBytes = ring.bytes;
+const tickRing = new TickRing(data.sizing, data.buffer);
+/** The ring being read (the tick ring or the call ring) and its views: see {@link useRing}. */
+let ring = tickRing;
+let ringWords = ring.words;
+let ringFloats = ring.floats;
+let ringBytes = ring.bytes;
 const proto = data.protocol !== "http/json";
+
+function useRing(next: TickRing): void {
+  ring = next;
+  ringWords = next.words;
+  ringFloats = next.floats;
+  ringBytes = next.bytes;
+}
 
 /** A span kind as the worker encodes it: pre-encoded once, copied per span. */
 interface Kind {
@@ -143,7 +163,7 @@ function drainInterns(): void {
     const message = received.message as InternMessage;
     const template = new ProtoWriter();
     template.string(5, message.name); // Span.name
-    template.varintField(6, 1); // SPAN_KIND_INTERNAL
+    template.varintField(6, message.spanKind ?? 1); // SPAN_KIND_INTERNAL unless told
     const attributes = message.attributes ? encodeAttributes(message.attributes) : undefined;
     for (const kv of attributes?.proto ?? []) template.message(9, kv);
     const key = new ProtoWriter();
@@ -210,6 +230,13 @@ function putBytes(b: Uint8Array, p: number, source: Uint8Array, from: number, le
   for (let i = 0; i < length; i++) b[p + i] = source[from + i] ?? 0;
   return p + length;
 }
+
+/** The `url.full` KeyValue key field (call spans with F_URL). */
+const URL_KEY = (() => {
+  const key = new ProtoWriter();
+  key.string(1, "url.full");
+  return key.finish();
+})();
 
 /** Byte offset of the string area of the slot being read. */
 let slotStrings = 0;
@@ -296,15 +323,23 @@ class ProtoBatch {
     const extraLength = extra ? (ringWords[at + S_EXTRA_VALUE + 1] ?? 0) : 0;
     const anyValue = extra ? 1 + varintSize(extraLength) + extraLength : 0;
     const keyValue = extra ? kind.extraKeyField.length + 1 + varintSize(anyValue) + anyValue : 0;
+    const raw = (flags & F_RAW_ATTRIBUTES) !== 0;
+    const rawLength = raw ? (ringWords[at + S_EXTRA_VALUE + 1] ?? 0) : 0;
+    const url = flags & F_URL ? redactUrl(readString(slot, at + S_URL) ?? "") : undefined;
+    const urlBytes = url === undefined ? 0 : Buffer.byteLength(url, "utf8");
+    const urlAny = 1 + varintSize(urlBytes) + urlBytes;
+    const urlKeyValue = URL_KEY.length + 1 + varintSize(urlAny) + urlAny;
     const event = flags & F_EXCEPTION ? exceptionEvent(slot, at, epochS, epochNs) : undefined;
     const status = flags & F_ERROR ? errorStatus(slot, at) : undefined;
     const length =
       18 + // trace_id
       10 + // span_id
-      (flags & F_CHILD ? 10 : 0) + // parent_span_id
+      (flags & (F_CHILD | F_PARENT) ? 10 : 0) + // parent_span_id
       kind.template.length +
       18 + // start and end
       (extra ? 1 + varintSize(keyValue) + keyValue : 0) +
+      rawLength +
+      (url === undefined ? 0 : 1 + varintSize(urlKeyValue) + urlKeyValue) +
       (event ? 1 + varintSize(event.length) + event.length : 0) +
       (status ? 1 + varintSize(status.length) + status.length : 2);
     this.ensure(length + 8);
@@ -323,8 +358,15 @@ class ProtoBatch {
       p = putBytes(b, p, idPool, takeSpanId(), 8);
       b[p++] = 0x22;
       b[p++] = 8;
+      p = putBytes(b, p, ringBytes, rootAt, 8);
+    } else {
+      p = putBytes(b, p, ringBytes, rootAt, 8);
+      if (flags & F_PARENT) {
+        b[p++] = 0x22;
+        b[p++] = 8;
+        p = putBytes(b, p, ringBytes, (slot + H_PARENT_ID) * 4, 8);
+      }
     }
-    p = putBytes(b, p, ringBytes, rootAt, 8);
     b.set(kind.template, p);
     p += kind.template.length;
     p = putTime(b, p, 0x39, epochNs, ringFloats[(at + S_START) >> 1] ?? 0);
@@ -338,6 +380,20 @@ class ProtoBatch {
       b[p++] = 0x0a;
       p = putVarint(b, p, extraLength);
       p = putBytes(b, p, ringBytes, slotStrings + (ringWords[at + S_EXTRA_VALUE] ?? 0), extraLength);
+    }
+    if (raw) {
+      // already `Span.attributes` fields, encoded on the writing thread
+      p = putBytes(b, p, ringBytes, slotStrings + (ringWords[at + S_EXTRA_VALUE] ?? 0), rawLength);
+    }
+    if (url !== undefined) {
+      b[p++] = 0x4a; // Span.attributes: url.full, redacted here
+      p = putVarint(b, p, urlKeyValue);
+      p = putBytes(b, p, URL_KEY, 0, URL_KEY.length);
+      b[p++] = 0x12;
+      p = putVarint(b, p, urlAny);
+      b[p++] = 0x0a;
+      p = putVarint(b, p, urlBytes);
+      p += b.write(url, p, urlBytes, "utf8");
     }
     if (event) {
       b[p++] = 0x5a;
@@ -421,24 +477,46 @@ const resourceField = (() => {
   field.message(1, r.finish()); // ResourceSpans.resource
   return field.finish();
 })();
-const scopeField = (() => {
+function scopeFieldOf(name: string, version: string | undefined): Buffer {
   const sc = new ProtoWriter();
-  sc.string(1, data.scopeName);
+  sc.string(1, name);
+  if (version !== undefined) sc.string(2, version);
   const field = new ProtoWriter();
   field.message(1, sc.finish()); // ScopeSpans.scope
   return field.finish();
-})();
-envelopeRoom = resourceField.length + scopeField.length + 16;
+}
+const scopeField = scopeFieldOf(data.scopeName, undefined);
+const callScopeField = data.calls ? scopeFieldOf(data.calls.scopeName, data.calls.scopeVersion) : scopeField;
+envelopeRoom = resourceField.length + Math.max(scopeField.length, callScopeField.length) + 16;
 
 type Batch = ProtoBatch | JsonSpanBatch;
-/** Emptied batches, kept with their buffers for the next ones. */
-const spare: Batch[] = [];
-const newBatch = (): Batch =>
-  spare.pop() ??
-  (proto ? new ProtoBatch(resourceField, scopeField) : new JsonSpanBatch(resource, data.scopeName));
-const pending: Batch[] = [];
-let current: Batch = newBatch();
-let currentSince = 0;
+
+/** A ring the worker reads, with the batch its spans are collected in (one scope per ring). */
+interface Source {
+  readonly ring: TickRing;
+  /** Emptied batches, kept with their buffers for the next ones. */
+  readonly spare: Batch[];
+  readonly newBatch: () => Batch;
+  current: Batch;
+  currentSince: number;
+}
+
+function source(of: TickRing, scope: Buffer, scopeName: string): Source {
+  const spare: Batch[] = [];
+  const newBatch = (): Batch =>
+    spare.pop() ?? (proto ? new ProtoBatch(resourceField, scope) : new JsonSpanBatch(resource, scopeName));
+  return { ring: of, spare, newBatch, current: newBatch(), currentSince: 0 };
+}
+
+const tickSource = source(tickRing, scopeField, data.scopeName);
+const sources: Source[] = [tickSource];
+if (data.calls)
+  sources.push(
+    source(new TickRing(data.calls.sizing, data.calls.buffer), callScopeField, data.calls.scopeName),
+  );
+/** The source being read (set with the ring by {@link readRing}). */
+let reading: Source = tickSource;
+const pending: { batch: Batch; from: Source }[] = [];
 let queuedSpans = 0;
 let inFlight: Promise<void> | undefined;
 
@@ -524,20 +602,30 @@ function readSlot(slot: number): void {
       Atomics.add(ring.control, CONTROL_DROPPED_SPANS, 1);
       continue;
     }
-    if (current.spans === 0) currentSince = performance.now();
+    const from = reading;
+    const current = from.current;
+    if (current.spans === 0) from.currentSince = performance.now();
     queuedSpans++;
     const flags = ringWords[at + S_FLAGS] ?? 0;
     if (proto) (current as ProtoBatch).add(slot, at, kind, flags, epochS, epochNs);
     else addJson(current as JsonSpanBatch, slot, at, kind, flags, epochS, epochNs);
     if (current.spans >= data.maxBatchSpans) {
-      pending.push(current);
-      current = newBatch();
+      pending.push({ batch: current, from });
+      from.current = from.newBatch();
     }
   }
 }
 
-/** Reads every published slot and frees it. */
+/** Reads every published slot of every ring and frees it. */
 function readRing(): void {
+  for (const from of sources) {
+    reading = from;
+    useRing(from.ring);
+    readOneRing();
+  }
+}
+
+function readOneRing(): void {
   const head = Atomics.load(ring.control, CONTROL_HEAD);
   let tail = Atomics.load(ring.control, CONTROL_TAIL);
   if (head === tail) return;
@@ -636,23 +724,26 @@ async function sendWithRetries(body: string | Buffer, contentType: string): Prom
 /** Sends the batches that are due (all of them when `all`), one request at a time. */
 function exportDue(all: boolean): Promise<void> {
   if (inFlight) return inFlight;
-  if (current.spans > 0 && (all || performance.now() - currentSince >= data.batchDelayMs)) {
-    pending.push(current);
-    current = newBatch();
+  for (const from of sources) {
+    if (from.current.spans > 0 && (all || performance.now() - from.currentSince >= data.batchDelayMs)) {
+      pending.push({ batch: from.current, from });
+      from.current = from.newBatch();
+    }
   }
-  const batch = pending.shift();
-  if (!batch) return Promise.resolve();
+  const next = pending.shift();
+  if (!next) return Promise.resolve();
+  const { batch, from } = next;
   const spans = batch.spans;
   const body = batch.take();
   inFlight = sendWithRetries(body, batch.contentType).then((error) => {
     inFlight = undefined;
     queuedSpans -= spans;
     batch.reset();
-    spare.push(batch);
+    from.spare.push(batch);
     if (error === undefined) stats.spansExported += spans;
     else {
       stats.spansDropped += spans;
-      Atomics.add(ring.control, CONTROL_DROPPED_SPANS, spans);
+      Atomics.add(from.ring.control, CONTROL_DROPPED_SPANS, spans);
     }
     if (data.url !== undefined)
       post(
@@ -673,7 +764,9 @@ async function pump(): Promise<void> {
   try {
     while (
       pending.length > 0 ||
-      (current.spans > 0 && performance.now() - currentSince >= data.batchDelayMs)
+      sources.some(
+        (from) => from.current.spans > 0 && performance.now() - from.currentSince >= data.batchDelayMs,
+      )
     ) {
       await exportDue(false);
       readRing();
@@ -696,12 +789,11 @@ async function flush(): Promise<void> {
   readRing();
   for (;;) {
     if (inFlight) await inFlight;
-    if (pending.length === 0 && current.spans === 0) return;
+    if (pending.length === 0 && sources.every((from) => from.current.spans === 0)) return;
     await exportDue(true);
   }
 }
 
-current = newBatch();
 setInterval(tick, data.pollMs);
 parentPort?.on("message", (message: ToWorker) => {
   if (message.type === "flush") {

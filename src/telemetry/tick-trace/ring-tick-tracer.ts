@@ -128,6 +128,8 @@ export interface InternMessage {
   name: string;
   attributes: Attributes | undefined;
   extraKey: string | undefined;
+  /** OTLP `Span.kind`: 1 INTERNAL (tick stages, the default), 3 CLIENT (exchange calls). */
+  spanKind?: number;
 }
 
 /**
@@ -140,10 +142,23 @@ export class InternTable {
   /** `send` delivers each new kind to the worker (a `MessagePort`'s `postMessage`). */
   constructor(private readonly send: (message: InternMessage) => void) {}
 
-  kind(name: string, attributes: Attributes | undefined, extraKey: string | undefined): StageKind {
+  kind(
+    name: string,
+    attributes: Attributes | undefined,
+    extraKey: string | undefined,
+    spanKind?: number,
+  ): StageKind {
     const id = this.next++;
     // A copy: the worker encodes the attributes once, and the caller's object stays its own.
-    this.send({ kind: "kind", id, name, attributes: attributes ? { ...attributes } : undefined, extraKey });
+    const message: InternMessage = {
+      kind: "kind",
+      id,
+      name,
+      attributes: attributes ? { ...attributes } : undefined,
+      extraKey,
+    };
+    if (spanKind !== undefined) message.spanKind = spanKind;
+    this.send(message);
     return { name, attributes, extraKey, id };
   }
 }

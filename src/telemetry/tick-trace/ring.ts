@@ -6,6 +6,10 @@
  * advancing `tail`. Neither side ever waits on the other: a full ring makes the writer skip the
  * tick (counted as dropped), never block.
  *
+ * A second ring of the same layout carries finished client-call span trees (a ccxt unified call
+ * and its HTTP attempts, one slot per call, written when the call ends), so calls that overlap
+ * never interleave with the tick slot the tick tracer holds open.
+ *
  * Layout (all little-endian, every offset a multiple of 8):
  * - control block, {@link CONTROL_BYTES}: `Int32` head and dropped ticks, then on a cache line of
  *   their own tail and dropped spans;
@@ -37,7 +41,9 @@ export const H_ROOT_ID = 6;
 /** Wall clock at monotonic 0 for this tick, as two Float64 values (word offset, 8-aligned). */
 export const H_EPOCH_S = 8;
 export const H_EPOCH_NS = 10;
-export const HEADER_WORDS = 12;
+/** Two words of record 0's parent span id, with {@link F_PARENT} on record 0 (call slots; a tick has no parent). */
+export const H_PARENT_ID = 12;
+export const HEADER_WORDS = 14;
 
 /**
  * Span record (Uint32 word offsets within the record). Record 0 is the tick's root. Stage spans
@@ -63,6 +69,22 @@ export const F_CHILD = 1; // parent is the tick's root span (record 0)
 export const F_ERROR = 2; // status ERROR with S_STATUS_MESSAGE
 export const F_EXCEPTION = 4; // one `exception` event at the span's end
 export const F_EXTRA = 8; // S_EXTRA_VALUE holds the kind's extra attribute
+export const F_PARENT = 16; // record 0 only: its parent is the header's H_PARENT_ID
+/**
+ * S_EXTRA_VALUE holds the span's further attributes already encoded as protobuf `Span.attributes`
+ * fields (tag, length, KeyValue each), copied as they are into the OTLP/protobuf span. Written
+ * by the call-span writer (`ring-span-writer.ts`), whose kinds have no extra key.
+ */
+export const F_RAW_ATTRIBUTES = 32;
+/**
+ * {@link S_URL} holds a request URL as it was sent, which the worker redacts (query values of
+ * signatures and keys, credentials) and adds as `url.full`: the redaction, a split and join of
+ * the query for a signed request, runs off the writing thread. The unredacted URL never leaves
+ * the process's shared memory. Call spans only (they have no exception event).
+ */
+export const F_URL = 64;
+/** With {@link F_URL}: the URL (offset, length) in the slot's byte area; the exception-type words, unused by call spans. */
+export const S_URL = 6;
 
 export interface RingSizing {
   /** Slots (ticks) the ring holds; a power of two (slot numbers wrap at 2^32). */

@@ -1,9 +1,10 @@
 import { extname, join } from "node:path";
 import { MessageChannel, Worker } from "node:worker_threads";
 import { diag, type Attributes, type Tracer } from "@opentelemetry/api";
-import type { Clock } from "../../clock.js";
+import { systemClock, type Clock } from "../../clock.js";
 import type { BackoffPolicy } from "../../retry/backoff.js";
 import type { ExporterStats, ExporterWorkerData, FromWorker, ToWorker } from "./exporter-worker.js";
+import { RingSpanWriter } from "./ring-span-writer.js";
 import { InternTable, RingTickTracer } from "./ring-tick-tracer.js";
 import {
   CONTROL_DROPPED_SPANS,
@@ -47,7 +48,18 @@ export interface WorkerTickTracingOptions {
   onExport?: (result: { ok: boolean; error?: string }) => void;
   /** A second tick loop in the same process gets SDK spans from this tracer (the ring has one writer). */
   fallbackTracer: Tracer;
+  /**
+   * The ring of finished client-call span trees ({@link WorkerTickTracing.spanWriter}), exported
+   * under this instrumentation scope. Only with `http/protobuf`; default: no call ring.
+   */
+  calls?: { scopeName: string; scopeVersion: string; sizing?: Partial<RingSizing> };
 }
+
+/**
+ * The call ring: a unified call and its attempts per slot (binance's first `loadMarkets` sends
+ * several requests at once), bytes for a few signed URLs; about 5 MiB, most of it never touched.
+ */
+export const CALL_RING_SIZING: RingSizing = { slots: 1024, maxSpans: 16, stringBytes: 4096 };
 
 /** Worker tick tracing as the runtime holds it. */
 export interface WorkerTickTracing {
@@ -57,6 +69,12 @@ export interface WorkerTickTracing {
   droppedTicks(): number;
   /** Spans dropped: over a slot's span capacity, over the worker's queue, or in a failed export. */
   droppedSpans(): number;
+  /**
+   * The writer of finished client-call span trees (the ccxt instrumentation's), on the thread
+   * that calls this; the first call starts the worker. Undefined when the options have no
+   * `calls`, or once the worker stopped or failed (callers then fall back to SDK spans).
+   */
+  spanWriter(): RingSpanWriter | undefined;
   /** The worker's own counters and busy time; undefined before it started. */
   stats(): Promise<ExporterStats | undefined>;
   /** Sends everything published so far. Never rejects. */
@@ -80,12 +98,22 @@ function workerEntry(): { entry: string; eval: boolean } {
 
 /**
  * Tick tracing off the trading thread (`telemetry.tick_tracing: worker`, the default). Nothing
- * starts until the tick loop asks for its tracer: then the ring is allocated and the exporter
- * worker started (a thread that is unref'd, so it never keeps the process alive).
+ * starts until the tick loop asks for its tracer or a caller for the {@link
+ * WorkerTickTracing.spanWriter} (the ccxt instrumentation, at its first call): then the rings
+ * are allocated and the exporter worker started (a thread that is unref'd, so it never keeps
+ * the process alive).
  */
 export function createWorkerTickTracing(options: WorkerTickTracingOptions): WorkerTickTracing {
   const sizing: RingSizing = { ...DEFAULT_SIZING, ...options.sizing };
+  const callSizing: RingSizing | undefined =
+    options.calls && options.protocol === "http/protobuf"
+      ? { ...CALL_RING_SIZING, ...options.calls.sizing }
+      : undefined;
   let ring: TickRing | undefined;
+  let callRing: TickRing | undefined;
+  let interns: InternTable | undefined;
+  let tickTracerTaken = false;
+  let writer: RingSpanWriter | undefined;
   let worker: Worker | undefined;
   let exited = false;
   let nextId = 1;
@@ -102,7 +130,9 @@ export function createWorkerTickTracing(options: WorkerTickTracingOptions): Work
   };
 
   const start = (): { created: TickRing; interns: InternTable } => {
+    if (ring && interns) return { created: ring, interns };
     const created = new TickRing(sizing);
+    const calls = callSizing ? new TickRing(callSizing) : undefined;
     const channel = new MessageChannel();
     const { entry, eval: evaluate } = workerEntry();
     const data: ExporterWorkerData = {
@@ -122,6 +152,13 @@ export function createWorkerTickTracing(options: WorkerTickTracingOptions): Work
       resource: options.resource,
       scopeName: options.scopeName,
     };
+    if (calls && options.calls)
+      data.calls = {
+        buffer: calls.buffer,
+        sizing: calls.sizing,
+        scopeName: options.calls.scopeName,
+        scopeVersion: options.calls.scopeVersion,
+      };
     const started = new Worker(entry, {
       eval: evaluate,
       workerData: data,
@@ -162,25 +199,44 @@ export function createWorkerTickTracing(options: WorkerTickTracingOptions): Work
       waiting.clear();
     });
     worker = started;
-    const interns = new InternTable((message) => channel.port1.postMessage(message));
+    const table = new InternTable((message) => channel.port1.postMessage(message));
     channel.port1.unref();
     ring = created;
-    return { created, interns };
+    callRing = calls;
+    interns = table;
+    return { created, interns: table };
   };
 
   return {
     factory: ({ clock }: { clock: Clock }): TickTracer => {
-      if (ring || stopping) return new SdkTickTracer(options.fallbackTracer, clock);
-      const { created, interns } = start();
+      if (tickTracerTaken || stopping) return new SdkTickTracer(options.fallbackTracer, clock);
+      tickTracerTaken = true;
+      const started = start();
       return new RingTickTracer({
-        ring: created,
-        interns,
+        ring: started.created,
+        interns: started.interns,
         clock,
         samplingRatio: options.samplingRatio,
       });
     },
+    spanWriter() {
+      if (!callSizing || stopping || exited) return undefined;
+      if (writer) return writer;
+      const started = start();
+      if (!callRing) return undefined;
+      writer = new RingSpanWriter({
+        ring: callRing,
+        interns: started.interns,
+        clock: systemClock,
+        samplingRatio: options.samplingRatio,
+      });
+      return writer;
+    },
     droppedTicks: () => (ring ? Atomics.load(ring.control, CONTROL_DROPPED_TICKS) : 0),
-    droppedSpans: () => (ring ? Atomics.load(ring.control, CONTROL_DROPPED_SPANS) : 0),
+    // A call tree the call ring had no room for counts its spans here (see RingSpanWriter.begin).
+    droppedSpans: () =>
+      (ring ? Atomics.load(ring.control, CONTROL_DROPPED_SPANS) : 0) +
+      (callRing ? Atomics.load(callRing.control, CONTROL_DROPPED_SPANS) : 0),
     async stats() {
       const reply = await ask({ type: "stats", id: nextId++ });
       return reply?.type === "stats" ? reply.stats : undefined;
