@@ -421,36 +421,39 @@ function isPromise(value: unknown): value is Promise<unknown> {
 }
 
 /**
- * Finishes a call when its promise settles; the result or error passes through unchanged. One
- * `.then` with two small closures: measured on Node 20 with AsyncLocalStorage's promise hook on,
- * about 50 ns cheaper than an `async` function that awaits the promise (whose second,
- * internal promise the hook sees too).
+ * Waits for a call's promise and finishes the call with how it ended; the result or error
+ * passes through unchanged. An async function rather than `.then(onOk, onError)`: no closure
+ * per call (the state is the argument). In a warm loop `.then` was about 50 ns cheaper (the
+ * promise hook sees the await's extra promise), but in the loopback benchmark, interleaved
+ * against it, the async form added 40 us per call (p25-p75 36-52) and `.then` 52 (28-67).
  */
-function settleCall(call: Call, target: PatchTarget, pending: Promise<unknown>): Promise<unknown> {
-  return pending.then(
-    (value) => {
-      call.finish(target, undefined);
-      return value;
-    },
-    (error: unknown) => {
-      call.finish(target, error);
-      throw error;
-    },
-  );
+async function settleCall(call: Call, target: PatchTarget, pending: Promise<unknown>): Promise<unknown> {
+  let value: unknown;
+  try {
+    value = await pending;
+  } catch (error) {
+    call.finish(target, error);
+    throw error;
+  }
+  call.finish(target, undefined);
+  return value;
 }
 
 /** {@link settleCall} for an HTTP attempt. */
-function settleAttempt(attempt: Attempt, target: PatchTarget, pending: Promise<unknown>): Promise<unknown> {
-  return pending.then(
-    (value) => {
-      attempt.finish(target, undefined);
-      return value;
-    },
-    (error: unknown) => {
-      attempt.finish(target, error);
-      throw error;
-    },
-  );
+async function settleAttempt(
+  attempt: Attempt,
+  target: PatchTarget,
+  pending: Promise<unknown>,
+): Promise<unknown> {
+  let value: unknown;
+  try {
+    value = await pending;
+  } catch (error) {
+    attempt.finish(target, error);
+    throw error;
+  }
+  attempt.finish(target, undefined);
+  return value;
 }
 
 function wrap(target: object, name: string, make: (original: AnyFunction) => AnyFunction): void {
