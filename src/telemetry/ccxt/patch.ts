@@ -6,10 +6,10 @@ import {
   type Attributes,
   type Context,
   type Span,
-  type SpanContext,
   type Tracer,
 } from "@opentelemetry/api";
 import { isTracingSuppressed } from "@opentelemetry/core";
+import { InertSpan } from "../tick-trace/inert-span.js";
 import type { StageKind } from "../tick-trace/tick-tracer.js";
 import { attributeKey, type RingSpanIds, type RingSpanWriter } from "../tick-trace/ring-span-writer.js";
 import { redactUrl, redactUrlsInText } from "../redact-url.js";
@@ -139,7 +139,7 @@ class Site {
  * (one object: the context's only own value is the active span, which is this call; every other
  * value comes from the context the call started in). On the SDK path `sdkSpan` is the span.
  */
-class Call implements Context, Span, SpanContext, RingSpanIds {
+class Call extends InertSpan implements Context, RingSpanIds {
   sdkSpan: Span | undefined = undefined;
   writer: RingSpanWriter | undefined = undefined;
   symbol: string | undefined = undefined;
@@ -163,7 +163,6 @@ class Call implements Context, Span, SpanContext, RingSpanIds {
   traceId = "";
   spanId = "";
   traceFlags = 0;
-  readonly isRemote = false;
   t0 = 0;
   t1 = 0;
   t2 = 0;
@@ -182,7 +181,9 @@ class Call implements Context, Span, SpanContext, RingSpanIds {
     /** Inside another unified call (ccxt's own `loadMarkets`): a child span, not an observation. */
     readonly nested: boolean,
     readonly startMs: number,
-  ) {}
+  ) {
+    super();
+  }
 
   // Context
   getValue(key: symbol): unknown {
@@ -195,40 +196,8 @@ class Call implements Context, Span, SpanContext, RingSpanIds {
     return this.parent.setValue(SPAN_KEY, this.sdkSpan ?? this).deleteValue(key);
   }
 
-  // Span, as others see it on the ring path: not recording (the call records itself at its end)
-  spanContext(): SpanContext {
-    return this;
-  }
-  setAttribute(): this {
-    return this;
-  }
-  setAttributes(): this {
-    return this;
-  }
-  addEvent(): this {
-    return this;
-  }
-  addLink(): this {
-    return this;
-  }
-  addLinks(): this {
-    return this;
-  }
-  setStatus(): this {
-    return this;
-  }
-  updateName(): this {
-    return this;
-  }
-  end(): void {
-    // the span tree is written when the call settles
-  }
-  isRecording(): boolean {
-    return false;
-  }
-  recordException(): void {
-    // errors are recorded when the call settles
-  }
+  // Span (InertSpan), as others see it on the ring path: not recording; the call writes its
+  // span tree into the ring when it settles.
 
   /** The resend count of an attempt (0 for the first send of a method and path). */
   resendCount(method: string, url: string): number {

@@ -45,3 +45,33 @@ export class RandomPool {
     return index;
   }
 }
+
+/**
+ * The SDK's `TraceIdRatioBased` bound for `ratio` (clamped to [0, 1]; NaN samples nothing): a
+ * trace id is sampled when {@link traceIdRatioValue} of its words is below it.
+ */
+export function traceIdRatioBound(ratio: number): number {
+  const clamped = Number.isNaN(ratio) ? 0 : Math.min(1, Math.max(0, ratio));
+  return Math.floor(clamped * 0xffffffff);
+}
+
+/**
+ * What `TraceIdRatioBasedSampler` compares with its bound: the XOR of the trace id's four
+ * big-endian 32-bit words. `t0`-`t3` are the pool's words, little-endian in memory; a byte swap
+ * commutes with XOR, so the XOR is swapped once.
+ */
+export function traceIdRatioValue(t0: number, t1: number, t2: number, t3: number): number {
+  const x = t0 ^ t1 ^ t2 ^ t3;
+  return (((x & 0xff) << 24) | ((x & 0xff00) << 8) | ((x >>> 8) & 0xff00) | (x >>> 24)) >>> 0;
+}
+
+/**
+ * Index in `pool.words` of six fresh words for a new root, a trace id (four) and its span id
+ * (two); an all-zero span id is invalid (children would not parent onto it), so fresh words are
+ * taken for it.
+ */
+export function takeRootIds(pool: RandomPool): number {
+  const at = pool.take(6);
+  const words = pool.words;
+  return ((words[at + 4] ?? 0) | (words[at + 5] ?? 0)) === 0 ? pool.take(6) : at;
+}

@@ -1,6 +1,6 @@
 import { TraceFlags, type Attributes, type SpanContext } from "@opentelemetry/api";
 import type { Clock } from "../../clock.js";
-import { RandomPool } from "./ids.js";
+import { RandomPool, takeRootIds, traceIdRatioBound, traceIdRatioValue } from "./ids.js";
 import type { InternTable } from "./ring-tick-tracer.js";
 import * as layout from "./ring.js";
 import { type TickRing } from "./ring.js";
@@ -136,8 +136,7 @@ export class RingSpanWriter {
     this.bytes = options.ring.bytes;
     this.interns = options.interns;
     this.epoch = new EpochBase(options.clock);
-    const ratio = Number.isNaN(options.samplingRatio) ? 0 : Math.min(1, Math.max(0, options.samplingRatio));
-    this.upperBound = Math.floor(ratio * 0xffffffff);
+    this.upperBound = traceIdRatioBound(options.samplingRatio);
     this.stringEnd = options.ring.sizing.stringBytes;
   }
 
@@ -155,12 +154,8 @@ export class RingSpanWriter {
   assign(target: RingSpanIds, parent: SpanContext | undefined, parentIds?: RingSpanIds): void {
     const ids = this.ids;
     if (parent === undefined) {
-      let at = ids.take(6);
-      let pool = ids.words;
-      if (((pool[at + 4] ?? 0) | (pool[at + 5] ?? 0)) === 0) {
-        at = ids.take(6);
-        pool = ids.words;
-      }
+      const at = takeRootIds(ids);
+      const pool = ids.words;
       const t0 = pool[at] ?? 0;
       const t1 = pool[at + 1] ?? 0;
       const t2 = pool[at + 2] ?? 0;
@@ -174,11 +169,7 @@ export class RingSpanWriter {
       target.hasParent = false;
       target.traceId = ids.hex.slice(at * 8, at * 8 + 32);
       target.spanId = ids.hex.slice(at * 8 + 32, at * 8 + 48);
-      // As the tick tracer: TraceIdRatioBasedSampler on the big-endian words' XOR.
-      const x = t0 ^ t1 ^ t2 ^ t3;
-      const accumulated =
-        (((x & 0xff) << 24) | ((x & 0xff00) << 8) | ((x >>> 8) & 0xff00) | (x >>> 24)) >>> 0;
-      target.sampled = accumulated < this.upperBound;
+      target.sampled = traceIdRatioValue(t0, t1, t2, t3) < this.upperBound;
       return;
     }
     let at = ids.take(2);

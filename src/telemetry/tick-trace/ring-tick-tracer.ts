@@ -1,15 +1,8 @@
-import {
-  ROOT_CONTEXT,
-  trace,
-  TraceFlags,
-  type Attributes,
-  type Context,
-  type Span,
-  type SpanContext,
-} from "@opentelemetry/api";
+import { ROOT_CONTEXT, trace, TraceFlags, type Attributes, type Context } from "@opentelemetry/api";
 import type { Clock } from "../../clock.js";
 import { describeError } from "../../errors.js";
-import { RandomPool } from "./ids.js";
+import { InertSpan } from "./inert-span.js";
+import { RandomPool, takeRootIds, traceIdRatioBound, traceIdRatioValue } from "./ids.js";
 import * as layout from "./ring.js";
 import { type TickRing } from "./ring.js";
 import {
@@ -64,13 +57,14 @@ const SPAN_KEY = Symbol.for("OpenTelemetry Context Key SPAN");
  * tick; the ids are already hex (slices of the id pool's hex). Deriving a context from it
  * (`setValue`) returns an ordinary API context.
  */
-class TickRoot implements Context, Span, SpanContext {
-  readonly isRemote = false;
+class TickRoot extends InertSpan implements Context {
   constructor(
     readonly traceId: string,
     readonly spanId: string,
     readonly traceFlags: number,
-  ) {}
+  ) {
+    super();
+  }
   getValue(key: symbol): unknown {
     return key === SPAN_KEY ? this : undefined;
   }
@@ -79,39 +73,6 @@ class TickRoot implements Context, Span, SpanContext {
   }
   deleteValue(key: symbol): Context {
     return key === SPAN_KEY ? ROOT_CONTEXT : ROOT_CONTEXT.setValue(SPAN_KEY, this);
-  }
-  spanContext(): SpanContext {
-    return this;
-  }
-  setAttribute(): this {
-    return this;
-  }
-  setAttributes(): this {
-    return this;
-  }
-  addEvent(): this {
-    return this;
-  }
-  addLink(): this {
-    return this;
-  }
-  addLinks(): this {
-    return this;
-  }
-  setStatus(): this {
-    return this;
-  }
-  updateName(): this {
-    return this;
-  }
-  end(): void {
-    // non-recording: the worker ends the root from the ring
-  }
-  isRecording(): boolean {
-    return false;
-  }
-  recordException(): void {
-    // non-recording: errors are recorded through endTick
   }
 }
 
@@ -219,8 +180,7 @@ export class RingTickTracer implements TickTracer {
     this.floats = options.ring.floats;
     this.interns = options.interns;
     this.epoch = new EpochBase(options.clock);
-    const ratio = Number.isNaN(options.samplingRatio) ? 0 : Math.min(1, Math.max(0, options.samplingRatio));
-    this.upperBound = Math.floor(ratio * 0xffffffff);
+    this.upperBound = traceIdRatioBound(options.samplingRatio);
     this.maxSpans = options.ring.sizing.maxSpans;
     this.stringEnd = options.ring.sizing.stringBytes;
     this.slots = options.ring.sizing.slots;
@@ -236,13 +196,8 @@ export class RingTickTracer implements TickTracer {
   startTick(startMs: number, root: StageKind): void {
     this.epoch.refresh(startMs);
     const ids = this.ids;
-    let at = ids.take(6);
-    let pool = ids.words;
-    // An all-zero span id is invalid (children would not parent onto it): take fresh words.
-    if (((pool[at + 4] ?? 0) | (pool[at + 5] ?? 0)) === 0) {
-      at = ids.take(6);
-      pool = ids.words;
-    }
+    const at = takeRootIds(ids);
+    const pool = ids.words;
     const t0 = pool[at] ?? 0;
     const t1 = pool[at + 1] ?? 0;
     const t2 = pool[at + 2] ?? 0;
@@ -250,11 +205,7 @@ export class RingTickTracer implements TickTracer {
     const hex = ids.hex;
     const traceId = hex.slice(at * 8, at * 8 + 32);
     this.traceId = traceId;
-    // TraceIdRatioBasedSampler: the XOR of the trace id's four big-endian 32-bit words against
-    // ratio * 0xffffffff; the pool's words are little-endian, and a byte swap commutes with XOR.
-    const x = t0 ^ t1 ^ t2 ^ t3;
-    const accumulated = (((x & 0xff) << 24) | ((x & 0xff00) << 8) | ((x >>> 8) & 0xff00) | (x >>> 24)) >>> 0;
-    let sampled = accumulated < this.upperBound;
+    let sampled = traceIdRatioValue(t0, t1, t2, t3) < this.upperBound;
     if (sampled) sampled = this.openSlot(t0, t1, t2, t3, pool[at + 4] ?? 0, pool[at + 5] ?? 0);
     this.sampled = sampled;
     if (sampled) {
