@@ -36,25 +36,12 @@ import {
   createWorkerTickTracing,
   type WorkerTickTracing,
 } from "../../src/telemetry/tick-trace/worker-exporter.js";
-import { attributes, eventually, OtlpReceiver, type KeyValue } from "../telemetry/otlp-receiver.js";
+import { attributes, eventually, OtlpReceiver } from "../telemetry/otlp-receiver.js";
 import { FakeBinance } from "./fake-binance.js";
 import { ROOT, type CcxtExchange, type CcxtModule } from "./helpers.js";
 
 const UNSAMPLED_TRACE = "1".repeat(32);
 const RESOURCE = { "service.name": "ccxt-span-paths", "service.version": "1.0.0" };
-
-interface ReceivedSpan {
-  traceId: string;
-  spanId: string;
-  parentSpanId?: string;
-  name: string;
-  kind: number;
-  startTimeUnixNano: string | number;
-  endTimeUnixNano: string | number;
-  attributes?: KeyValue[];
-  events?: unknown[];
-  status?: { code?: number; message?: string };
-}
 
 /** Values that differ from run to run (signed timestamps, waits) as their shape. */
 function stable(key: string, value: string | number | boolean): string | number | boolean {
@@ -68,8 +55,8 @@ function stable(key: string, value: string | number | boolean): string | number 
  * spans from the other receiver: the bot's own SDK span a ccxt call ran under).
  */
 function rows(receiver: OtlpReceiver, parents: OtlpReceiver) {
-  const spans = receiver.spans.map((r) => ({ span: r.item as unknown as ReceivedSpan, scope: r.scope }));
-  const all = [...spans.map((s) => s.span), ...parents.spans.map((r) => r.item as unknown as ReceivedSpan)];
+  const spans = receiver.spans.map((r) => ({ span: r.item, scope: r.scope }));
+  const all = [...spans.map((s) => s.span), ...parents.spans.map((r) => r.item)];
   const byId = new Map(all.map((s) => [s.spanId, s]));
   const out = spans
     .filter(({ scope }) => scope?.name === CCXT_INSTRUMENTATION_NAME)

@@ -71,7 +71,11 @@ export interface OtlpSpan {
   parentSpanId?: string;
   name: string;
   kind: number;
+  startTimeUnixNano: string | number;
+  endTimeUnixNano: string | number;
   attributes?: KeyValue[];
+  events?: { name: string; timeUnixNano: string | number; attributes?: KeyValue[] }[];
+  status?: { code?: number; message?: string };
 }
 export interface OtlpLogRecord {
   traceId?: string;

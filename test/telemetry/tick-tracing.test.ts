@@ -37,7 +37,7 @@ import { OrderExecutor } from "../../src/trading/execution/order-executor.js";
 import { PositionManager } from "../../src/trading/portfolio/position-manager.js";
 import { RiskMonitor } from "../../src/trading/risk/risk-monitor.js";
 import { createMetricsProbe, FakeVenue } from "../trading/helpers.js";
-import { attributes, eventually, OtlpReceiver, type KeyValue } from "./otlp-receiver.js";
+import { attributes, eventually, OtlpReceiver } from "./otlp-receiver.js";
 
 const RESOURCE = {
   "service.name": "tick-trace-test",
@@ -151,22 +151,9 @@ async function runScript(
   return { ticks, venue };
 }
 
-interface ReceivedSpan {
-  traceId: string;
-  spanId: string;
-  parentSpanId?: string;
-  name: string;
-  kind: number;
-  startTimeUnixNano: string | number;
-  endTimeUnixNano: string | number;
-  attributes?: KeyValue[];
-  events?: { name: string; timeUnixNano: string | number; attributes?: KeyValue[] }[];
-  status?: { code?: number; message?: string };
-}
-
 /** The received spans as comparable values: ids replaced by parent names, traces in start order. */
 function normalize(receiver: OtlpReceiver) {
-  const spans = receiver.spans.map((r) => r.item as unknown as ReceivedSpan);
+  const spans = receiver.spans.map((r) => r.item);
   const byId = new Map(spans.map((s) => [s.spanId, s]));
   const rootStart = new Map<string, bigint>();
   for (const s of spans) if (!s.parentSpanId) rootStart.set(s.traceId, BigInt(s.startTimeUnixNano));
