@@ -3,7 +3,7 @@ import type { Clock } from "../../clock.js";
 import { RandomPool, takeRootIds, traceIdRatioBound, traceIdRatioValue } from "./ids.js";
 import type { InternTable } from "./ring-tick-tracer.js";
 import * as layout from "./ring.js";
-import { type TickRing } from "./ring.js";
+import { putUtf8, type TickRing } from "./ring.js";
 import { EpochBase, type StageKind } from "./tick-tracer.js";
 
 // Layout offsets as module-local constants (see ring-tick-tracer.ts: an import's member would be
@@ -304,7 +304,7 @@ export class RingSpanWriter {
         b[p + i] = c;
       }
     } else {
-      new TextEncoder().encodeInto(value, b.subarray(p, p + n));
+      putUtf8(b, p, value, n);
     }
     this.bytesUsed = p + n - this.stringBase;
     return true;
@@ -347,15 +347,7 @@ export class RingSpanWriter {
     const start = this.bytesUsed;
     const n = Buffer.byteLength(value, "utf8");
     if (start + n > this.stringEnd) return;
-    const bytes = this.bytes;
-    const base = this.stringBase + start;
-    let i = 0;
-    for (; i < value.length; i++) {
-      const c = value.charCodeAt(i);
-      if (c >= 0x80) break;
-      bytes[base + i] = c;
-    }
-    if (i < value.length) new TextEncoder().encodeInto(value.slice(i), bytes.subarray(base + i, base + n));
+    putUtf8(this.bytes, this.stringBase + start, value, n);
     const words = this.words;
     words[at + S_URL] = start;
     words[at + S_URL + 1] = n;

@@ -4,7 +4,7 @@ import { describeError } from "../../errors.js";
 import { InertSpan } from "./inert-span.js";
 import { RandomPool, takeRootIds, traceIdRatioBound, traceIdRatioValue } from "./ids.js";
 import * as layout from "./ring.js";
-import { type TickRing } from "./ring.js";
+import { putUtf8, type TickRing } from "./ring.js";
 import {
   EpochBase,
   exceptionAttributes,
@@ -330,25 +330,8 @@ export class RingTickTracer implements TickTracer {
       words[at + 1] = 0xffffffff;
       return;
     }
-    const bytes = this.ring.bytes;
     const start = this.bytesUsed;
-    const room = this.stringEnd - start;
-    const base = this.stringBase + start;
-    const n = value.length < room ? value.length : room;
-    let i = 0;
-    for (; i < n; i++) {
-      const c = value.charCodeAt(i);
-      if (c >= 0x80) break;
-      bytes[base + i] = c;
-    }
-    let written = i;
-    if (i < n) {
-      const { written: more } = new TextEncoder().encodeInto(
-        value.slice(i),
-        bytes.subarray(base + i, base + room),
-      );
-      written += more;
-    }
+    const written = putUtf8(this.ring.bytes, this.stringBase + start, value, this.stringEnd - start);
     words[at] = start;
     words[at + 1] = written;
     this.bytesUsed = start + written;

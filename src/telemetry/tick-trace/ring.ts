@@ -147,3 +147,22 @@ export class TickRing {
     return (slot + HEADER_WORDS + this.sizing.maxSpans * SPAN_WORDS) * 4;
   }
 }
+
+const utf8 = new TextEncoder();
+
+/**
+ * Copies `value` as UTF-8 into `bytes` at `at`, at most `room` bytes, cut at a character
+ * boundary; returns the bytes written. ASCII (ids, names, URLs: the usual case) is copied by
+ * hand, without allocating; from the first other character on, one shared `TextEncoder` does it.
+ */
+export function putUtf8(bytes: Uint8Array, at: number, value: string, room: number): number {
+  const n = value.length < room ? value.length : room;
+  let i = 0;
+  for (; i < n; i++) {
+    const c = value.charCodeAt(i);
+    if (c >= 0x80) break;
+    bytes[at + i] = c;
+  }
+  if (i === n) return i;
+  return i + utf8.encodeInto(value.slice(i), bytes.subarray(at + i, at + room)).written;
+}
