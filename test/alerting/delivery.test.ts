@@ -2,22 +2,10 @@ import { describe, expect, it } from "vitest";
 import { createManualClock, type Clock, type ManualClock } from "../../src/clock.js";
 import { ChannelQueue, type DeliveryOutcome, type QueueItem } from "../../src/alerting/delivery.js";
 import { createSilentLogger } from "../../src/logging/logger.js";
-import type { Alert, AlertChannel } from "../../src/alert-model/types.js";
-import { createTestMetrics, settle } from "./helpers.js";
+import type { AlertChannel } from "../../src/alert-model/types.js";
+import { createTestMetrics, settle, testAlert } from "./helpers.js";
 
-const ALERT: Alert = {
-  id: "a-1",
-  fingerprint: "rule",
-  rule: "rule",
-  level: "WARNING",
-  title: "t",
-  message: "m",
-  timestamp: "2026-01-01T00:00:00.000Z",
-  labels: {},
-  fields: {},
-  status: "firing",
-  acknowledged: false,
-};
+const ALERT = testAlert({ fingerprint: "rule", rule: "rule" });
 
 /** Epoch ms the manual clock starts at: the items' creation time, so none is past `maxAgeMs`. */
 const START_MS = Date.UTC(2026, 0, 1);

@@ -12,6 +12,24 @@ import type {
 } from "../../src/alert-model/types.js";
 import { TicktraceError } from "../../src/errors.js";
 
+/** A firing alert for channel and delivery tests, with `overrides` on top of plain defaults. */
+export function testAlert(overrides: Partial<Alert> = {}): Alert {
+  return {
+    id: "a-1",
+    fingerprint: "r",
+    rule: "r",
+    level: "WARNING",
+    title: "t",
+    message: "m",
+    timestamp: "2026-01-01T00:00:00.000Z",
+    labels: {},
+    fields: {},
+    status: "firing",
+    acknowledged: false,
+    ...overrides,
+  };
+}
+
 class TestReader extends MetricReader {
   protected override onForceFlush(): Promise<void> {
     return Promise.resolve();

@@ -3,7 +3,7 @@ import { createSlackChannel } from "../../src/alerting/channels/slack.js";
 import { AlertManager } from "../../src/alerting/manager.js";
 import { HealthRegistry } from "../../src/health/registry.js";
 import { startFakeHttpServer, type FakeHttpServer } from "./fake-http.js";
-import { createCapturingLogger } from "./helpers.js";
+import { createCapturingLogger, testAlert } from "./helpers.js";
 
 const HOOK_PATH = "/services/T000/B000/XXXXsecretXXXX";
 
@@ -101,24 +101,7 @@ describe("Slack channel", () => {
   it("a 4xx other than 429 is final (REJECTED) and redacts the webhook", async () => {
     server.mode = { kind: "status", status: 404, body: `no_service at ${HOOK_PATH}` };
     const slack = createSlackChannel({ webhookUrl: `${server.url}${HOOK_PATH}` });
-    const error = await slack
-      .send(
-        {
-          id: "a-1",
-          fingerprint: "r",
-          rule: "r",
-          level: "WARNING",
-          title: "t",
-          message: "m",
-          timestamp: "2026-01-01T00:00:00.000Z",
-          labels: {},
-          fields: {},
-          status: "firing",
-          acknowledged: false,
-        },
-        new AbortController().signal,
-      )
-      .catch((e: unknown) => e);
+    const error = await slack.send(testAlert(), new AbortController().signal).catch((e: unknown) => e);
     expect(error).toMatchObject({
       code: "REJECTED",
       status: 404,

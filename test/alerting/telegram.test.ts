@@ -7,10 +7,9 @@ import { telegramBlocks } from "../../src/alerting/format.js";
 import { splitMessage } from "../../src/format/telegram-html.js";
 import { traceLink } from "../../src/format/trace-link.js";
 import { AlertManager } from "../../src/alerting/manager.js";
-import type { Alert } from "../../src/alert-model/types.js";
 import { HealthRegistry } from "../../src/health/registry.js";
 import { startFakeHttpServer, type FakeHttpServer } from "./fake-http.js";
-import { createCapturingLogger } from "./helpers.js";
+import { createCapturingLogger, testAlert } from "./helpers.js";
 
 const TOKEN = "123456:ABC-secret_token";
 const TRACE = "4bf92f3577b34da6a3ce929d0e0e4736";
@@ -237,19 +236,7 @@ describe("Telegram channel", () => {
   });
 });
 
-const FIXED: Alert = {
-  id: "abc123-1",
-  fingerprint: "r",
-  rule: "r",
-  level: "ERROR",
-  title: "T",
-  message: "m",
-  timestamp: "2026-01-01T00:00:00.000Z",
-  labels: {},
-  fields: {},
-  status: "firing",
-  acknowledged: false,
-};
+const FIXED = testAlert({ id: "abc123-1", level: "ERROR", title: "T" });
 
 describe("Telegram formatting", () => {
   it("packs blocks and never splits inside an entity", () => {
@@ -261,19 +248,7 @@ describe("Telegram formatting", () => {
   });
 
   it("summaries and repeats have their own headline", () => {
-    const alert = {
-      id: "x-1",
-      fingerprint: "r",
-      rule: "r",
-      level: "WARNING",
-      title: "T",
-      message: "",
-      timestamp: "2026-01-01T00:00:00.000Z",
-      labels: {},
-      fields: {},
-      status: "firing",
-      acknowledged: false,
-    } as const;
+    const alert = testAlert({ id: "x-1", title: "T", message: "" });
     const ctx = { notificationId: "n", attempt: 1, createdAtMs: 0 };
     expect(telegramBlocks(alert, { ...ctx, event: "repeat" })[0]).toBe("⚠️ <b>WARNING (still firing) T</b>");
     expect(telegramBlocks(alert, { ...ctx, event: "escalated" })[0]).toBe("⚠️ <b>WARNING (escalated) T</b>");
