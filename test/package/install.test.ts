@@ -12,7 +12,7 @@
  * The pack runs in a copy of the sources, so the repository's own `dist/` is never rebuilt
  * under the other tests. The install uses the npm cache first (`--prefer-offline`).
  */
-import { execFile, execFileSync, spawn } from "node:child_process";
+import { execFile, execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { promisify } from "node:util";
 import {
   cpSync,
@@ -131,12 +131,28 @@ interface BotRun {
   args: string[];
 }
 
-/** Runs one bot from the installed package until its alert arrived everywhere, then stops it. */
-async function runBot(bot: BotRun): Promise<void> {
-  const cwd = join(project, bot.name);
-  mkdirSync(cwd, { recursive: true });
-  cpSync(join(ROOT, "examples", "quickstart", "config.yaml"), join(cwd, "config.yaml"));
-  const child = spawn(process.execPath, bot.args, {
+/** A bot started from the installed package, its output kept. */
+interface InstalledBot {
+  readonly child: ChildProcess;
+  out(): string;
+  err(): string;
+  /** Its exit code, once it has exited. */
+  readonly exited: Promise<number | null>;
+  /** The `/metrics` base URL the bot's runtime logged at start. */
+  metricsUrl(): Promise<string>;
+}
+
+/**
+ * Runs `node args` in `cwd` with the health port, JSON logs and OTLP endpoint every bot here
+ * uses, plus `env`.
+ */
+function startInstalledBot(
+  name: string,
+  cwd: string,
+  args: string[],
+  env: Record<string, string> = {},
+): InstalledBot {
+  const child = spawn(process.execPath, args, {
     cwd,
     env: {
       PATH: process.env.PATH,
@@ -144,10 +160,7 @@ async function runBot(bot: BotRun): Promise<void> {
       HEALTH_PORT: "0",
       LOG_FORMAT: "json",
       OTLP_ENDPOINT: otlpEndpoint,
-      TELEGRAM_ENABLED: "true",
-      TELEGRAM_BOT_TOKEN: TOKEN,
-      TELEGRAM_CHAT_ID: String(bot.chatId),
-      TELEGRAM_API_URL: telegram.url,
+      ...env,
     },
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -156,15 +169,36 @@ async function runBot(bot: BotRun): Promise<void> {
   child.stdout.setEncoding("utf8").on("data", (chunk: string) => (out += chunk));
   child.stderr.setEncoding("utf8").on("data", (chunk: string) => (err += chunk));
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  return {
+    child,
+    out: () => out,
+    err: () => err,
+    exited,
+    async metricsUrl() {
+      let url: string | undefined;
+      await eventually(
+        () => (url = /metrics at (http:\/\/127\.0\.0\.1:\d+)\/metrics/.exec(out)?.[1]) !== undefined,
+        `the ${name} bot's metrics URL`,
+        30_000,
+      );
+      return url ?? "";
+    },
+  };
+}
+
+/** Runs one bot from the installed package until its alert arrived everywhere, then stops it. */
+async function runBot(bot: BotRun): Promise<void> {
+  const cwd = join(project, bot.name);
+  mkdirSync(cwd, { recursive: true });
+  cpSync(join(ROOT, "examples", "quickstart", "config.yaml"), join(cwd, "config.yaml"));
+  const run = startInstalledBot(bot.name, cwd, bot.args, {
+    TELEGRAM_ENABLED: "true",
+    TELEGRAM_BOT_TOKEN: TOKEN,
+    TELEGRAM_CHAT_ID: String(bot.chatId),
+    TELEGRAM_API_URL: telegram.url,
+  });
   try {
-    const deadline = Date.now() + 30_000;
-    let url: string | undefined;
-    while (!url) {
-      url = /metrics at (http:\/\/127\.0\.0\.1:\d+)\/metrics/.exec(out)?.[1];
-      if (Date.now() > deadline)
-        throw new Error(`${bot.name}: never ready\nstdout:\n${out}\nstderr:\n${err}`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    const url = await run.metricsUrl();
     const message = await telegram.waitFor(
       "sendMessage",
       (body) => String(body.chat_id) === String(bot.chatId),
@@ -194,13 +228,15 @@ async function runBot(bot: BotRun): Promise<void> {
     expect(metrics).toMatch(/^ticktrace_alerts_raised_total\{[^}]*rule="circuit_breaker_tripped"/m);
   } catch (error) {
     // Say which bot and what it printed: the assertion alone does not tell.
-    throw new Error(`${bot.name}: ${String(error)}\nstdout:\n${out}\nstderr:\n${err}`, { cause: error });
+    throw new Error(`${bot.name}: ${String(error)}\nstdout:\n${run.out()}\nstderr:\n${run.err()}`, {
+      cause: error,
+    });
   } finally {
-    child.kill("SIGTERM");
+    run.child.kill("SIGTERM");
   }
-  expect(await exited).toBe(143);
+  expect(await run.exited).toBe(143);
   // Nothing went wrong on the way: no stack trace, no warning from Node or from ticktrace.
-  expect(err).toBe("");
+  expect(run.err()).toBe("");
 }
 
 /**
@@ -211,30 +247,10 @@ async function runOwnStrategyBot(script: string): Promise<void> {
   const cwd = join(project, "own-strategy");
   mkdirSync(cwd, { recursive: true });
   cpSync(join(ROOT, "examples", "own-strategy", "config.yaml"), join(cwd, "config.yaml"));
-  const child = spawn(process.execPath, ["--require", "ticktrace/tracing", script], {
-    cwd,
-    env: {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      HEALTH_PORT: "0",
-      LOG_FORMAT: "json",
-      OTLP_ENDPOINT: otlpEndpoint,
-    },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let out = "";
-  let err = "";
-  child.stdout.setEncoding("utf8").on("data", (chunk: string) => (out += chunk));
-  child.stderr.setEncoding("utf8").on("data", (chunk: string) => (err += chunk));
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  const run = startInstalledBot("own-strategy", cwd, ["--require", "ticktrace/tracing", script]);
   try {
-    let url: string | undefined;
-    await eventually(
-      () => (url = /metrics at (http:\/\/127\.0\.0\.1:\d+)\/metrics/.exec(out)?.[1]) !== undefined,
-      "the own-strategy bot's metrics URL",
-      30_000,
-    );
-    const scrape = async () => (await fetch(`${url ?? ""}/metrics`)).text();
+    const url = await run.metricsUrl();
+    const scrape = async () => (await fetch(`${url}/metrics`)).text();
     // Tick-path metrics are folded once a second; a few ticks of the simulator's stream are enough.
     const placed =
       /^trading_orders_placed_total\{exchange="simex",symbol="BTC\/USDT",side="(buy|sell)",type="limit"[^}]*\} [1-9]/gm;
@@ -252,12 +268,14 @@ async function runOwnStrategyBot(script: string): Promise<void> {
       /^trading_exchange_request_duration_seconds_count\{[^}]*operation="place_order"[^}]*\} [1-9]/m,
     );
   } catch (error) {
-    throw new Error(`own-strategy: ${String(error)}\nstdout:\n${out}\nstderr:\n${err}`, { cause: error });
+    throw new Error(`own-strategy: ${String(error)}\nstdout:\n${run.out()}\nstderr:\n${run.err()}`, {
+      cause: error,
+    });
   } finally {
-    child.kill("SIGTERM");
+    run.child.kill("SIGTERM");
   }
-  expect(await exited).toBe(143);
-  expect(err).toBe("");
+  expect(await run.exited).toBe(143);
+  expect(run.err()).toBe("");
   // Each tick is a trace: root `tick` of the user's strategy, its stage spans, and the exchange
   // client's HTTP calls under it.
   const spans = receiver.spans
