@@ -88,6 +88,17 @@ function freePort(): Promise<number> {
   });
 }
 
+/**
+ * `count` free ports, all different: the kernel may hand a port just released by one probe to
+ * the next `bind(0)`, and two servers of the stack told the same port cannot both start (seen:
+ * the collector's health check and its OTLP receiver on one port).
+ */
+async function distinctFreePorts(count: number): Promise<number[]> {
+  const ports = new Set<number>();
+  while (ports.size < count) ports.add(await freePort());
+  return [...ports];
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** True while `pid` exists (and is not a zombie we could still reap: we are not its parent). */
@@ -239,17 +250,16 @@ export async function up(options: UpOptions = {}): Promise<StackState> {
     mkdirSync(path.join(stateDir, d), { recursive: true });
   const timeout = options.readyTimeoutMs ?? 60_000;
 
-  const port = async () => freePort();
-  const [grpc, httpPort, health, metrics, prom] = [
-    await port(),
-    await port(),
-    await port(),
-    await port(),
-    await port(),
-  ];
   const amCount = options.alertmanagers ?? 2;
+  const ports = await distinctFreePorts(5 + 2 * amCount);
+  const port = (): number => {
+    const next = ports.shift();
+    if (next === undefined) throw new Error("stack: fewer free ports than servers (a bug in up())");
+    return next;
+  };
+  const [grpc, httpPort, health, metrics, prom] = [port(), port(), port(), port(), port()];
   const ams: { web: number; cluster: number }[] = [];
-  for (let i = 0; i < amCount; i++) ams.push({ web: await port(), cluster: await port() });
+  for (let i = 0; i < amCount; i++) ams.push({ web: port(), cluster: port() });
 
   const endpoints: StackEndpoints = {
     otlp_http: `http://127.0.0.1:${httpPort}`,
