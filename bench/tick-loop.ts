@@ -13,10 +13,19 @@
  *   on an sdk-metrics MeterProvider, plus the hot-path recorder folding on its timer;
  * - 0.01 again with the preload's AsyncLocalStorage context manager installed (the other modes
  *   run without one, so their rows show tracing's own cost). HTTP instrumentation is left out.
- * - worker tick tracing (`telemetry.tick_tracing: worker`) at ratio 1, and at 0.01 with the
- *   context manager: the trading thread writes ids and timestamps into the shared ring; the
- *   exporter worker builds the spans, encodes OTLP/protobuf and POSTs it to a stand-in collector
- *   in a process of its own (`bench/fixtures/otlp-sink.js`), so its encoding and HTTP are counted.
+ * - worker tick tracing (`telemetry.tick_tracing: worker`) at ratio 1, at 0.01 with the
+ *   context manager, and at 0 (no tick traced: the metrics' own cost): the trading thread
+ *   writes ids and timestamps into the shared ring; the exporter worker builds the spans,
+ *   encodes OTLP/protobuf and POSTs it to a stand-in collector in a process of its own
+ *   (`bench/fixtures/otlp-sink.js`), so its encoding and HTTP are counted.
+ *
+ * Each mode runs in a process of its own (`bench/fixtures/tick-loop-mode.ts`), on the compiled
+ * package in dist/ as a bot does, and this process interleaves their rounds. A bot runs one
+ * configuration: eight loops in one process share the orchestrator's code, whose call sites
+ * turn polymorphic, and that slowed the disabled baseline too (two modes alone in one process
+ * gave 1.33 µs added; the same two in processes of their own, 2.04). Under tsx, every call
+ * across modules goes through an export getter the compiled code does not have (about 0.2 µs
+ * of a traced tick).
  *
  * Two CPU clocks per round: the trading (main) thread's own on-CPU time (Linux
  * `/proc/self/task/<pid>/schedstat`, nanoseconds), and the whole process's (`process.cpuUsage()`,
@@ -41,6 +50,7 @@ import {
   type SpanExporter,
 } from "@opentelemetry/sdk-trace-base";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { fork } from "node:child_process";
 import { join } from "node:path";
 import { createManualClock, systemClock } from "../src/clock.js";
 import {
@@ -390,7 +400,7 @@ function syntheticTickers(step: number): Ticker[] {
  * AsyncLocalStorage context manager, which hooks every promise of the process (switched on for
  * that mode's rounds only); worker tick tracing at ratio 1 and at 0.01 with the context manager.
  */
-const MODES = {
+export const MODES = {
   disabled: { ratio: undefined, asyncContext: false, worker: false },
   enabled: { ratio: 1, asyncContext: false, worker: false },
   worker: { ratio: 1, asyncContext: false, worker: true },
@@ -400,12 +410,15 @@ const MODES = {
   worker1Context: { ratio: 0.01, asyncContext: true, worker: true },
   // Toolkit disabled, only the context manager installed: what it costs by itself on Node 20.
   disabledContext: { ratio: undefined, asyncContext: true, worker: false },
+  // Worker tick tracing that samples no tick: what the metrics and the untraced tick path cost.
+  workerUntraced: { ratio: 0, asyncContext: false, worker: true },
 } as const;
-type Mode = keyof typeof MODES;
+export type Mode = keyof typeof MODES;
 
 function label(mode: Exclude<Mode, "disabled">): string {
   const { ratio, asyncContext, worker } = MODES[mode];
   if (ratio === undefined) return "toolkit disabled, only the AsyncLocalStorage context manager";
+  if (ratio === 0) return "no tick traced, worker tick tracing: the metrics alone";
   return (
     (ratio === 1 ? "every tick traced" : `${ratio * 100}% of ticks traced`) +
     (asyncContext ? ", AsyncLocalStorage context" : "") +
@@ -463,6 +476,122 @@ interface RoundCpu {
   workerUs: number;
 }
 
+/** What one round of one mode measured, in that mode's process. */
+export interface RoundResult {
+  sentUs: number[];
+  /** Wall-clock ticks per second. */
+  ticksPerSecond: number;
+  /** Trading-thread ticks per CPU-second (whole-process CPU where schedstat is unavailable). */
+  ticksPerCpuSecond: number;
+  cpu: RoundCpu;
+}
+
+/** The exporter worker's figures over a mode's run, reported when its process finishes. */
+export interface ModeTotals {
+  workerStats: Awaited<ReturnType<WorkerTickTracing["stats"]>> | undefined;
+  droppedTicks: number;
+  droppedSpans: number;
+  /** Threads that appeared when the loop was built (the exporter worker's). */
+  workerThreads: number;
+}
+
+/**
+ * One round of `ticks` ticks of `loop`, in the calling process (a mode's own): its trading
+ * thread's CPU (schedstat of the main thread), the whole process's, and that of `workerTids`.
+ */
+export async function measureRound(
+  loop: Loop,
+  ticks: number,
+  workerTids: readonly number[],
+): Promise<RoundResult> {
+  const mainTid = process.pid;
+  const workerCpu = () => workerTids.reduce((sum, tid) => sum + threadCpuNs(tid), 0);
+  const processBefore = process.cpuUsage();
+  const mainBefore = threadCpuNs(mainTid);
+  const workerBefore = workerCpu();
+  const { sentUs, ticksPerSecond } = await loop.run(ticks);
+  const mainNs = threadCpuNs(mainTid) - mainBefore;
+  // The round pays for its own deferred work inside its process window: what the worker has
+  // read is exported, the hot path folds its samples, the SDK's batch processor hands over its
+  // spans. The trading-thread window has closed already, so the throughput and trading-thread
+  // rows do not include it; the whole-process row does.
+  await loop.flush();
+  const processCpu = process.cpuUsage(processBefore);
+  const workerNs = workerCpu() - workerBefore;
+  return {
+    sentUs,
+    ticksPerSecond,
+    ticksPerCpuSecond: Number.isFinite(mainNs)
+      ? (ticks * 1e9) / mainNs
+      : (ticks * 1e6) / (processCpu.user + processCpu.system),
+    cpu: {
+      mainUs: mainNs / 1000 / ticks,
+      processUs: (processCpu.user + processCpu.system) / ticks,
+      workerUs: workerTids.length > 0 ? workerNs / 1000 / ticks : 0,
+    },
+  };
+}
+
+/**
+ * Builds `mode`'s loop in this process (the context manager installed for the process's life
+ * where the mode has it, as the preload installs it) and the threads it started.
+ */
+export function createModeLoop(mode: Mode, sinkUrl: string): { loop: Loop; workerTids: number[] } {
+  if (MODES[mode].asyncContext) useAsyncContext(true);
+  const before = threadIds();
+  const loop = createLoop(MODES[mode].ratio, {
+    tracing: MODES[mode].worker ? { kind: "worker", url: sinkUrl } : { kind: "sdk" },
+  });
+  // The exporter thread starts with the tick loop (the orchestrator asks for its tracer).
+  return { loop, workerTids: [...threadIds()].filter((tid) => !before.has(tid)) };
+}
+
+/** A mode's loop in a process of its own (bench/fixtures/tick-loop-mode.ts), driven round by round. */
+interface ModeProcess {
+  round(ticks: number): Promise<RoundResult>;
+  /** Shuts the loop down and the process with it; its worker's totals. */
+  finish(): Promise<ModeTotals>;
+  kill(): void;
+}
+
+/** The tsx loader flags this bench runs with, so a forked TypeScript fixture loads the same way. */
+function loaderArgs(): string[] {
+  const args: string[] = [];
+  const argv = process.execArgv;
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i]!;
+    if ((flag === "--require" || flag === "--import") && i + 1 < argv.length) args.push(flag, argv[++i]!);
+    else if (flag.startsWith("--require=") || flag.startsWith("--import=")) args.push(flag);
+  }
+  return args;
+}
+
+async function startModeProcess(mode: Mode, sinkUrl: string): Promise<ModeProcess> {
+  const child = fork(join(REPO_ROOT, "bench", "fixtures", "tick-loop-mode.ts"), [mode, sinkUrl], {
+    cwd: REPO_ROOT,
+    execArgv: loaderArgs(),
+    env: { ...process.env, BENCH_MODE_CHILD: "1" },
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+  });
+  const reply = <T>(send: unknown): Promise<T> =>
+    new Promise<T>((resolve, reject) => {
+      const onExit = (code: number | null) =>
+        reject(new Error(`the tick-loop process of mode ${mode} exited with ${String(code)}`));
+      child.once("exit", onExit);
+      child.once("message", (message) => {
+        child.off("exit", onExit);
+        resolve(message as T);
+      });
+      if (send !== undefined) child.send(send as object);
+    });
+  await reply<{ ready: true }>(undefined);
+  return {
+    round: (ticks) => reply<RoundResult>({ cmd: "round", ticks }),
+    finish: () => reply<ModeTotals>({ cmd: "finish" }),
+    kill: () => child.kill("SIGKILL"),
+  };
+}
+
 async function tickLoop(opts: { quick: boolean }): Promise<Figure[]> {
   // BENCH_TICK_MODES=disabled,worker (development): only those modes' rows; disabled always runs.
   const only = process.env.BENCH_TICK_MODES?.split(",").map((m) => m.trim());
@@ -471,16 +600,23 @@ async function tickLoop(opts: { quick: boolean }): Promise<Figure[]> {
   );
   const has = (mode: Mode) => modes.includes(mode);
   const sink = await startSinkProcess();
-  const workerTids: Partial<Record<Mode, number[]>> = {};
-  const loops = {} as Partial<Record<Mode, Loop>>;
-  for (const mode of modes) {
-    const before = threadIds();
-    loops[mode] = createLoop(MODES[mode].ratio, {
-      tracing: MODES[mode].worker ? { kind: "worker", url: sink.url } : { kind: "sdk" },
-    });
-    // The exporter thread starts with the tick loop (the orchestrator asks for its tracer).
-    workerTids[mode] = [...threadIds()].filter((tid) => !before.has(tid));
+  // Each mode in a process of its own, as a bot runs one configuration (see the header).
+  const children = {} as Partial<Record<Mode, ModeProcess>>;
+  try {
+    for (const mode of modes) children[mode] = await startModeProcess(mode, sink.url);
+    return await tickLoopFigures(opts, modes, has, children as Record<Mode, ModeProcess>);
+  } finally {
+    for (const child of Object.values(children)) child.kill();
+    await sink.proc.stop();
   }
+}
+
+async function tickLoopFigures(
+  opts: { quick: boolean },
+  modes: Mode[],
+  has: (mode: Mode) => boolean,
+  children: Record<Mode, ModeProcess>,
+): Promise<Figure[]> {
   // Rounds of tens of milliseconds at least: shorter ones measure GC pauses and the neighbours.
   const ticksPerRound = opts.quick ? 2_000 : 5_000;
   const rounds = opts.quick ? 8 : 20;
@@ -493,7 +629,6 @@ async function tickLoop(opts: { quick: boolean }): Promise<Figure[]> {
   >;
   const wall = Object.fromEntries(modes.map((mode) => [mode, [] as number[]])) as Record<Mode, number[]>;
   const cpu = Object.fromEntries(modes.map((mode) => [mode, [] as RoundCpu[]])) as Record<Mode, RoundCpu[]>;
-  const mainTid = process.pid;
   const result = await interleave({
     rounds,
     warmupRounds,
@@ -501,58 +636,31 @@ async function tickLoop(opts: { quick: boolean }): Promise<Figure[]> {
       modes.map((mode) => [
         mode,
         async () => {
-          const loop = loops[mode]!;
-          const tids = workerTids[mode] ?? [];
-          const workerCpu = () => tids.reduce((sum, tid) => sum + threadCpuNs(tid), 0);
-          useAsyncContext(MODES[mode].asyncContext);
-          const processBefore = process.cpuUsage();
-          const mainBefore = threadCpuNs(mainTid);
-          const workerBefore = workerCpu();
-          const { sentUs, ticksPerSecond } = await loop.run(ticksPerRound);
-          const mainNs = threadCpuNs(mainTid) - mainBefore;
-          // The round pays for its own deferred work inside its process window: what the worker
-          // has read is exported, the hot path folds its samples, the SDK's batch processor hands
-          // over its spans. Else that work runs on the loops' timers, and timers fire only when
-          // a round yields to the event loop: the worker rounds, while they wait for the
-          // worker's flush, used to absorb the other six loops' hot-path folds and batch
-          // exports (measured: 9-44 µs per tick of trading-thread CPU during that wait, against
-          // 0.1-1.4 µs in the other modes). The trading-thread window has closed already, so the
-          // throughput and trading-thread rows do not change.
-          await loop.flush();
-          const processCpu = process.cpuUsage(processBefore);
-          const workerNs = workerCpu() - workerBefore;
-          useAsyncContext(false);
-          const s = summarize(sentUs);
+          const round = await children[mode].round(ticksPerRound);
+          const s = summarize(round.sentUs);
           perRound[mode].push({ median: s.median, p99: s.p99 });
-          sent[mode].push(...sentUs);
-          wall[mode].push(ticksPerSecond);
-          cpu[mode].push({
-            mainUs: mainNs / 1000 / ticksPerRound,
-            processUs: (processCpu.user + processCpu.system) / ticksPerRound,
-            workerUs: tids.length > 0 ? workerNs / 1000 / ticksPerRound : 0,
-          });
-          // Trading-thread ticks per CPU-second (whole-process CPU where schedstat is unavailable).
-          return Number.isFinite(mainNs)
-            ? (ticksPerRound * 1e9) / mainNs
-            : (ticksPerRound * 1e6) / (processCpu.user + processCpu.system);
+          sent[mode].push(...round.sentUs);
+          wall[mode].push(round.ticksPerSecond);
+          cpu[mode].push(round.cpu);
+          return round.ticksPerCpuSecond;
         },
       ]),
     ) as Record<Mode, () => Promise<number>>,
   });
+  const totals = {} as Partial<Record<Mode, ModeTotals>>;
+  for (const mode of modes) totals[mode] = await children[mode].finish();
   const workerStats = {
-    worker: await loops.worker?.tickTracing?.stats(),
-    worker1Context: await loops.worker1Context?.tickTracing?.stats(),
+    worker: totals.worker?.workerStats,
+    worker1Context: totals.worker1Context?.workerStats,
   };
   const dropped = {
-    worker: loops.worker?.tickTracing?.droppedTicks() ?? 0,
-    worker1Context: loops.worker1Context?.tickTracing?.droppedTicks() ?? 0,
+    worker: totals.worker?.droppedTicks ?? 0,
+    worker1Context: totals.worker1Context?.droppedTicks ?? 0,
   };
   const droppedSpans = {
-    worker: loops.worker?.tickTracing?.droppedSpans() ?? 0,
-    worker1Context: loops.worker1Context?.tickTracing?.droppedSpans() ?? 0,
+    worker: totals.worker?.droppedSpans ?? 0,
+    worker1Context: totals.worker1Context?.droppedSpans ?? 0,
   };
-  for (const mode of modes) await loops[mode]!.shutdown();
-  await sink.proc.stop();
   const figures: Figure[] = [];
   const base = perRound.disabled.slice(warmupRounds);
   const disabledSent = summarize(sent.disabled.slice(warmupRounds * ticksPerRound));
@@ -606,6 +714,7 @@ async function tickLoop(opts: { quick: boolean }): Promise<Figure[]> {
     "sampled1Context",
     "worker1Context",
     "disabledContext",
+    "workerUntraced",
   ] as const) {
     if (!has(mode)) continue;
     const target = throughputTarget(mode);
@@ -666,7 +775,7 @@ async function tickLoop(opts: { quick: boolean }): Promise<Figure[]> {
     target: null,
     met: null,
     spread: `p25-p75 ${fmt(workerOwn.p25)}-${fmt(workerOwn.p75)} µs (n=${workerOwn.n} rounds)`,
-    note: `on-CPU time of the exporter thread (schedstat of the thread the worker started) per traced tick (14 spans): ring reads, span building, OTLP/protobuf encoding and HTTP; reported so the total stays honest (it is inside the whole-process row)${workerTids.worker?.length === 1 ? "" : `; ${workerTids.worker?.length ?? 0} new threads attributed to the worker`}; at 1%: ${has("worker1Context") ? fmt(cpuOf("worker1Context", "workerUs").median) : "not run"} µs per tick (ticks dropped ${dropped.worker1Context})`,
+    note: `on-CPU time of the exporter thread (schedstat of the thread the worker started) per traced tick (14 spans): ring reads, span building, OTLP/protobuf encoding and HTTP; reported so the total stays honest (it is inside the whole-process row)${totals.worker?.workerThreads === 1 ? "" : `; ${totals.worker?.workerThreads ?? 0} new threads attributed to the worker`}; at 1%: ${has("worker1Context") ? fmt(cpuOf("worker1Context", "workerUs").median) : "not run"} µs per tick (ticks dropped ${dropped.worker1Context})`,
   });
   return figures;
 }

@@ -19,7 +19,9 @@ async function main(): Promise<void> {
   const match = await sink.waitFor(/otlp-sink (\d+)/, 10_000);
   const url = `http://127.0.0.1:${match[1] ?? ""}/v1/traces`;
   const loop =
-    mode === "disabled" ? createLoop(undefined) : createLoop(1, { tracing: { kind: "worker", url } });
+    mode === "disabled"
+      ? createLoop(undefined)
+      : createLoop(mode === "untraced" ? 0 : 1, { tracing: { kind: "worker", url } });
   for (let i = 0; i < rounds; i++) {
     // Bytes allocated per tick (run with a semi-space large enough for a round, e.g.
     // --max-semi-space-size=512, so no scavenge runs in between).
