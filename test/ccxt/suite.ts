@@ -302,6 +302,27 @@ export function ccxtSuite(moduleName: string): void {
       expect(valueOf(errors, { operation: "fetchTicker", error_type: "BadSymbol" })).toBe(1);
     });
 
+    it("regression: an instrumented exchange keeps its class (`constructor`, `instanceof`, `new ex.constructor()`)", () => {
+      // `"constructor" in exchange.has` is true through Object.prototype: the class itself was
+      // wrapped as a unified method, so `new ex.constructor(...)` threw and instanceof failed.
+      const Binance = h.ccxt.binance as unknown as new (options: object) => CcxtExchange;
+      expect(ex.constructor).toBe(Binance);
+      expect(ex).toBeInstanceOf(Binance);
+      const again = new (ex.constructor as new (options: object) => CcxtExchange)(
+        fake.exchangeOptions(releaseOptions),
+      );
+      expect(again).toBeInstanceOf(Binance);
+      for (const name of ["constructor", "toString", "valueOf", "hasOwnProperty"]) {
+        let proto: object | null = Object.getPrototypeOf(ex) as object | null;
+        while (proto && proto !== Object.prototype) {
+          const value = (proto as Record<string, unknown>)[name];
+          if (Object.prototype.hasOwnProperty.call(proto, name))
+            expect((value as Record<symbol, unknown>)[Symbol.for("ticktrace.ccxt.original")]).toBeUndefined();
+          proto = Object.getPrototypeOf(proto) as object | null;
+        }
+      }
+    });
+
     it("label values stay bounded: no symbol, URL or order id in any metric label", async () => {
       for (const name of [
         "trading_exchange_request_duration_seconds",

@@ -568,7 +568,12 @@ function instrumentClassChain(target: PatchTarget, instance: ExchangeInstance): 
     if (!Object.prototype.hasOwnProperty.call(proto, PATCHED_CLASS)) {
       Object.defineProperty(proto, PATCHED_CLASS, { value: true });
       for (const name of Object.getOwnPropertyNames(proto)) {
-        if (NOT_UNIFIED.has(name) || !(name in has || name === "loadMarkets")) continue;
+        // `has` is a plain object: `in` would also find Object.prototype's names, `constructor` among them
+        if (
+          NOT_UNIFIED.has(name) ||
+          !(Object.prototype.hasOwnProperty.call(has, name) || name === "loadMarkets")
+        )
+          continue;
         // websocket methods resolve once per message: their telemetry is per message and connection, not per call
         if (name.startsWith("watch") || name.startsWith("unWatch")) continue;
         const descriptor = Object.getOwnPropertyDescriptor(proto, name);
