@@ -1,7 +1,9 @@
 /**
  * Cost of the ccxt instrumentation per unified call: the real ccxt package calling
  * `fetchTicker` on a fake Binance on loopback (test/ccxt/fake-binance.ts), in three client
- * processes side by side in one run, rounds interleaved:
+ * processes side by side in one run, rounds interleaved, and in several generations of the
+ * three, one after another (a process's layout luck lasts its life, so it must not decide a
+ * difference):
  *   bare    plain `node`: uninstrumented ccxt;
  *   preload `--require dist/tracing.js` with `telemetry.instrumentations: []` (the SDK, the
  *           context manager and the runtime metrics, nothing that sees ccxt's requests);
@@ -123,33 +125,53 @@ async function ccxtCallCost(quick: boolean, canned: boolean): Promise<Figure[]> 
   const fake = new FakeBinance();
   await fake.start();
   const sink = await startOtlpSink();
-  const clients: Client[] = [];
+  const calls = (quick ? 300 : 1000) * (canned ? 5 : 1);
+  // Several generations of client processes, one after another: a process's code and heap
+  // layout make it a few percent faster or slower for its whole life (two identical clients
+  // differed by 4-8 us per call on loopback), so one process per client would put that luck
+  // into every per-round difference.
+  const generations = quick ? 2 : 5;
+  const roundsPerGeneration = quick ? 3 : 6;
+  const warmupRounds = 2;
+  const cpu: Record<"bare" | "preload" | "ccxt", number[]> = { bare: [], preload: [], ccxt: [] };
+  const samples: Record<"bare" | "preload" | "ccxt", number[]> = { bare: [], preload: [], ccxt: [] };
   try {
-    const bare = await startClient(fake.baseUrl, undefined, undefined, canned);
-    clients.push(bare);
-    const off = await startClient(fake.baseUrl, preload, tempConfig(configYaml(sink.url, false)), canned);
-    clients.push(off);
-    const on = await startClient(fake.baseUrl, preload, tempConfig(configYaml(sink.url, true)), canned);
-    clients.push(on);
-    const calls = (quick ? 300 : 1000) * (canned ? 5 : 1);
-    const cpu: Record<"bare" | "preload" | "ccxt", number[]> = { bare: [], preload: [], ccxt: [] };
-    const sample = async (key: keyof typeof cpu, client: Client) => {
-      const result = await client.run(calls);
-      cpu[key].push(result.cpuNsPerCall);
-      return result.nsPerCall;
+    for (let generation = 0; generation < generations; generation++) {
+      const clients: Client[] = [];
+      try {
+        const bare = await startClient(fake.baseUrl, undefined, undefined, canned);
+        clients.push(bare);
+        const off = await startClient(fake.baseUrl, preload, tempConfig(configYaml(sink.url, false)), canned);
+        clients.push(off);
+        const on = await startClient(fake.baseUrl, preload, tempConfig(configYaml(sink.url, true)), canned);
+        clients.push(on);
+        // A fresh process's first rounds run before V8 has optimized ccxt and the wrappers: not recorded.
+        for (let i = 0; i < warmupRounds; i++) for (const client of clients) await client.run(calls);
+        const sample = async (key: keyof typeof cpu, client: Client) => {
+          const result = await client.run(calls);
+          cpu[key].push(result.cpuNsPerCall);
+          return result.nsPerCall;
+        };
+        const result = await interleave({
+          subjects: {
+            bare: () => sample("bare", bare),
+            preload: () => sample("preload", off),
+            ccxt: () => sample("ccxt", on),
+          },
+          rounds: roundsPerGeneration,
+          warmupRounds: 0,
+        });
+        for (const key of Object.keys(samples) as (keyof typeof samples)[])
+          samples[key].push(...result.samples[key]);
+      } finally {
+        for (const client of clients) await client.stop();
+      }
+    }
+    const summaries = {
+      bare: summarize(samples.bare),
+      preload: summarize(samples.preload),
+      ccxt: summarize(samples.ccxt),
     };
-    const { samples, summaries } = await interleave({
-      subjects: {
-        bare: () => sample("bare", bare),
-        preload: () => sample("preload", off),
-        ccxt: () => sample("ccxt", on),
-      },
-      rounds: quick ? 6 : 20,
-      warmupRounds: 2,
-    });
-    // The warm-up rounds pushed CPU samples too: keep the measured ones, in round order.
-    for (const key of Object.keys(cpu) as (keyof typeof cpu)[])
-      cpu[key] = cpu[key].slice(-samples[key].length);
     // Per-round differences of the client's own CPU time per call: the loopback server and the
     // other processes on the machine move wall time far more than they move this.
     const added = cpu.ccxt.map((v, i) => (v - cpu.preload[i]!) / 1000);
@@ -158,7 +180,7 @@ async function ccxtCallCost(quick: boolean, canned: boolean): Promise<Figure[]> 
     const share = addedSummary.median / (summaries.preload.median / 1000);
     const wallAdded = summarize(samples.ccxt.map((v, i) => (v - samples.preload[i]!) / 1000));
     const note =
-      `${calls} sequential fetchTicker calls per sample ${canned ? "answered from memory (fetchImplementation)" : "on loopback"}; client CPU per call ` +
+      `${calls} sequential fetchTicker calls per sample, ${generations * roundsPerGeneration} interleaved rounds (${generations} generations of client processes, ${roundsPerGeneration} rounds each after ${warmupRounds} unrecorded) ${canned ? "answered from memory (fetchImplementation)" : "on loopback"}; client CPU per call ` +
       `${(summarize(cpu.ccxt).median / 1000).toFixed(0)} us instrumented, ${preloadCpuUs.toFixed(0)} us preload without instrumentations, ` +
       `${(summarize(cpu.bare).median / 1000).toFixed(0)} us bare; wall time per call ${(summaries.ccxt.median / 1000).toFixed(0)} / ` +
       `${(summaries.preload.median / 1000).toFixed(0)} / ${(summaries.bare.median / 1000).toFixed(0)} us, wall difference ` +
@@ -193,7 +215,6 @@ async function ccxtCallCost(quick: boolean, canned: boolean): Promise<Figure[]> 
     });
     return [addedFigure, shareFigure, callFigure];
   } finally {
-    for (const client of clients) await client.stop();
     await sink.shutdown();
     await fake.stop();
   }
