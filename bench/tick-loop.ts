@@ -20,7 +20,8 @@
  *   (`bench/fixtures/otlp-sink.js`), so its encoding and HTTP are counted.
  *
  * Each mode runs in a process of its own (`bench/fixtures/tick-loop-mode.ts`), on the compiled
- * package in dist/ as a bot does, and this process interleaves their rounds. A bot runs one
+ * package in dist/ as a bot does, and this process interleaves their rounds; four generations
+ * of these processes run one after another, since a process's layout luck lasts its life. A bot runs one
  * configuration: eight loops in one process share the orchestrator's code, whose call sites
  * turn polymorphic, and that slowed the disabled baseline too (two modes alone in one process
  * gave 1.33 µs added; the same two in processes of their own, 2.04). Under tsx, every call
@@ -85,6 +86,7 @@ import {
   type Benchmark,
   type Figure,
   type Launched,
+  type Summary,
 } from "./lib.js";
 
 const SYMBOLS = ["BTC/USDT", "ETH/USDT"];
@@ -599,28 +601,16 @@ async function tickLoop(opts: { quick: boolean }): Promise<Figure[]> {
     (mode) => only === undefined || mode === "disabled" || only.includes(mode),
   );
   const has = (mode: Mode) => modes.includes(mode);
-  const sink = await startSinkProcess();
-  // Each mode in a process of its own, as a bot runs one configuration (see the header).
-  const children = {} as Partial<Record<Mode, ModeProcess>>;
-  try {
-    for (const mode of modes) children[mode] = await startModeProcess(mode, sink.url);
-    return await tickLoopFigures(opts, modes, has, children as Record<Mode, ModeProcess>);
-  } finally {
-    for (const child of Object.values(children)) child.kill();
-    await sink.proc.stop();
-  }
-}
-
-async function tickLoopFigures(
-  opts: { quick: boolean },
-  modes: Mode[],
-  has: (mode: Mode) => boolean,
-  children: Record<Mode, ModeProcess>,
-): Promise<Figure[]> {
   // Rounds of tens of milliseconds at least: shorter ones measure GC pauses and the neighbours.
   const ticksPerRound = opts.quick ? 2_000 : 5_000;
-  const rounds = opts.quick ? 8 : 20;
+  // Each mode in a process of its own, as a bot runs one configuration (see the header), and in
+  // several processes one after another: a process's code and heap layout make it a few percent
+  // faster or slower for its whole life, the same for every round, so one process per mode
+  // would put that luck into every per-round difference.
+  const generations = opts.quick ? 2 : 4;
+  const roundsPerGeneration = opts.quick ? 4 : 5;
   const warmupRounds = 2;
+  const rounds = generations * roundsPerGeneration;
   const sent = Object.fromEntries(modes.map((mode) => [mode, [] as number[]])) as Record<Mode, number[]>;
   // Per round: the median and p99 of each mode, so "added" compares samples taken side by side.
   const perRound = Object.fromEntries(modes.map((mode) => [mode, []])) as unknown as Record<
@@ -629,26 +619,68 @@ async function tickLoopFigures(
   >;
   const wall = Object.fromEntries(modes.map((mode) => [mode, [] as number[]])) as Record<Mode, number[]>;
   const cpu = Object.fromEntries(modes.map((mode) => [mode, [] as RoundCpu[]])) as Record<Mode, RoundCpu[]>;
-  const result = await interleave({
-    rounds,
-    warmupRounds,
-    subjects: Object.fromEntries(
-      modes.map((mode) => [
-        mode,
-        async () => {
-          const round = await children[mode].round(ticksPerRound);
-          const s = summarize(round.sentUs);
-          perRound[mode].push({ median: s.median, p99: s.p99 });
-          sent[mode].push(...round.sentUs);
-          wall[mode].push(round.ticksPerSecond);
-          cpu[mode].push(round.cpu);
-          return round.ticksPerCpuSecond;
-        },
-      ]),
-    ) as Record<Mode, () => Promise<number>>,
-  });
+  const throughput = Object.fromEntries(modes.map((mode) => [mode, [] as number[]])) as Record<
+    Mode,
+    number[]
+  >;
   const totals = {} as Partial<Record<Mode, ModeTotals>>;
-  for (const mode of modes) totals[mode] = await children[mode].finish();
+  const sink = await startSinkProcess();
+  try {
+    for (let generation = 0; generation < generations; generation++) {
+      const children = {} as Record<Mode, ModeProcess>;
+      try {
+        for (const mode of modes) children[mode] = await startModeProcess(mode, sink.url);
+        // A fresh process's first rounds run before V8 has optimized the loop: not recorded.
+        for (let i = 0; i < warmupRounds; i++)
+          for (const mode of modes) await children[mode].round(ticksPerRound);
+        const result = await interleave({
+          rounds: roundsPerGeneration,
+          warmupRounds: 0,
+          subjects: Object.fromEntries(
+            modes.map((mode) => [
+              mode,
+              async () => {
+                const round = await children[mode].round(ticksPerRound);
+                const s = summarize(round.sentUs);
+                perRound[mode].push({ median: s.median, p99: s.p99 });
+                sent[mode].push(...round.sentUs);
+                wall[mode].push(round.ticksPerSecond);
+                cpu[mode].push(round.cpu);
+                return round.ticksPerCpuSecond;
+              },
+            ]),
+          ) as Record<Mode, () => Promise<number>>,
+        });
+        for (const mode of modes) {
+          throughput[mode].push(...result.samples[mode]);
+          const finished = await children[mode].finish();
+          const sum = totals[mode];
+          totals[mode] = sum
+            ? {
+                workerStats:
+                  sum.workerStats && finished.workerStats
+                    ? {
+                        ...finished.workerStats,
+                        spansExported: sum.workerStats.spansExported + finished.workerStats.spansExported,
+                      }
+                    : finished.workerStats,
+                droppedTicks: sum.droppedTicks + finished.droppedTicks,
+                droppedSpans: sum.droppedSpans + finished.droppedSpans,
+                workerThreads: finished.workerThreads,
+              }
+            : finished;
+        }
+      } finally {
+        for (const child of Object.values(children)) child.kill();
+      }
+    }
+  } finally {
+    await sink.proc.stop();
+  }
+  const summaries = Object.fromEntries(modes.map((mode) => [mode, summarize(throughput[mode])])) as Record<
+    Mode,
+    Summary
+  >;
   const workerStats = {
     worker: totals.worker?.workerStats,
     worker1Context: totals.worker1Context?.workerStats,
@@ -662,18 +694,17 @@ async function tickLoopFigures(
     worker1Context: totals.worker1Context?.droppedSpans ?? 0,
   };
   const figures: Figure[] = [];
-  const base = perRound.disabled.slice(warmupRounds);
-  const disabledSent = summarize(sent.disabled.slice(warmupRounds * ticksPerRound));
-  const wallMedian = (mode: Mode) => summarize(wall[mode].slice(warmupRounds)).median;
-  const cpuOf = (mode: Mode, key: keyof RoundCpu) =>
-    summarize(cpu[mode].slice(warmupRounds).map((r) => r[key]));
+  const base = perRound.disabled;
+  const disabledSent = summarize(sent.disabled);
+  const wallMedian = (mode: Mode) => summarize(wall[mode]).median;
+  const cpuOf = (mode: Mode, key: keyof RoundCpu) => summarize(cpu[mode].map((r) => r[key]));
   /** Per round, `mode` minus disabled (rounds are interleaved, so each difference is side by side). */
   const addedOf = (mode: Mode, key: keyof RoundCpu) =>
-    summarize(cpu[mode].slice(warmupRounds).map((r, i) => r[key] - cpu.disabled[warmupRounds + i]![key]));
+    summarize(cpu[mode].map((r, i) => r[key] - cpu.disabled[i]![key]));
   const disabledMainUs = cpuOf("disabled", "mainUs").median;
   const disabledProcessUs = cpuOf("disabled", "processUs").median;
   for (const mode of (["enabled", "worker", "sampled"] as const).filter(has)) {
-    const rows = perRound[mode].slice(warmupRounds);
+    const rows = perRound[mode];
     const addedMedian = summarize(rows.map((r, i) => r.median - base[i]!.median));
     const addedP99 = summarize(rows.map((r, i) => r.p99 - base[i]!.p99));
     figures.push(
@@ -686,7 +717,7 @@ async function tickLoopFigures(
         target: "<= 5 µs",
         met: addedMedian.median <= 5,
         spread: `p25-p75 ${fmtUs(addedMedian.p25)}-${fmtUs(addedMedian.p75)} µs (n=${addedMedian.n} rounds)`,
-        note: `baseline = toolkit disabled, median tick-to-trade (sent) ${fmtUs(disabledSent.median)} µs; ${rounds} interleaved rounds of ${ticksPerRound} ticks, 2 symbols, both quotes replaced every tick`,
+        note: `baseline = toolkit disabled, median tick-to-trade (sent) ${fmtUs(disabledSent.median)} µs; ${rounds} interleaved rounds of ${ticksPerRound} ticks (${generations} processes per mode, one after another, ${roundsPerGeneration} rounds each after ${warmupRounds} unrecorded), 2 symbols, both quotes replaced every tick`,
       },
       {
         name: `tick-to-trade added per tick, p99 (${label(mode)})`,
@@ -723,8 +754,8 @@ async function tickLoopFigures(
       compareFigure({
         name: `tick loop throughput of the trading thread vs disabled (${label(mode)})`,
         unit: "ticks/CPU-s",
-        subject: result.summaries[mode],
-        baseline: result.summaries.disabled,
+        subject: summaries[mode],
+        baseline: summaries.disabled,
         target: target === null ? null : `ratio >= ${target}`,
         ...(target === null
           ? {}

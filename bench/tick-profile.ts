@@ -3,6 +3,9 @@
  * profiling (`node --cpu-prof`, `--trace-gc`), rounds of run + flush as the bench does.
  *
  *   flock /tmp/ticktrace-bench.lock node --import tsx --cpu-prof bench/tick-profile.ts worker 20 5000
+ *
+ * Modes: `disabled`, `worker` (worker tick tracing, every tick traced) and `untraced` (worker
+ * tick tracing that samples no tick). The loop runs in this process, under tsx.
  */
 import { join } from "node:path";
 import { createLoop } from "./tick-loop.js";
