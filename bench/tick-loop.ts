@@ -21,12 +21,12 @@
  *
  * Each mode runs in a process of its own (`bench/fixtures/tick-loop-mode.ts`), on the compiled
  * package in dist/ as a bot does, and this process interleaves their rounds; four generations
- * of these processes run one after another, since a process's layout luck lasts its life. A bot runs one
- * configuration: eight loops in one process share the orchestrator's code, whose call sites
- * turn polymorphic, and that slowed the disabled baseline too (two modes alone in one process
- * gave 1.33 µs added; the same two in processes of their own, 2.04). Under tsx, every call
- * across modules goes through an export getter the compiled code does not have (about 0.2 µs
- * of a traced tick).
+ * of these processes run one after another, since a process's layout luck lasts its life. A
+ * bot runs one configuration: eight loops in one process share the orchestrator's code, whose
+ * call sites turn polymorphic, and that slowed the disabled baseline too (two modes alone in
+ * one process gave 1.33 µs added; the same two in processes of their own, 2.04). Under tsx,
+ * every call across modules goes through an export getter the compiled code does not have
+ * (about 0.2 µs of a traced tick).
  *
  * Two CPU clocks per round: the trading (main) thread's own on-CPU time (Linux
  * `/proc/self/task/<pid>/schedstat`, nanoseconds), and the whole process's (`process.cpuUsage()`,
@@ -399,8 +399,9 @@ function syntheticTickers(step: number): Ticker[] {
 /**
  * The modes of the synthetic loop: toolkit disabled; SDK tick spans (the fallback,
  * `tick_tracing: sdk`) at three sampling ratios, the last also with the preload's
- * AsyncLocalStorage context manager, which hooks every promise of the process (switched on for
- * that mode's rounds only); worker tick tracing at ratio 1 and at 0.01 with the context manager.
+ * AsyncLocalStorage context manager, which hooks every promise of the process (installed in
+ * that mode's processes only); worker tick tracing at ratio 1, at 0.01 with the context
+ * manager, and at 0.
  */
 export const MODES = {
   disabled: { ratio: undefined, asyncContext: false, worker: false },
@@ -428,17 +429,11 @@ function label(mode: Exclude<Mode, "disabled">): string {
   );
 }
 
-const asyncContext = new AsyncLocalStorageContextManager();
-
-/** Installs (or removes) the AsyncLocalStorage context manager as the global one. */
-function useAsyncContext(on: boolean): void {
-  if (on) {
-    asyncContext.enable();
-    context.setGlobalContextManager(asyncContext);
-  } else {
-    context.disable();
-    asyncContext.disable();
-  }
+/** Installs the AsyncLocalStorage context manager as the global one, as the preload does. */
+function installAsyncContext(): void {
+  const asyncContext = new AsyncLocalStorageContextManager();
+  asyncContext.enable();
+  context.setGlobalContextManager(asyncContext);
 }
 
 /** On-CPU nanoseconds of thread `tid` of this process (Linux schedstat), NaN where unavailable. */
@@ -539,7 +534,7 @@ export async function measureRound(
  * where the mode has it, as the preload installs it) and the threads it started.
  */
 export function createModeLoop(mode: Mode, sinkUrl: string): { loop: Loop; workerTids: number[] } {
-  if (MODES[mode].asyncContext) useAsyncContext(true);
+  if (MODES[mode].asyncContext) installAsyncContext();
   const before = threadIds();
   const loop = createLoop(MODES[mode].ratio, {
     tracing: MODES[mode].worker ? { kind: "worker", url: sinkUrl } : { kind: "sdk" },
@@ -572,7 +567,7 @@ async function startModeProcess(mode: Mode, sinkUrl: string): Promise<ModeProces
   const child = fork(join(REPO_ROOT, "bench", "fixtures", "tick-loop-mode.ts"), [mode, sinkUrl], {
     cwd: REPO_ROOT,
     execArgv: loaderArgs(),
-    env: { ...process.env, BENCH_MODE_CHILD: "1" },
+    env: process.env,
     stdio: ["ignore", "inherit", "inherit", "ipc"],
   });
   const reply = <T>(send: unknown): Promise<T> =>
