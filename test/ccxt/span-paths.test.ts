@@ -274,29 +274,23 @@ describe("ccxt call spans: the exporter worker's ring path and the SDK path send
 
 describe("ccxt call spans: the fallback", () => {
   it("with http/json the worker takes no call spans (no writer): the SDK path", async () => {
-    const json = createWorkerTickTracing({
+    const options = {
       url: undefined,
-      protocol: "http/json",
       timeoutMs: 1_000,
       batchDelayMs: 50,
       samplingRatio: 1,
       resource: RESOURCE,
       scopeName: "ticktrace",
       fallbackTracer: trace.getTracer("ticktrace"),
+    };
+    const json = createWorkerTickTracing({
+      ...options,
+      protocol: "http/json",
       calls: { scopeName: CCXT_INSTRUMENTATION_NAME, scopeVersion: CCXT_INSTRUMENTATION_VERSION },
     });
     expect(json.spanWriter()).toBeUndefined();
     await json.shutdown();
-    const protobufWithoutCalls = createWorkerTickTracing({
-      url: undefined,
-      protocol: "http/protobuf",
-      timeoutMs: 1_000,
-      batchDelayMs: 50,
-      samplingRatio: 1,
-      resource: RESOURCE,
-      scopeName: "ticktrace",
-      fallbackTracer: trace.getTracer("ticktrace"),
-    });
+    const protobufWithoutCalls = createWorkerTickTracing({ ...options, protocol: "http/protobuf" });
     expect(protobufWithoutCalls.spanWriter()).toBeUndefined();
     await protobufWithoutCalls.shutdown();
   });
