@@ -336,9 +336,7 @@ class FoldedHistogramImpl implements FoldedHistogram, Foldable {
   }
 
   private accepts(value: number): boolean {
-    if (typeof value === "number" && !(value < 0)) return true;
-    diag.warn(`ticktrace: ${this.name} takes a non-negative number; ${String(value)} was dropped`);
-    return false;
+    return acceptsHistogramValue(this.name, value);
   }
 
   private push(index: number, value: number): void {
@@ -406,10 +404,17 @@ class OwnFoldedHistogram implements FoldedHistogram {
   }
 
   private accepts(value: number): boolean {
-    // NaN is dropped too: the SDK's accumulation ignores it.
-    if (typeof value === "number" && value >= 0) return true;
-    if (Number.isNaN(value)) return false;
-    diag.warn(`ticktrace: ${this.name} takes a non-negative number; ${String(value)} was dropped`);
-    return false;
+    return acceptsHistogramValue(this.name, value);
   }
+}
+
+/**
+ * Whether histogram `name` takes `value`: a non-negative number. NaN is left out without a
+ * warning, as the SDK's accumulation ignores it; anything else is dropped with one.
+ */
+function acceptsHistogramValue(name: string, value: number): boolean {
+  if (typeof value === "number" && value >= 0) return true;
+  if (Number.isNaN(value)) return false;
+  diag.warn(`ticktrace: ${name} takes a non-negative number; ${String(value)} was dropped`);
+  return false;
 }
