@@ -87,9 +87,6 @@ export interface TickInfo {
 interface PlaceSlot {
   /** `place_order` with `{ symbol, side, exchange.name }` and the extra key `order.id`. */
   readonly kind: StageKind;
-  /** The `ack` kind of the last status this slot saw (an order's status is nearly always the same). */
-  ackStatus: OrderStatus | undefined;
-  ackKind: StageKind | undefined;
   placed: boolean;
   /** Index in the tick's stamps of this placement's start: the risk check's end, or its own reading. */
   startAt: number;
@@ -219,8 +216,6 @@ export class Orchestrator {
       const base = 2 + STAMPS_PER_SYMBOL * i;
       const slot = (side: Side, ackAt: number): PlaceSlot => ({
         kind: tickTracer.kind("place_order", { symbol, side, "exchange.name": options.exchange }, "order.id"),
-        ackStatus: undefined,
-        ackKind: undefined,
         placed: false,
         startAt: base + 2,
         ackAt,
@@ -560,15 +555,10 @@ export class Orchestrator {
     const order = slot.order;
     tickTracer.span(slot.kind, this.stamps, slot.startAt, slot.ackAt, order?.orderId, slot.error);
     if (order) {
-      let kind = slot.ackKind;
-      if (kind === undefined || slot.ackStatus !== order.status) {
-        kind = state.ackKinds[order.status] ??= tickTracer.kind("ack", {
-          symbol: state.symbol,
-          "order.status": order.status,
-        });
-        slot.ackKind = kind;
-        slot.ackStatus = order.status;
-      }
+      const kind = (state.ackKinds[order.status] ??= tickTracer.kind("ack", {
+        symbol: state.symbol,
+        "order.status": order.status,
+      }));
       tickTracer.span(kind, this.stamps, slot.ackAt, slot.ackAt);
     }
   }
