@@ -463,6 +463,30 @@ describe("worker tick tracing: export retries", () => {
   });
 });
 
+describe("worker tick tracing: publication", () => {
+  it("a finished tick reaches the collector with no flush and no further tick (ticks are published in steps)", async () => {
+    const { receiver: r, url } = await receiver();
+    const tracing = createWorkerTickTracing({
+      url: `${url}/v1/traces`,
+      protocol: "http/protobuf",
+      timeoutMs: 5_000,
+      batchDelayMs: 20,
+      samplingRatio: 1,
+      resource: RESOURCE,
+      scopeName: "ticktrace",
+      fallbackTracer: new BasicTracerProvider().getTracer("x"),
+    });
+    cleanup.push(() => tracing.shutdown());
+    const tracer = tracing.factory({ clock: createManualClock() });
+    const root = tracer.kind("tick", { "strategy.id": "s" }, "tick.outcome");
+    for (let i = 0; i < 3; i++) {
+      tracer.startTick(1_000 + i, root);
+      tracer.endTick(1_000.5 + i, "ok");
+    }
+    await eventually(() => r.spans.filter((s) => s.item.name === "tick").length === 3, "three ticks");
+  });
+});
+
 describe("worker tick tracing: sampling", () => {
   it("keeps exactly the ticks the SDK's TraceIdRatioBased sampler keeps for the same trace ids", () => {
     const sizing = { slots: 2, maxSpans: 4, stringBytes: 64 };
@@ -494,6 +518,7 @@ describe("worker tick tracing: sampling", () => {
       expect(span.traceFlags).toBe(tracer.sampled ? 1 : 0);
       if (tracer.sampled) kept++;
       tracer.endTick(i + 1, "ok");
+      tracer.publish();
       // Frees the slot, as the worker would.
       Atomics.store(ring.control, CONTROL_TAIL, Atomics.load(ring.control, CONTROL_HEAD));
     }

@@ -43,6 +43,9 @@ const {
   SPAN_WORDS,
 } = layout;
 
+/** Most finished slots the tracer holds before it publishes them (a ring of 1024 slots and more). */
+const PUBLISH_EVERY = 16;
+
 /** Trace flags as literals (an import's member would be a getter call per tick under tsx). */
 const SAMPLED: number = TraceFlags.SAMPLED;
 const NOT_SAMPLED: number = TraceFlags.NONE;
@@ -144,6 +147,9 @@ export interface RingTickTracerOptions {
  * id bits, so a ratio keeps the same ticks either way. A sampled tick that finds the ring full
  * is not traced (its context is unsampled, so its HTTP spans are dropped too) and counted in
  * the ring's dropped-ticks counter; the tick itself is never delayed.
+ *
+ * Finished ticks reach the worker in steps of up to 16; the owner calls {@link publish} on a
+ * timer and before a flush.
  */
 export class RingTickTracer implements TickTracer {
   sampled = false;
@@ -164,9 +170,14 @@ export class RingTickTracer implements TickTracer {
   private next = 0;
   /** Word offset one past the slot's last span record. */
   private end = 0;
+  /** Number (a running count) of the slot being written. */
   private head = 0;
-  /** Slots published so far (the shared head, as this thread, its only writer, last stored it). */
+  /** Slots finished so far, published or not (this thread is head's only writer). */
+  private written: number;
+  /** The shared head as this thread last stored it: the slots the worker may read. */
   private published: number;
+  /** Finished slots that are published at once (see {@link endTick}). */
+  private readonly publishEvery: number;
   /** The worker's tail as last read (at most the shared one). */
   private tail: number;
   private readonly slots: number;
@@ -186,6 +197,8 @@ export class RingTickTracer implements TickTracer {
     this.slots = options.ring.sizing.slots;
     this.slotWords = options.ring.slotWords;
     this.published = Atomics.load(options.ring.control, CONTROL_HEAD);
+    this.written = this.published;
+    this.publishEvery = Math.max(1, Math.min(PUBLISH_EVERY, this.slots >> 6));
     this.tail = Atomics.load(options.ring.control, CONTROL_TAIL);
   }
 
@@ -267,21 +280,38 @@ export class RingTickTracer implements TickTracer {
     if (error !== undefined) this.writeError(root, error);
     words[this.slot + H_SPAN_COUNT] = (this.next - root) / SPAN_WORDS;
     words[this.slot + H_BYTES_USED] = this.bytesUsed;
-    // Publishes the slot: the worker reads head with Atomics, which orders every store above before it.
-    this.published = (this.head + 1) | 0;
-    Atomics.store(this.ring.control, CONTROL_HEAD, this.published);
+    this.written = (this.head + 1) | 0;
+    // Published in steps (see publish): a head store is sequentially consistent, so it waits
+    // until every store of the slot has reached the cache, in lines the worker read last; one
+    // store per 16 ticks took about 0.07 µs off a traced tick (`npm run bench`, tick-loop).
+    if (((this.written - this.published) | 0) >= this.publishEvery) this.publish();
+  }
+
+  /**
+   * Makes every finished slot readable by the worker: the worker reads head with Atomics, which
+   * orders every store of those slots before it. Finished ticks are published in steps of up
+   * to 16 slots; whoever owns this tracer calls this on a timer (at the worker's poll
+   * interval) and before it asks the worker to flush, so no finished tick waits for the next.
+   */
+  publish(): void {
+    if (this.written === this.published) return;
+    this.published = this.written;
+    Atomics.store(this.ring.control, CONTROL_HEAD, this.written);
   }
 
   /** Claims the next slot and writes its header; false (and one dropped tick) when the ring is full. */
   private openSlot(t0: number, t1: number, t2: number, t3: number, r0: number, r1: number): boolean {
-    // This thread is head's only writer, so its own copy is current; the tail it last read can
-    // only be behind (the worker frees slots, never takes them back), which under-counts the room:
-    // the shared tail is read again only when the ring looks full.
-    const head = this.published;
+    // This thread is head's only writer, so its count is current (a finished slot not yet
+    // published holds its place too); the tail it last read can only be behind (the worker
+    // frees slots, never takes them back), which under-counts the room: the shared tail is read
+    // again only when the ring looks full.
+    const head = this.written;
     if (((head - this.tail) | 0) >= this.slots) {
       this.tail = Atomics.load(this.ring.control, CONTROL_TAIL);
       if (((head - this.tail) | 0) >= this.slots) {
         Atomics.add(this.ring.control, CONTROL_DROPPED_TICKS, 1);
+        // the worker is behind: let it see every finished slot
+        this.publish();
         return false;
       }
     }

@@ -42,7 +42,10 @@ export interface WorkerTickTracingOptions {
   maxAttempts?: number;
   /** Backoff between attempts. Default 250 ms doubling to at most 2 s, with jitter. */
   retryBackoff?: BackoffPolicy;
-  /** How often the worker reads the ring. Default 5 ms (an idle read is two atomic loads). */
+  /**
+   * How often the worker reads the ring, and the trading thread publishes finished ticks that
+   * wait for a step of them to fill. Default 5 ms (an idle read is two atomic loads).
+   */
   pollMs?: number;
   /** Outcome of every export (the export monitor). Never throws into the worker's messages. */
   onExport?: (result: { ok: boolean; error?: string }) => void;
@@ -112,7 +115,11 @@ export function createWorkerTickTracing(options: WorkerTickTracingOptions): Work
   let ring: TickRing | undefined;
   let callRing: TickRing | undefined;
   let interns: InternTable | undefined;
+  let tickTracer: RingTickTracer | undefined;
   let tickTracerTaken = false;
+  /** Publishes the tick tracer's finished ticks that wait for a step to fill (see RingTickTracer.publish). */
+  let publishTimer: NodeJS.Timeout | undefined;
+  const pollMs = options.pollMs ?? 5;
   let writer: RingSpanWriter | undefined;
   let worker: Worker | undefined;
   let exited = false;
@@ -148,7 +155,7 @@ export function createWorkerTickTracing(options: WorkerTickTracingOptions): Work
       maxQueueSpans: options.maxQueueSpans ?? 65_536,
       maxAttempts: options.maxAttempts ?? 3,
       retryBackoff: options.retryBackoff ?? { initialDelayMs: 250, maxDelayMs: 2_000 },
-      pollMs: options.pollMs ?? 5,
+      pollMs,
       resource: options.resource,
       scopeName: options.scopeName,
     };
@@ -212,12 +219,16 @@ export function createWorkerTickTracing(options: WorkerTickTracingOptions): Work
       if (tickTracerTaken || stopping) return new SdkTickTracer(options.fallbackTracer, clock);
       tickTracerTaken = true;
       const started = start();
-      return new RingTickTracer({
+      const created = new RingTickTracer({
         ring: started.created,
         interns: started.interns,
         clock,
         samplingRatio: options.samplingRatio,
       });
+      tickTracer = created;
+      publishTimer = setInterval(() => created.publish(), pollMs);
+      publishTimer.unref();
+      return created;
     },
     spanWriter() {
       if (!callSizing || stopping || exited) return undefined;
@@ -242,10 +253,13 @@ export function createWorkerTickTracing(options: WorkerTickTracingOptions): Work
       return reply?.type === "stats" ? reply.stats : undefined;
     },
     async forceFlush() {
+      tickTracer?.publish();
       await ask({ type: "flush", id: nextId++ });
     },
     shutdown() {
       stopping ??= (async () => {
+        clearInterval(publishTimer);
+        tickTracer?.publish();
         await ask({ type: "flush", id: nextId++ });
         if (worker && !exited) await worker.terminate().catch(() => undefined);
       })();
