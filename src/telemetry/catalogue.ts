@@ -468,7 +468,7 @@ export const METRICS = {
     kind: "counter",
     unit: "{item}",
     description:
-      "Tick traces not exported by the worker tick tracer, by item: a tick that found the ring full (never delayed), or a span dropped (slot full, worker queue full, failed export).",
+      "Tick traces not exported by the worker tick tracer, by item: a tick that found the ring full (never delayed), or a span dropped (record full, worker queue full, failed export).",
     labels: ["item"],
     seed: "-",
   }),

@@ -301,7 +301,7 @@ describe("ccxt call spans: sampling on the ring path", () => {
     const channel = new MessageChannel();
     channel.port1.unref();
     const writer = new RingSpanWriter({
-      ring: new TickRing({ slots: 2, maxSpans: 2, stringBytes: 64 }),
+      ring: new TickRing({ bytes: 1024, maxSpans: 2, stringBytes: 64 }),
       interns: new InternTable((message) => channel.port1.postMessage(message)),
       clock: createManualClock(),
       samplingRatio: 0.3,

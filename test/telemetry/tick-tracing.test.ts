@@ -375,21 +375,25 @@ describe("worker tick tracing: back-pressure", () => {
       resource: RESOURCE,
       scopeName: "ticktrace",
       fallbackTracer: tracer,
-      sizing: { slots: 2 },
-      // The worker reads the ring rarely, so five ticks in a row overflow two slots.
+      // Room for two records of the largest size (14 spans, as the script's first ticks have;
+      // a record claims that much room to open)...
+      sizing: { bytes: 2048, maxSpans: 14, stringBytes: 64 },
+      // ...and the worker reads the ring rarely, so the five ticks in a row overflow it.
       pollMs: 1_000,
     });
     cleanup.push(() => tracing.shutdown());
     const { ticks } = await runScript(tracing.factory, tracer);
     expect(ticks).toHaveLength(5);
-    expect(tracing.droppedTicks()).toBe(3);
+    const dropped = tracing.droppedTicks();
+    expect(dropped).toBe(3);
     await tracing.forceFlush();
     await eventually(
-      () => r.spans.filter((s) => s.item.name === "tick").length === 2,
-      "the two traced ticks",
+      () => r.spans.filter((s) => s.item.name === "tick").length === 5 - dropped,
+      "the traced ticks",
     );
+    // the ticks that found room: the first ones
     const traced = new Set(r.spans.map((s) => s.item.traceId));
-    expect(ticks.filter((t) => traced.has(t.traceId))).toHaveLength(2);
+    expect(ticks.map((t) => traced.has(t.traceId))).toEqual(ticks.map((_, i) => i < 5 - dropped));
   });
 });
 
@@ -463,6 +467,60 @@ describe("worker tick tracing: export retries", () => {
   });
 });
 
+describe("worker tick tracing: the ring's records", () => {
+  it("records of every size wrap around the ring many times and arrive whole: each tick's spans and strings", async () => {
+    const { receiver: r, url } = await receiver();
+    const tracing = createWorkerTickTracing({
+      url: `${url}/v1/traces`,
+      protocol: "http/protobuf",
+      timeoutMs: 5_000,
+      batchDelayMs: 10,
+      samplingRatio: 1,
+      resource: RESOURCE,
+      scopeName: "ticktrace",
+      fallbackTracer: new BasicTracerProvider().getTracer("x"),
+      // 8 KiB: a tick here takes 0.1-0.9 KiB, so the 400 ticks go round it about 40 times
+      sizing: { bytes: 8192, maxSpans: 8, stringBytes: 512 },
+      pollMs: 1,
+    });
+    cleanup.push(() => tracing.shutdown());
+    const tracer = tracing.factory({ clock: createManualClock() });
+    const root = tracer.kind("tick", { "strategy.id": "s" }, "tick.outcome");
+    const stage = tracer.kind("stage", { symbol: "BTC/USDT" }, "order.id");
+    const stamps = new Float64Array([1, 2]);
+    const written = new Map<string, string[]>();
+    for (let i = 0; i < 400; i++) {
+      tracer.startTick(1_000 + i, root);
+      const ids: string[] = [];
+      for (let k = 0; k < i % 8; k++) {
+        const id = `order-${i}-${k}-${"x".repeat((i * 7 + k * 13) % 40)}`;
+        tracer.span(stage, stamps, 0, 1, id);
+        ids.push(id);
+      }
+      if (tracer.sampled) written.set(tracer.traceId, ids);
+      tracer.endTick(1_001 + i, i % 3 === 0 ? "ok" : "skipped");
+      // every 5 ticks (at most 4.5 KiB) the worker catches up, so every tick finds room
+      if (i % 5 === 4) await tracing.forceFlush();
+    }
+    expect(written.size).toBe(400);
+    expect(tracing.droppedTicks()).toBe(0);
+    await tracing.forceFlush();
+    await eventually(
+      () => r.spans.filter((s) => s.item.name === "tick").length === written.size,
+      "every traced tick",
+    );
+    const received = new Map<string, string[]>();
+    for (const { item } of r.spans) {
+      if (item.name !== "stage") continue;
+      const list = received.get(item.traceId) ?? [];
+      list.push(String(attributes(item.attributes)["order.id"]));
+      received.set(item.traceId, list);
+    }
+    for (const [traceId, ids] of written) expect(received.get(traceId) ?? [], traceId).toEqual(ids);
+    expect(tracing.droppedSpans()).toBe(0);
+  });
+});
+
 describe("worker tick tracing: publication", () => {
   it("a finished tick reaches the collector with no flush and no further tick (ticks are published in steps)", async () => {
     const { receiver: r, url } = await receiver();
@@ -489,7 +547,7 @@ describe("worker tick tracing: publication", () => {
 
 describe("worker tick tracing: sampling", () => {
   it("keeps exactly the ticks the SDK's TraceIdRatioBased sampler keeps for the same trace ids", () => {
-    const sizing = { slots: 2, maxSpans: 4, stringBytes: 64 };
+    const sizing = { bytes: 2048, maxSpans: 4, stringBytes: 64 };
     const ring = new TickRing(sizing);
     const channel = new MessageChannel();
     channel.port1.unref();

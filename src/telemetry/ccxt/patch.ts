@@ -354,7 +354,7 @@ class Attempt {
     writer.commit();
   }
 
-  /** Ring path: this attempt as the next span record of the slot being written. */
+  /** Ring path: this attempt as the next span record of the record being written. */
   write(writer: RingSpanWriter): void {
     const server = serverOf(this.url);
     writer.span(server.kind(writer, this.method), this.startMs, this.endMs);

@@ -42,9 +42,11 @@ const {
   H_EPOCH_S,
   H_PARENT_ID,
   H_ROOT_ID,
+  H_RECORD_WORDS,
   H_SPAN_COUNT,
   H_TRACE_ID,
   HEADER_WORDS,
+  PAD,
   S_END,
   S_EXCEPTION_MESSAGE,
   S_EXCEPTION_STACK,
@@ -238,15 +240,15 @@ const URL_KEY = (() => {
   return key.finish();
 })();
 
-/** Byte offset of the string area of the slot being read. */
+/** Byte offset of the string area of the record being read. */
 let slotStrings = 0;
 
-/** `epochS * 1e9` as the low and high 32-bit halves of a fixed64, for the slot being read. */
+/** `epochS * 1e9` as the low and high 32-bit halves of a fixed64, for the record being read. */
 let epochBaseS = Number.NaN;
 let epochBaseLo = 0;
 let epochBaseHi = 0;
 
-/** Sets the fixed64 base for slots whose wall-clock offset is `epochS` seconds (once a second). */
+/** Sets the fixed64 base for records whose wall-clock offset is `epochS` seconds (once a second). */
 function useEpoch(epochS: number): void {
   if (epochS === epochBaseS) return;
   // Exactly, in doubles: with s = sHi * 2^16 + sLo every product stays below 2^53.
@@ -264,7 +266,7 @@ function useEpoch(epochS: number): void {
  * little-endian), the same nanoseconds as `toHrTime` gives the SDK path: its [s, ns] is
  * [epochS + carry, floor(total - carry * 1e9)] with total = epochNs + monoMs * 1e6, and
  * s * 1e9 + ns = epochS * 1e9 + floor(total) exactly (subtracting a multiple of 1e9 from a
- * double below 2^53 is exact). So: the slot's base from {@link useEpoch} plus floor(total),
+ * double below 2^53 is exact). So: the record's base from {@link useEpoch} plus floor(total),
  * in two 32-bit halves, without BigInt or an array.
  */
 function putTime(b: Uint8Array, p: number, tag: number, epochNs: number, monoMs: number): number {
@@ -294,7 +296,7 @@ let envelopeRoom = 0;
 /**
  * One export request's OTLP/protobuf body, written straight from the ring into one reusable
  * buffer: ids copied as bytes, each span kind's name, kind and attributes copied from its
- * pre-encoded template, order ids copied from the slot (already UTF-8), timestamps as fixed64.
+ * pre-encoded template, order ids copied from the record (already UTF-8), timestamps as fixed64.
  * The envelope is written in front of the spans when the batch is taken, into room reserved at
  * the start, so a request body is one subarray of the buffer: nothing is allocated per span or
  * per request except on the error path. The buffer is kept for the next batch.
@@ -317,7 +319,7 @@ class ProtoBatch {
     this.out = grown;
   }
 
-  /** Appends span record `at` of the slot at word offset `slot`. */
+  /** Appends span record `at` of the record at word offset `slot`. */
   add(slot: number, at: number, kind: Kind, flags: number, epochS: number, epochNs: number): void {
     const extra = (flags & F_EXTRA) !== 0 && kind.extraKey !== undefined;
     const extraLength = extra ? (ringWords[at + S_EXTRA_VALUE + 1] ?? 0) : 0;
@@ -574,7 +576,7 @@ function addJson(
   batch.add(span);
 }
 
-/** Reads one published slot into the current batch. */
+/** Reads one published record into the current batch. */
 function readSlot(slot: number): void {
   const count = ringWords[slot + H_SPAN_COUNT] ?? 0;
   const epochS = ringFloats[(slot + H_EPOCH_S) >> 1] ?? 0;
@@ -616,7 +618,7 @@ function readSlot(slot: number): void {
   }
 }
 
-/** Reads every published slot of every ring and frees it. */
+/** Reads every published record of every ring and frees it. */
 function readRing(): void {
   for (const from of sources) {
     reading = from;
@@ -629,24 +631,40 @@ function readOneRing(): void {
   const head = Atomics.load(ring.control, CONTROL_HEAD);
   let tail = Atomics.load(ring.control, CONTROL_TAIL);
   if (head === tail) return;
-  // After loading head: every intern message posted before a slot was published is on the port.
+  // After loading head: every intern message posted before a record was published is on the port.
   drainInterns();
+  const capacity = ring.capacityWords;
+  let read = 0;
   while (tail !== head) {
-    const slot = ring.slotWord(tail);
+    const slot = ring.recordWord(tail);
+    const spans = ringWords[slot + H_SPAN_COUNT] ?? 0;
+    if (spans === PAD) {
+      tail = (tail + capacity - slot) | 0;
+      continue;
+    }
+    const words = ringWords[slot + H_RECORD_WORDS] ?? 0;
+    if (words < HEADER_WORDS || words > ring.maxRecordWords || ((head - tail) | 0) < words) {
+      // Not a record the writer finished (never expected): nothing after it can be found, so
+      // everything published is dropped, and the writer finds room again.
+      stats.spansDropped += spans;
+      Atomics.add(ring.control, CONTROL_DROPPED_SPANS, spans);
+      post({ type: "export", ok: false, spans, error: "the tick ring held a record of no known length" });
+      tail = head;
+      break;
+    }
     try {
       readSlot(slot);
     } catch (error) {
-      // A slot that cannot be read is skipped (its spans counted as dropped), so one bad record
+      // A record that cannot be read is skipped (its spans counted as dropped), so one bad record
       // never stops the ring: the trading thread would otherwise find it full forever.
-      const spans = ringWords[slot + H_SPAN_COUNT] ?? 0;
       stats.spansDropped += spans;
       Atomics.add(ring.control, CONTROL_DROPPED_SPANS, spans);
       post({ type: "export", ok: false, spans, error: `a tick record could not be read: ${String(error)}` });
     }
-    tail = (tail + 1) | 0;
-    // Freed in steps of 64 slots, not one by one: each store takes the tail's cache line to this
-    // core, and the trading thread reads it (rarely, only when the ring looks full).
-    if ((tail & 63) === 0) Atomics.store(ring.control, CONTROL_TAIL, tail);
+    tail = (tail + words) | 0;
+    // Freed in steps of 64 records, not one by one: each store takes the tail's cache line to
+    // this core, and the trading thread reads it (rarely, only when the ring looks full).
+    if ((++read & 63) === 0) Atomics.store(ring.control, CONTROL_TAIL, tail);
   }
   Atomics.store(ring.control, CONTROL_TAIL, tail);
 }

@@ -3,26 +3,22 @@ import type { Clock } from "../../clock.js";
 import { RandomPool, takeRootIds, traceIdRatioBound, traceIdRatioValue } from "./ids.js";
 import type { InternTable } from "./ring-tick-tracer.js";
 import * as layout from "./ring.js";
-import { putUtf8, type TickRing } from "./ring.js";
+import { putUtf8, RecordCursor, type TickRing } from "./ring.js";
 import { EpochBase, type StageKind } from "./tick-tracer.js";
 
 // Layout offsets as module-local constants (see ring-tick-tracer.ts: an import's member would be
 // a property load per access under tsx/esbuild).
 const {
   CONTROL_DROPPED_SPANS,
-  CONTROL_HEAD,
-  CONTROL_TAIL,
   F_CHILD,
   F_ERROR,
   F_PARENT,
   F_RAW_ATTRIBUTES,
   F_URL,
-  H_BYTES_USED,
   H_EPOCH_NS,
   H_EPOCH_S,
   H_PARENT_ID,
   H_ROOT_ID,
-  H_SPAN_COUNT,
   H_TRACE_ID,
   HEADER_WORDS,
   S_END,
@@ -94,12 +90,12 @@ export interface RingSpanWriterOptions {
 
 /**
  * Finished client-call span trees into a ring of their own, read and exported by the tick-trace
- * exporter worker: one slot per tree, written in one go when the call ends (`begin`, `record`
- * and its attributes for each span, `commit`), so calls that overlap never hold a slot open.
+ * exporter worker: one record per tree, written in one go when the call ends (`begin`, `record`
+ * and its attributes for each span, `commit`), so calls that overlap never hold a record open.
  * Record 0 is the call (its id chosen at the call's start, since the call's context carries
  * it; its parent, if any, in the header); the other records are its children, whose ids the
  * worker chooses. Attributes that are not interned with the span's kind are written as encoded
- * protobuf into the slot's byte area. A full ring drops the tree and counts it in the ring's
+ * protobuf into the record's byte area. A full ring drops the tree and counts it in the ring's
  * dropped-ticks counter; nothing waits. Not for `http/json` export (the worker copies the
  * encoded attributes into protobuf only).
  */
@@ -115,7 +111,7 @@ export class RingSpanWriter {
   private readonly stringEnd: number;
   private readonly scratch = new Float64Array(1);
   private readonly scratchBytes = new Uint8Array(this.scratch.buffer);
-  private head = 0;
+  private readonly cursor: RecordCursor;
   private slot = 0;
   private next = 0;
   private end = 0;
@@ -138,6 +134,7 @@ export class RingSpanWriter {
     this.epoch = new EpochBase(options.clock);
     this.upperBound = traceIdRatioBound(options.samplingRatio);
     this.stringEnd = options.ring.sizing.stringBytes;
+    this.cursor = new RecordCursor(options.ring);
   }
 
   /** A CLIENT span kind: its name and fixed attributes, sent to the worker once. */
@@ -204,26 +201,23 @@ export class RingSpanWriter {
   }
 
   /**
-   * Claims a slot for the tree of `span` (`spans` spans in all) and writes its header; false
+   * Claims room for a record for the tree of `span` (`spans` spans in all) and writes its header; false
    * (the spans counted as dropped) when the ring is full. `nowMs`: the monotonic time now (the
    * slot's wall-clock offset is re-read at most once a second). `under`: record 0 is not `span` itself
    * but a child of it (an attempt that ended after its call was written), with an id of its own.
    */
   begin(span: RingSpanIds, spans: number, nowMs: number, under = false): boolean {
     const ring = this.ring;
-    const head = Atomics.load(ring.control, CONTROL_HEAD);
-    const tail = Atomics.load(ring.control, CONTROL_TAIL);
-    if (((head - tail) | 0) >= ring.sizing.slots) {
+    const slot = this.cursor.open();
+    if (slot === -1) {
       Atomics.add(ring.control, CONTROL_DROPPED_SPANS, spans);
       return false;
     }
-    const slot = ring.slotWord(head);
-    this.head = head;
     this.slot = slot;
     this.next = slot + HEADER_WORDS;
     this.end = slot + HEADER_WORDS + ring.sizing.maxSpans * SPAN_WORDS;
     this.bytesUsed = 0;
-    this.stringBase = ring.stringArea(slot);
+    this.stringBase = ring.openStringArea(slot);
     this.record = -1;
     this.rawAt = -1;
     this.epoch.refresh(nowMs);
@@ -257,7 +251,7 @@ export class RingSpanWriter {
   }
 
   /**
-   * Starts the next span record (the first is the slot's root, the others its children), with
+   * Starts the next span record (the first is the record's root, the others its children), with
    * monotonic start and end in milliseconds. Attributes and status written next belong to it.
    */
   span(kind: StageKind, startMs: number, endMs: number): void {
@@ -278,7 +272,7 @@ export class RingSpanWriter {
     this.floats[(at + S_END) >> 1] = endMs;
   }
 
-  /** A string attribute of the current span (skipped when the slot's byte area is full). */
+  /** A string attribute of the current span (skipped when the record's byte area is full). */
   string(key: Uint8Array, value: string): void {
     if (this.record === -1) return;
     // One pass for ASCII (URLs, symbols, class names): the lengths assume one byte per
@@ -377,15 +371,12 @@ export class RingSpanWriter {
     this.bytesUsed = start + written;
   }
 
-  /** Publishes the slot. */
+  /** Finishes the record and publishes it. */
   commit(): void {
     this.closeRaw();
-    const words = this.words;
     const first = this.slot + HEADER_WORDS;
-    words[this.slot + H_SPAN_COUNT] = (this.next - first) / SPAN_WORDS;
-    words[this.slot + H_BYTES_USED] = this.bytesUsed;
-    // The worker reads head with Atomics, which orders every store above before it.
-    Atomics.store(this.ring.control, CONTROL_HEAD, (this.head + 1) | 0);
+    this.cursor.finish(this.slot, (this.next - first) / SPAN_WORDS, this.bytesUsed);
+    this.cursor.publish();
   }
 
   /** Absolute byte offset where `length` more bytes of the current span's attributes go, or -1. */

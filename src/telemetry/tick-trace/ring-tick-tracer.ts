@@ -4,7 +4,7 @@ import { describeError } from "../../errors.js";
 import { InertSpan } from "./inert-span.js";
 import { RandomPool, takeRootIds, traceIdRatioBound, traceIdRatioValue } from "./ids.js";
 import * as layout from "./ring.js";
-import { putUtf8, type TickRing } from "./ring.js";
+import { putUtf8, RecordCursor, type TickRing } from "./ring.js";
 import {
   EpochBase,
   exceptionAttributes,
@@ -18,17 +18,13 @@ import {
 const {
   CONTROL_DROPPED_SPANS,
   CONTROL_DROPPED_TICKS,
-  CONTROL_HEAD,
-  CONTROL_TAIL,
   F_CHILD,
   F_ERROR,
   F_EXCEPTION,
   F_EXTRA,
-  H_BYTES_USED,
   H_EPOCH_NS,
   H_EPOCH_S,
   H_ROOT_ID,
-  H_SPAN_COUNT,
   H_TRACE_ID,
   HEADER_WORDS,
   S_END,
@@ -42,9 +38,6 @@ const {
   S_STATUS_MESSAGE,
   SPAN_WORDS,
 } = layout;
-
-/** Most finished slots the tracer holds before it publishes them (a ring of 1024 slots and more). */
-const PUBLISH_EVERY = 16;
 
 /** Trace flags as literals (an import's member would be a getter call per tick under tsx). */
 const SAMPLED: number = TraceFlags.SAMPLED;
@@ -85,7 +78,7 @@ const TICK_CONTEXT_WORKS = (() => {
   return trace.getSpan(root) === root && trace.getSpanContext(root)?.spanId === root.spanId;
 })();
 
-/** A span kind as the worker learns it, sent before the first slot that uses it is published. */
+/** A span kind as the worker learns it, sent before the first record that uses it is published. */
 export interface InternMessage {
   kind: "kind";
   id: number;
@@ -148,7 +141,7 @@ export interface RingTickTracerOptions {
  * is not traced (its context is unsampled, so its HTTP spans are dropped too) and counted in
  * the ring's dropped-ticks counter; the tick itself is never delayed.
  *
- * Finished ticks reach the worker in steps of up to 16; the owner calls {@link publish} on a
+ * Finished ticks reach the worker in steps of about 16; the owner calls {@link publish} on a
  * timer and before a flush.
  */
 export class RingTickTracer implements TickTracer {
@@ -164,24 +157,15 @@ export class RingTickTracer implements TickTracer {
   private readonly upperBound: number;
   private readonly maxSpans: number;
   private readonly stringEnd: number;
-  /** Word offset of the slot being written. */
+  private readonly cursor: RecordCursor;
+  /** Word offset of the record being written. */
   private slot = 0;
   /** Word offset of the next span record in it. */
   private next = 0;
-  /** Word offset one past the slot's last span record. */
+  /** Word offset one past the record's last possible span record. */
   private end = 0;
-  /** Number (a running count) of the slot being written. */
-  private head = 0;
-  /** Slots finished so far, published or not (this thread is head's only writer). */
-  private written: number;
-  /** The shared head as this thread last stored it: the slots the worker may read. */
-  private published: number;
-  /** Finished slots that are published at once (see {@link endTick}). */
-  private readonly publishEvery: number;
-  /** The worker's tail as last read (at most the shared one). */
-  private tail: number;
-  private readonly slots: number;
-  private readonly slotWords: number;
+  /** Finished words that are published at once (see {@link endTick}): about 16 ticks. */
+  private readonly publishWords: number;
   private bytesUsed = 0;
   private stringBase = 0;
 
@@ -194,12 +178,8 @@ export class RingTickTracer implements TickTracer {
     this.upperBound = traceIdRatioBound(options.samplingRatio);
     this.maxSpans = options.ring.sizing.maxSpans;
     this.stringEnd = options.ring.sizing.stringBytes;
-    this.slots = options.ring.sizing.slots;
-    this.slotWords = options.ring.slotWords;
-    this.published = Atomics.load(options.ring.control, CONTROL_HEAD);
-    this.written = this.published;
-    this.publishEvery = Math.max(1, Math.min(PUBLISH_EVERY, this.slots >> 6));
-    this.tail = Atomics.load(options.ring.control, CONTROL_TAIL);
+    this.cursor = new RecordCursor(options.ring);
+    this.publishWords = options.ring.capacityWords >> 6;
   }
 
   kind(name: string, attributes: Attributes | undefined, extraKey?: string): StageKind {
@@ -278,49 +258,35 @@ export class RingTickTracer implements TickTracer {
     words[root + S_FLAGS] = F_EXTRA;
     this.writeString(root + S_EXTRA_VALUE, outcome);
     if (error !== undefined) this.writeError(root, error);
-    words[this.slot + H_SPAN_COUNT] = (this.next - root) / SPAN_WORDS;
-    words[this.slot + H_BYTES_USED] = this.bytesUsed;
-    this.written = (this.head + 1) | 0;
+    const cursor = this.cursor;
+    cursor.finish(this.slot, (this.next - root) / SPAN_WORDS, this.bytesUsed);
     // Published in steps (see publish): a head store is sequentially consistent, so it waits
-    // until every store of the slot has reached the cache, in lines the worker read last; one
-    // store per 16 ticks took about 0.07 µs off a traced tick (`npm run bench`, tick-loop).
-    if (((this.written - this.published) | 0) >= this.publishEvery) this.publish();
+    // until every store of the record has reached the cache, in lines the worker read last;
+    // one store per 16 ticks took about 0.07 µs off a traced tick (`npm run bench`, tick-loop).
+    if (cursor.unpublishedWords >= this.publishWords) cursor.publish();
   }
 
   /**
-   * Makes every finished slot readable by the worker: the worker reads head with Atomics, which
-   * orders every store of those slots before it. Finished ticks are published in steps of up
-   * to 16 slots; whoever owns this tracer calls this on a timer (at the worker's poll
-   * interval) and before it asks the worker to flush, so no finished tick waits for the next.
+   * Makes every finished tick readable by the worker. Finished ticks are published in steps of
+   * about 16; whoever owns this tracer calls this on a timer (at the worker's poll interval)
+   * and before it asks the worker to flush, so no finished tick waits for the next.
    */
   publish(): void {
-    if (this.written === this.published) return;
-    this.published = this.written;
-    Atomics.store(this.ring.control, CONTROL_HEAD, this.written);
+    this.cursor.publish();
   }
 
-  /** Claims the next slot and writes its header; false (and one dropped tick) when the ring is full. */
+  /** Claims room for the tick's record and writes its header; false (and one dropped tick) when the ring is full. */
   private openSlot(t0: number, t1: number, t2: number, t3: number, r0: number, r1: number): boolean {
-    // This thread is head's only writer, so its count is current (a finished slot not yet
-    // published holds its place too); the tail it last read can only be behind (the worker
-    // frees slots, never takes them back), which under-counts the room: the shared tail is read
-    // again only when the ring looks full.
-    const head = this.written;
-    if (((head - this.tail) | 0) >= this.slots) {
-      this.tail = Atomics.load(this.ring.control, CONTROL_TAIL);
-      if (((head - this.tail) | 0) >= this.slots) {
-        Atomics.add(this.ring.control, CONTROL_DROPPED_TICKS, 1);
-        // the worker is behind: let it see every finished slot
-        this.publish();
-        return false;
-      }
+    const slot = this.cursor.open();
+    if (slot === -1) {
+      Atomics.add(this.ring.control, CONTROL_DROPPED_TICKS, 1);
+      return false;
     }
-    const slot = (head & (this.slots - 1)) * this.slotWords;
-    this.head = head;
     this.slot = slot;
     this.next = slot + HEADER_WORDS;
     this.end = slot + HEADER_WORDS + this.maxSpans * SPAN_WORDS;
     this.bytesUsed = 0;
+    // strings go after the most spans the record may have, and move after its last span at its end
     this.stringBase = this.end * 4;
     const words = this.words;
     words[slot + H_TRACE_ID] = t0;
@@ -349,7 +315,7 @@ export class RingTickTracer implements TickTracer {
   }
 
   /**
-   * Copies `value` into the slot's string area and stores (offset, length) at word `at`; a
+   * Copies `value` into the record's string area and stores (offset, length) at word `at`; a
    * missing value is stored as length 0xffffffff. What does not fit is cut (at a character
    * boundary); an ASCII string is copied by hand, without allocating.
    */

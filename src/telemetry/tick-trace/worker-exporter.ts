@@ -59,10 +59,11 @@ export interface WorkerTickTracingOptions {
 }
 
 /**
- * The call ring: a unified call and its attempts per slot (binance's first `loadMarkets` sends
- * several requests at once), bytes for a few signed URLs; about 5 MiB, most of it never touched.
+ * The call ring: a unified call and its attempts per record (binance's first `loadMarkets`
+ * sends several requests at once), bytes for a few signed URLs; 1 MiB, about 2,500 calls of one
+ * attempt.
  */
-export const CALL_RING_SIZING: RingSizing = { slots: 1024, maxSpans: 16, stringBytes: 4096 };
+export const CALL_RING_SIZING: RingSizing = { bytes: 1 << 20, maxSpans: 16, stringBytes: 4096 };
 
 /** Worker tick tracing as the runtime holds it. */
 export interface WorkerTickTracing {
@@ -70,7 +71,7 @@ export interface WorkerTickTracing {
   readonly factory: TickTracerFactory;
   /** Ticks not traced because the ring was full, since start. */
   droppedTicks(): number;
-  /** Spans dropped: over a slot's span capacity, over the worker's queue, or in a failed export. */
+  /** Spans dropped: over a record's span capacity, over the worker's queue, or in a failed export. */
   droppedSpans(): number;
   /**
    * The writer of finished client-call span trees (the ccxt instrumentation's), on the thread
