@@ -425,6 +425,14 @@ async function settleAttempt(
   return value;
 }
 
+/**
+ * Calls `original` on `self` inside `context.with`: passing the exchange as `with`'s `thisArg`
+ * would bind the method anew on every call (the context manager's `fn.bind(thisArg)`).
+ */
+function applyOriginal(original: AnyFunction, self: ExchangeInstance, args: unknown[]): unknown {
+  return original.apply(self, args);
+}
+
 function wrap(target: object, name: string, make: (original: AnyFunction) => AnyFunction): void {
   const original = (target as Record<string, unknown>)[name];
   if (typeof original !== "function" || (original as { [ORIGINAL]?: unknown })[ORIGINAL]) return;
@@ -546,7 +554,7 @@ function unifiedWrapper(target: PatchTarget, operation: string) {
       }
       let result: unknown;
       try {
-        result = context.with(ctx, original, this, ...args);
+        result = context.with(ctx, applyOriginal, undefined, original, this, args);
       } catch (error) {
         call.finish(target, error);
         throw error;
@@ -759,7 +767,9 @@ export function patchExchange(Exchange: { prototype: object }, target: PatchTarg
         let result: unknown;
         try {
           result =
-            ctx === undefined ? original.apply(this, args) : context.with(ctx, original, this, ...args);
+            ctx === undefined
+              ? original.apply(this, args)
+              : context.with(ctx, applyOriginal, undefined, original, this, args);
         } catch (error) {
           attempt.finish(target, error);
           throw error;
