@@ -18,6 +18,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { FakeBinance } from "../test/ccxt/fake-binance.js";
 import { REPO_ROOT, preloadPath, tempConfig } from "./lib.js";
+import { configYaml } from "./ccxt.js";
 import { startOtlpSink } from "./otlp-sink.js";
 
 interface ProfileNode {
@@ -43,28 +44,6 @@ function isAddedCode(url: string): boolean {
     url === "node:async_hooks" ||
     url === "node:internal/async_hooks"
   );
-}
-
-function configYaml(otlp: string, ccxt: boolean, outbox: string): string {
-  return [
-    "service:",
-    `  name: ccxt-profile-${ccxt ? "on" : "off"}`,
-    "health:",
-    "  port: 0",
-    "logging:",
-    "  level: warn",
-    "telemetry:",
-    "  otlp:",
-    `    endpoint: ${otlp}`,
-    "  metrics_push:",
-    "    enabled: true",
-    "    interval_ms: 5000",
-    `  instrumentations: [${ccxt ? "ccxt" : ""}]`,
-    "alerts:",
-    "  outbox:",
-    `    dir: ${outbox}`,
-    "",
-  ].join("\n");
 }
 
 /** Self time in microseconds by function, for the functions of the code the preload adds. */
@@ -107,7 +86,7 @@ async function profileClient(
       PATH: process.env.PATH,
       EXCHANGE_URL: exchangeUrl,
       CANNED: "0",
-      TICKTRACE_CONFIG: tempConfig(configYaml(otlp, ccxt, join(dir, "outbox"))),
+      TICKTRACE_CONFIG: tempConfig(configYaml(otlp, ccxt)),
     },
     stdio: ["ignore", "ignore", "inherit", "ipc"],
   });

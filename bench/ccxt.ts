@@ -50,7 +50,8 @@ interface Client {
   stop(): Promise<void>;
 }
 
-function configYaml(otlp: string, ccxt: boolean): string {
+/** The preloaded clients' config: OTLP to `otlp`, and the ccxt instrumentation or none. */
+export function configYaml(otlp: string, ccxt: boolean): string {
   const list = ccxt ? ["ccxt"] : [];
   return [
     "service:",
