@@ -577,7 +577,7 @@ describe("worker tick tracing: sampling", () => {
       if (tracer.sampled) kept++;
       tracer.endTick(i + 1, "ok");
       tracer.publish();
-      // Frees the slot, as the worker would.
+      // Frees the record, as the worker would.
       Atomics.store(ring.control, CONTROL_TAIL, Atomics.load(ring.control, CONTROL_HEAD));
     }
     expect(kept).toBeGreaterThan(1_200);

@@ -198,10 +198,10 @@ function takeSpanId(): number {
   }
 }
 
-function readString(slot: number, at: number): string | undefined {
+function readString(recordAt: number, at: number): string | undefined {
   const length = ringWords[at + 1] ?? 0;
   if (length === 0xffffffff) return undefined;
-  const offset = ring.stringArea(slot) + (ringWords[at] ?? 0);
+  const offset = ring.stringArea(recordAt) + (ringWords[at] ?? 0);
   return Buffer.from(ring.buffer, ringBytes.byteOffset + offset, length).toString("utf8");
 }
 
@@ -241,7 +241,7 @@ const URL_KEY = (() => {
 })();
 
 /** Byte offset of the string area of the record being read. */
-let slotStrings = 0;
+let recordStrings = 0;
 
 /** `epochS * 1e9` as the low and high 32-bit halves of a fixed64, for the record being read. */
 let epochBaseS = Number.NaN;
@@ -319,20 +319,20 @@ class ProtoBatch {
     this.out = grown;
   }
 
-  /** Appends span record `at` of the record at word offset `slot`. */
-  add(slot: number, at: number, kind: Kind, flags: number, epochS: number, epochNs: number): void {
+  /** Appends span record `at` of the record at word offset `recordAt`. */
+  add(recordAt: number, at: number, kind: Kind, flags: number, epochS: number, epochNs: number): void {
     const extra = (flags & F_EXTRA) !== 0 && kind.extraKey !== undefined;
     const extraLength = extra ? (ringWords[at + S_EXTRA_VALUE + 1] ?? 0) : 0;
     const anyValue = extra ? 1 + varintSize(extraLength) + extraLength : 0;
     const keyValue = extra ? kind.extraKeyField.length + 1 + varintSize(anyValue) + anyValue : 0;
     const raw = (flags & F_RAW_ATTRIBUTES) !== 0;
     const rawLength = raw ? (ringWords[at + S_EXTRA_VALUE + 1] ?? 0) : 0;
-    const url = flags & F_URL ? redactUrl(readString(slot, at + S_URL) ?? "") : undefined;
+    const url = flags & F_URL ? redactUrl(readString(recordAt, at + S_URL) ?? "") : undefined;
     const urlBytes = url === undefined ? 0 : Buffer.byteLength(url, "utf8");
     const urlAny = 1 + varintSize(urlBytes) + urlBytes;
     const urlKeyValue = URL_KEY.length + 1 + varintSize(urlAny) + urlAny;
-    const event = flags & F_EXCEPTION ? exceptionEvent(slot, at, epochS, epochNs) : undefined;
-    const status = flags & F_ERROR ? errorStatus(slot, at) : undefined;
+    const event = flags & F_EXCEPTION ? exceptionEvent(recordAt, at, epochS, epochNs) : undefined;
+    const status = flags & F_ERROR ? errorStatus(recordAt, at) : undefined;
     const length =
       18 + // trace_id
       10 + // span_id
@@ -349,13 +349,13 @@ class ProtoBatch {
     let p = this.pos;
     b[p++] = 0x12; // ScopeSpans.spans
     p = putVarint(b, p, length);
-    const traceAt = (slot + H_TRACE_ID) * 4;
+    const traceAt = (recordAt + H_TRACE_ID) * 4;
     b[p++] = 0x0a;
     b[p++] = 16;
     p = putBytes(b, p, ringBytes, traceAt, 16);
     b[p++] = 0x12;
     b[p++] = 8;
-    const rootAt = (slot + H_ROOT_ID) * 4;
+    const rootAt = (recordAt + H_ROOT_ID) * 4;
     if (flags & F_CHILD) {
       p = putBytes(b, p, idPool, takeSpanId(), 8);
       b[p++] = 0x22;
@@ -366,7 +366,7 @@ class ProtoBatch {
       if (flags & F_PARENT) {
         b[p++] = 0x22;
         b[p++] = 8;
-        p = putBytes(b, p, ringBytes, (slot + H_PARENT_ID) * 4, 8);
+        p = putBytes(b, p, ringBytes, (recordAt + H_PARENT_ID) * 4, 8);
       }
     }
     b.set(kind.template, p);
@@ -381,11 +381,11 @@ class ProtoBatch {
       p = putVarint(b, p, anyValue);
       b[p++] = 0x0a;
       p = putVarint(b, p, extraLength);
-      p = putBytes(b, p, ringBytes, slotStrings + (ringWords[at + S_EXTRA_VALUE] ?? 0), extraLength);
+      p = putBytes(b, p, ringBytes, recordStrings + (ringWords[at + S_EXTRA_VALUE] ?? 0), extraLength);
     }
     if (raw) {
       // already `Span.attributes` fields, encoded on the writing thread
-      p = putBytes(b, p, ringBytes, slotStrings + (ringWords[at + S_EXTRA_VALUE] ?? 0), rawLength);
+      p = putBytes(b, p, ringBytes, recordStrings + (ringWords[at + S_EXTRA_VALUE] ?? 0), rawLength);
     }
     if (url !== undefined) {
       b[p++] = 0x4a; // Span.attributes: url.full, redacted here
@@ -445,27 +445,27 @@ class ProtoBatch {
 }
 
 /** The error path: one `exception` event at the span's end (allocates; errors are rare). */
-function exceptionEvent(slot: number, at: number, epochS: number, epochNs: number): Buffer {
+function exceptionEvent(recordAt: number, at: number, epochS: number, epochNs: number): Buffer {
   const event = new ProtoWriter();
   event.fixed64Time(1, toHrTime(epochS, epochNs, ringFloats[(at + S_END) >> 1] ?? 0));
   event.string(2, "exception");
-  for (const kv of encodeAttributes(exceptionOf(slot, at)).proto) event.message(3, kv);
+  for (const kv of encodeAttributes(exceptionOf(recordAt, at)).proto) event.message(3, kv);
   return event.finish();
 }
 
-function errorStatus(slot: number, at: number): Buffer {
+function errorStatus(recordAt: number, at: number): Buffer {
   const status = new ProtoWriter();
-  const message = readString(slot, at + S_STATUS_MESSAGE);
+  const message = readString(recordAt, at + S_STATUS_MESSAGE);
   if (message !== undefined) status.string(2, message);
   status.varintField(3, 2); // STATUS_CODE_ERROR
   return status.finish();
 }
 
-function exceptionOf(slot: number, at: number): Attributes {
+function exceptionOf(recordAt: number, at: number): Attributes {
   const exception: Attributes = {};
-  const type = readString(slot, at + S_EXCEPTION_TYPE);
-  const message = readString(slot, at + S_EXCEPTION_MESSAGE);
-  const stack = readString(slot, at + S_EXCEPTION_STACK);
+  const type = readString(recordAt, at + S_EXCEPTION_TYPE);
+  const message = readString(recordAt, at + S_EXCEPTION_MESSAGE);
+  const stack = readString(recordAt, at + S_EXCEPTION_STACK);
   if (type !== undefined) exception["exception.type"] = type;
   if (message !== undefined) exception["exception.message"] = message;
   if (stack !== undefined) exception["exception.stacktrace"] = stack;
@@ -543,15 +543,15 @@ function ringHex(at: number, length: number): string {
 /** The JSON path: one span as values for {@link JsonSpanBatch}. */
 function addJson(
   batch: JsonSpanBatch,
-  slot: number,
+  recordAt: number,
   at: number,
   kind: Kind,
   flags: number,
   epochS: number,
   epochNs: number,
 ): void {
-  span.traceId = ringHex((slot + H_TRACE_ID) * 4, 16);
-  const rootId = ringHex((slot + H_ROOT_ID) * 4, 8);
+  span.traceId = ringHex((recordAt + H_TRACE_ID) * 4, 16);
+  const rootId = ringHex((recordAt + H_ROOT_ID) * 4, 8);
   if (flags & F_CHILD) {
     const idAt = takeSpanId();
     span.spanId = idPool.toString("hex", idAt, idAt + 8);
@@ -566,27 +566,27 @@ function addJson(
   const attributes: EncodedAttributes[] = [];
   if (kind.attributes) attributes.push(kind.attributes);
   if (flags & F_EXTRA && kind.extraKey !== undefined) {
-    const value = readString(slot, at + S_EXTRA_VALUE);
+    const value = readString(recordAt, at + S_EXTRA_VALUE);
     if (value !== undefined) attributes.push(encodeAttributes({ [kind.extraKey]: value }));
   }
   span.attributes = attributes;
   span.error = (flags & F_ERROR) !== 0;
-  span.statusMessage = span.error ? readString(slot, at + S_STATUS_MESSAGE) : undefined;
-  span.exception = flags & F_EXCEPTION ? encodeAttributes(exceptionOf(slot, at)) : undefined;
+  span.statusMessage = span.error ? readString(recordAt, at + S_STATUS_MESSAGE) : undefined;
+  span.exception = flags & F_EXCEPTION ? encodeAttributes(exceptionOf(recordAt, at)) : undefined;
   batch.add(span);
 }
 
 /** Reads one published record into the current batch. */
-function readSlot(slot: number): void {
-  const count = ringWords[slot + H_SPAN_COUNT] ?? 0;
-  const epochS = ringFloats[(slot + H_EPOCH_S) >> 1] ?? 0;
-  const epochNs = ringFloats[(slot + H_EPOCH_NS) >> 1] ?? 0;
+function readRecord(recordAt: number): void {
+  const count = ringWords[recordAt + H_SPAN_COUNT] ?? 0;
+  const epochS = ringFloats[(recordAt + H_EPOCH_S) >> 1] ?? 0;
+  const epochNs = ringFloats[(recordAt + H_EPOCH_NS) >> 1] ?? 0;
   if (proto) useEpoch(epochS);
-  slotStrings = ring.stringArea(slot);
+  recordStrings = ring.stringArea(recordAt);
   stats.ticksRead++;
   stats.spansRead += count;
   for (let i = 0; i < count; i++) {
-    const at = slot + HEADER_WORDS + i * SPAN_WORDS;
+    const at = recordAt + HEADER_WORDS + i * SPAN_WORDS;
     const kindId = ringWords[at + S_KIND] ?? 0;
     let kind = kinds[kindId];
     if (kind === undefined) {
@@ -609,8 +609,8 @@ function readSlot(slot: number): void {
     if (current.spans === 0) from.currentSince = performance.now();
     queuedSpans++;
     const flags = ringWords[at + S_FLAGS] ?? 0;
-    if (proto) (current as ProtoBatch).add(slot, at, kind, flags, epochS, epochNs);
-    else addJson(current as JsonSpanBatch, slot, at, kind, flags, epochS, epochNs);
+    if (proto) (current as ProtoBatch).add(recordAt, at, kind, flags, epochS, epochNs);
+    else addJson(current as JsonSpanBatch, recordAt, at, kind, flags, epochS, epochNs);
     if (current.spans >= data.maxBatchSpans) {
       pending.push({ batch: current, from });
       from.current = from.newBatch();
@@ -636,13 +636,13 @@ function readOneRing(): void {
   const capacity = ring.capacityWords;
   let read = 0;
   while (tail !== head) {
-    const slot = ring.recordWord(tail);
-    const spans = ringWords[slot + H_SPAN_COUNT] ?? 0;
+    const recordAt = ring.recordWord(tail);
+    const spans = ringWords[recordAt + H_SPAN_COUNT] ?? 0;
     if (spans === PAD) {
-      tail = (tail + capacity - slot) | 0;
+      tail = (tail + capacity - recordAt) | 0;
       continue;
     }
-    const words = ringWords[slot + H_RECORD_WORDS] ?? 0;
+    const words = ringWords[recordAt + H_RECORD_WORDS] ?? 0;
     if (words < HEADER_WORDS || words > ring.maxRecordWords || ((head - tail) | 0) < words) {
       // Not a record the writer finished (never expected): nothing after it can be found, so
       // everything published is dropped, and the writer finds room again.
@@ -653,7 +653,7 @@ function readOneRing(): void {
       break;
     }
     try {
-      readSlot(slot);
+      readRecord(recordAt);
     } catch (error) {
       // A record that cannot be read is skipped (its spans counted as dropped), so one bad record
       // never stops the ring: the trading thread would otherwise find it full forever.

@@ -112,13 +112,14 @@ export class RingSpanWriter {
   private readonly scratch = new Float64Array(1);
   private readonly scratchBytes = new Uint8Array(this.scratch.buffer);
   private readonly cursor: RecordCursor;
-  private slot = 0;
+  /** Word offset of the ring record being written (a call's span tree). */
+  private recordAt = 0;
   private next = 0;
   private end = 0;
   private stringBase = 0;
   private bytesUsed = 0;
-  /** Word offset of the record being written, or -1 when it did not fit (its attributes are skipped). */
-  private record = -1;
+  /** Word offset of the span record being written, or -1 when it did not fit (its attributes are skipped). */
+  private spanAt = -1;
   /** Byte offset (in the string area) where the record's encoded attributes began, or -1. */
   private rawAt = -1;
   /** Whether record 0 has a parent (the header's), and whether record 0 is written yet. */
@@ -203,29 +204,29 @@ export class RingSpanWriter {
   /**
    * Claims room for a record for the tree of `span` (`spans` spans in all) and writes its header; false
    * (the spans counted as dropped) when the ring is full. `nowMs`: the monotonic time now (the
-   * slot's wall-clock offset is re-read at most once a second). `under`: record 0 is not `span` itself
+   * record's wall-clock offset is re-read at most once a second). `under`: record 0 is not `span` itself
    * but a child of it (an attempt that ended after its call was written), with an id of its own.
    */
   begin(span: RingSpanIds, spans: number, nowMs: number, under = false): boolean {
     const ring = this.ring;
-    const slot = this.cursor.open();
-    if (slot === -1) {
+    const recordAt = this.cursor.open();
+    if (recordAt === -1) {
       Atomics.add(ring.control, CONTROL_DROPPED_SPANS, spans);
       return false;
     }
-    this.slot = slot;
-    this.next = slot + HEADER_WORDS;
-    this.end = slot + HEADER_WORDS + ring.sizing.maxSpans * SPAN_WORDS;
+    this.recordAt = recordAt;
+    this.next = recordAt + HEADER_WORDS;
+    this.end = recordAt + HEADER_WORDS + ring.sizing.maxSpans * SPAN_WORDS;
     this.bytesUsed = 0;
-    this.stringBase = ring.openStringArea(slot);
-    this.record = -1;
+    this.stringBase = ring.openStringArea(recordAt);
+    this.spanAt = -1;
     this.rawAt = -1;
     this.epoch.refresh(nowMs);
     const words = this.words;
-    words[slot + H_TRACE_ID] = span.t0;
-    words[slot + H_TRACE_ID + 1] = span.t1;
-    words[slot + H_TRACE_ID + 2] = span.t2;
-    words[slot + H_TRACE_ID + 3] = span.t3;
+    words[recordAt + H_TRACE_ID] = span.t0;
+    words[recordAt + H_TRACE_ID + 1] = span.t1;
+    words[recordAt + H_TRACE_ID + 2] = span.t2;
+    words[recordAt + H_TRACE_ID + 3] = span.t3;
     if (under) {
       let at = this.ids.take(2);
       let pool = this.ids.words;
@@ -233,20 +234,20 @@ export class RingSpanWriter {
         at = this.ids.take(2);
         pool = this.ids.words;
       }
-      words[slot + H_ROOT_ID] = pool[at] ?? 0;
-      words[slot + H_ROOT_ID + 1] = pool[at + 1] ?? 0;
-      words[slot + H_PARENT_ID] = span.s0;
-      words[slot + H_PARENT_ID + 1] = span.s1;
+      words[recordAt + H_ROOT_ID] = pool[at] ?? 0;
+      words[recordAt + H_ROOT_ID + 1] = pool[at + 1] ?? 0;
+      words[recordAt + H_PARENT_ID] = span.s0;
+      words[recordAt + H_PARENT_ID + 1] = span.s1;
     } else {
-      words[slot + H_ROOT_ID] = span.s0;
-      words[slot + H_ROOT_ID + 1] = span.s1;
-      words[slot + H_PARENT_ID] = span.p0;
-      words[slot + H_PARENT_ID + 1] = span.p1;
+      words[recordAt + H_ROOT_ID] = span.s0;
+      words[recordAt + H_ROOT_ID + 1] = span.s1;
+      words[recordAt + H_PARENT_ID] = span.p0;
+      words[recordAt + H_PARENT_ID + 1] = span.p1;
     }
     this.rootHasParent = under || span.hasParent;
     this.rootWritten = false;
-    this.floats[(slot + H_EPOCH_S) >> 1] = this.epoch.s;
-    this.floats[(slot + H_EPOCH_NS) >> 1] = this.epoch.ns;
+    this.floats[(recordAt + H_EPOCH_S) >> 1] = this.epoch.s;
+    this.floats[(recordAt + H_EPOCH_NS) >> 1] = this.epoch.ns;
     return true;
   }
 
@@ -258,12 +259,12 @@ export class RingSpanWriter {
     this.closeRaw();
     const at = this.next;
     if (at >= this.end) {
-      this.record = -1;
+      this.spanAt = -1;
       Atomics.add(this.ring.control, CONTROL_DROPPED_SPANS, 1);
       return;
     }
     this.next = at + SPAN_WORDS;
-    this.record = at;
+    this.spanAt = at;
     const words = this.words;
     words[at + S_KIND] = kind.id;
     words[at + S_FLAGS] = this.rootWritten ? F_CHILD : this.rootHasParent ? F_PARENT : 0;
@@ -274,7 +275,7 @@ export class RingSpanWriter {
 
   /** A string attribute of the current span (skipped when the record's byte area is full). */
   string(key: Uint8Array, value: string): void {
-    if (this.record === -1) return;
+    if (this.spanAt === -1) return;
     // One pass for ASCII (URLs, symbols, class names): the lengths assume one byte per
     // character, and a character that is not ASCII starts the field again with its UTF-8 length.
     if (this.put(key, value, value.length, true)) return;
@@ -309,7 +310,7 @@ export class RingSpanWriter {
    * integer as `int_value`, anything else as `double_value`.
    */
   number(key: Uint8Array, value: number): void {
-    if (this.record === -1) return;
+    if (this.spanAt === -1) return;
     const integer = Number.isSafeInteger(value) && value >= 0;
     const anyLength = integer ? 1 + varintSize(value) : 9;
     const kvLength = key.length + 1 + varintSize(anyLength) + anyLength;
@@ -335,7 +336,7 @@ export class RingSpanWriter {
    * cut could end inside a signature the redaction would then not recognise).
    */
   url(value: string): void {
-    const at = this.record;
+    const at = this.spanAt;
     if (at === -1) return;
     this.closeRaw();
     const start = this.bytesUsed;
@@ -351,7 +352,7 @@ export class RingSpanWriter {
 
   /** Ends the current span's attributes with an ERROR status and `message`. */
   error(message: string): void {
-    const at = this.record;
+    const at = this.spanAt;
     if (at === -1) return;
     this.closeRaw();
     const words = this.words;
@@ -374,8 +375,8 @@ export class RingSpanWriter {
   /** Finishes the record and publishes it. */
   commit(): void {
     this.closeRaw();
-    const first = this.slot + HEADER_WORDS;
-    this.cursor.finish(this.slot, (this.next - first) / SPAN_WORDS, this.bytesUsed);
+    const first = this.recordAt + HEADER_WORDS;
+    this.cursor.finish(this.recordAt, (this.next - first) / SPAN_WORDS, this.bytesUsed);
     this.cursor.publish();
   }
 
@@ -399,7 +400,7 @@ export class RingSpanWriter {
   }
 
   private closeRaw(): void {
-    const at = this.record;
+    const at = this.spanAt;
     const rawAt = this.rawAt;
     if (rawAt === -1 || at === -1) return;
     this.rawAt = -1;

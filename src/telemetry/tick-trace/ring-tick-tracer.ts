@@ -132,7 +132,7 @@ export interface RingTickTracerOptions {
  * The trading thread's side of worker tick tracing. A tick costs six words from the id pool
  * (trace id and root span id, with their hex as slices of the pool's), one small object (the
  * root context instrumentations parent onto), and per stage span four stores into a
- * preallocated ring slot: its kind, flags, start and end. Stage spans get their ids in the
+ * record in the preallocated ring: its kind, flags, start and end. Stage spans get their ids in the
  * worker (nothing on this thread parents onto them). No span object, attribute copy or batch
  * exists on this thread.
  *
@@ -159,7 +159,7 @@ export class RingTickTracer implements TickTracer {
   private readonly stringEnd: number;
   private readonly cursor: RecordCursor;
   /** Word offset of the record being written. */
-  private slot = 0;
+  private recordAt = 0;
   /** Word offset of the next span record in it. */
   private next = 0;
   /** Word offset one past the record's last possible span record. */
@@ -199,7 +199,7 @@ export class RingTickTracer implements TickTracer {
     const traceId = hex.slice(at * 8, at * 8 + 32);
     this.traceId = traceId;
     let sampled = traceIdRatioValue(t0, t1, t2, t3) < this.upperBound;
-    if (sampled) sampled = this.openSlot(t0, t1, t2, t3, pool[at + 4] ?? 0, pool[at + 5] ?? 0);
+    if (sampled) sampled = this.openRecord(t0, t1, t2, t3, pool[at + 4] ?? 0, pool[at + 5] ?? 0);
     this.sampled = sampled;
     if (sampled) {
       const r = this.next;
@@ -253,13 +253,13 @@ export class RingTickTracer implements TickTracer {
     if (!this.sampled) return;
     this.sampled = false;
     const words = this.words;
-    const root = this.slot + HEADER_WORDS;
+    const root = this.recordAt + HEADER_WORDS;
     this.floats[(root + S_END) >> 1] = endMs;
     words[root + S_FLAGS] = F_EXTRA;
     this.writeString(root + S_EXTRA_VALUE, outcome);
     if (error !== undefined) this.writeError(root, error);
     const cursor = this.cursor;
-    cursor.finish(this.slot, (this.next - root) / SPAN_WORDS, this.bytesUsed);
+    cursor.finish(this.recordAt, (this.next - root) / SPAN_WORDS, this.bytesUsed);
     // Published in steps (see publish): a head store is sequentially consistent, so it waits
     // until every store of the record has reached the cache, in lines the worker read last;
     // one store per 16 ticks took about 0.07 µs off a traced tick (`npm run bench`, tick-loop).
@@ -276,27 +276,27 @@ export class RingTickTracer implements TickTracer {
   }
 
   /** Claims room for the tick's record and writes its header; false (and one dropped tick) when the ring is full. */
-  private openSlot(t0: number, t1: number, t2: number, t3: number, r0: number, r1: number): boolean {
-    const slot = this.cursor.open();
-    if (slot === -1) {
+  private openRecord(t0: number, t1: number, t2: number, t3: number, r0: number, r1: number): boolean {
+    const recordAt = this.cursor.open();
+    if (recordAt === -1) {
       Atomics.add(this.ring.control, CONTROL_DROPPED_TICKS, 1);
       return false;
     }
-    this.slot = slot;
-    this.next = slot + HEADER_WORDS;
-    this.end = slot + HEADER_WORDS + this.maxSpans * SPAN_WORDS;
+    this.recordAt = recordAt;
+    this.next = recordAt + HEADER_WORDS;
+    this.end = recordAt + HEADER_WORDS + this.maxSpans * SPAN_WORDS;
     this.bytesUsed = 0;
     // strings go after the most spans the record may have, and move after its last span at its end
     this.stringBase = this.end * 4;
     const words = this.words;
-    words[slot + H_TRACE_ID] = t0;
-    words[slot + H_TRACE_ID + 1] = t1;
-    words[slot + H_TRACE_ID + 2] = t2;
-    words[slot + H_TRACE_ID + 3] = t3;
-    words[slot + H_ROOT_ID] = r0;
-    words[slot + H_ROOT_ID + 1] = r1;
-    this.floats[(slot + H_EPOCH_S) >> 1] = this.epoch.s;
-    this.floats[(slot + H_EPOCH_NS) >> 1] = this.epoch.ns;
+    words[recordAt + H_TRACE_ID] = t0;
+    words[recordAt + H_TRACE_ID + 1] = t1;
+    words[recordAt + H_TRACE_ID + 2] = t2;
+    words[recordAt + H_TRACE_ID + 3] = t3;
+    words[recordAt + H_ROOT_ID] = r0;
+    words[recordAt + H_ROOT_ID + 1] = r1;
+    this.floats[(recordAt + H_EPOCH_S) >> 1] = this.epoch.s;
+    this.floats[(recordAt + H_EPOCH_NS) >> 1] = this.epoch.ns;
     return true;
   }
 
