@@ -29,6 +29,7 @@ import { sdkTickTracerFactory, type TickTracerFactory } from "../../src/telemetr
 import {
   createWorkerTickTracing,
   type WorkerTickTracing,
+  type WorkerTickTracingOptions,
 } from "../../src/telemetry/tick-trace/worker-exporter.js";
 import { createTradingEvents } from "../../src/events/trading-events.js";
 import { MarketMaker } from "../../src/trading/strategy/market-maker.js";
@@ -196,6 +197,19 @@ afterEach(async () => {
   for (const fn of cleanup.splice(0).reverse()) await fn();
 });
 
+/** What every worker tick tracing here shares: the receiver at `url`, every tick sampled. */
+function workerOptions(url: string, fallbackTracer: Tracer): Omit<WorkerTickTracingOptions, "protocol"> {
+  return {
+    url: `${url}/v1/traces`,
+    timeoutMs: 5_000,
+    batchDelayMs: 20,
+    samplingRatio: 1,
+    resource: RESOURCE,
+    scopeName: "ticktrace",
+    fallbackTracer,
+  };
+}
+
 async function receiver(): Promise<{ receiver: OtlpReceiver; url: string }> {
   const r = new OtlpReceiver();
   const url = await r.start();
@@ -217,14 +231,9 @@ describe.each(["http/json", "http/protobuf"] as const)("worker tick tracing (%s)
     const tracer = provider.getTracer("ticktrace");
     const exports: { ok: boolean; error?: string }[] = [];
     const tracing = createWorkerTickTracing({
-      url: `${workerSide.url}/v1/traces`,
+      ...workerOptions(workerSide.url, tracer),
       protocol,
-      timeoutMs: 5_000,
       batchDelayMs: 50,
-      samplingRatio: 1,
-      resource: RESOURCE,
-      scopeName: "ticktrace",
-      fallbackTracer: tracer,
       onExport: (result) => exports.push(result),
     });
     cleanup.push(() => tracing.shutdown());
@@ -303,14 +312,8 @@ describe("worker tick tracing: context for instrumented children", () => {
     });
     const tracer = provider.getTracer("http");
     const tracing = createWorkerTickTracing({
-      url: `${url}/v1/traces`,
+      ...workerOptions(url, tracer),
       protocol: "http/json",
-      timeoutMs: 5_000,
-      batchDelayMs: 20,
-      samplingRatio: 1,
-      resource: RESOURCE,
-      scopeName: "ticktrace",
-      fallbackTracer: tracer,
     });
     cleanup.push(() => tracing.shutdown());
     const { ticks, venue } = await runScript(tracing.factory, tracer);
@@ -339,14 +342,9 @@ describe("worker tick tracing: context for instrumented children", () => {
     });
     const tracer = new BasicTracerProvider().getTracer("x");
     const tracing = createWorkerTickTracing({
-      url: `${url}/v1/traces`,
+      ...workerOptions(url, tracer),
       protocol: "http/json",
-      timeoutMs: 5_000,
-      batchDelayMs: 20,
       samplingRatio: 0,
-      resource: RESOURCE,
-      scopeName: "ticktrace",
-      fallbackTracer: tracer,
     });
     cleanup.push(() => tracing.shutdown());
     const { ticks, venue } = await runScript(tracing.factory, tracer);
@@ -367,14 +365,8 @@ describe("worker tick tracing: back-pressure", () => {
     const { receiver: r, url } = await receiver();
     const tracer = new BasicTracerProvider().getTracer("x");
     const tracing: WorkerTickTracing = createWorkerTickTracing({
-      url: `${url}/v1/traces`,
+      ...workerOptions(url, tracer),
       protocol: "http/json",
-      timeoutMs: 5_000,
-      batchDelayMs: 20,
-      samplingRatio: 1,
-      resource: RESOURCE,
-      scopeName: "ticktrace",
-      fallbackTracer: tracer,
       // Room for two records of the largest size (14 spans, as the script's first ticks have;
       // a record claims that much room to open)...
       sizing: { bytes: 2048, maxSpans: 14, stringBytes: 64 },
@@ -401,14 +393,8 @@ describe("worker tick tracing: export retries", () => {
   const start = (url: string, exports: { ok: boolean; error?: string }[]) => {
     const tracer = new BasicTracerProvider().getTracer("x");
     const tracing = createWorkerTickTracing({
-      url: `${url}/v1/traces`,
+      ...workerOptions(url, tracer),
       protocol: "http/protobuf",
-      timeoutMs: 5_000,
-      batchDelayMs: 20,
-      samplingRatio: 1,
-      resource: RESOURCE,
-      scopeName: "ticktrace",
-      fallbackTracer: tracer,
       maxAttempts: 3,
       retryBackoff: { initialDelayMs: 20, maxDelayMs: 50 },
       onExport: (result) => exports.push(result),
@@ -471,14 +457,9 @@ describe("worker tick tracing: the ring's records", () => {
   it("records of every size wrap around the ring many times and arrive whole: each tick's spans and strings", async () => {
     const { receiver: r, url } = await receiver();
     const tracing = createWorkerTickTracing({
-      url: `${url}/v1/traces`,
+      ...workerOptions(url, new BasicTracerProvider().getTracer("x")),
       protocol: "http/protobuf",
-      timeoutMs: 5_000,
       batchDelayMs: 10,
-      samplingRatio: 1,
-      resource: RESOURCE,
-      scopeName: "ticktrace",
-      fallbackTracer: new BasicTracerProvider().getTracer("x"),
       // 8 KiB: a tick here takes 0.1-0.9 KiB, so the 400 ticks go round it about 40 times
       sizing: { bytes: 8192, maxSpans: 8, stringBytes: 512 },
       pollMs: 1,
@@ -525,14 +506,8 @@ describe("worker tick tracing: publication", () => {
   it("a finished tick reaches the collector with no flush and no further tick (ticks are published in steps)", async () => {
     const { receiver: r, url } = await receiver();
     const tracing = createWorkerTickTracing({
-      url: `${url}/v1/traces`,
+      ...workerOptions(url, new BasicTracerProvider().getTracer("x")),
       protocol: "http/protobuf",
-      timeoutMs: 5_000,
-      batchDelayMs: 20,
-      samplingRatio: 1,
-      resource: RESOURCE,
-      scopeName: "ticktrace",
-      fallbackTracer: new BasicTracerProvider().getTracer("x"),
     });
     cleanup.push(() => tracing.shutdown());
     const tracer = tracing.factory({ clock: createManualClock() });
