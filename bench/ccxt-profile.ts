@@ -12,13 +12,12 @@
  * inlining). It tells which parts of the wrapper cost what, which the CPU differences of
  * `npm run bench -- --only ccxt-loopback` cannot (they move by more than the parts).
  */
-import { fork } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { FakeBinance } from "../test/ccxt/fake-binance.js";
 import { REPO_ROOT, preloadPath, tempConfig } from "./lib.js";
-import { configYaml } from "./ccxt.js";
+import { configYaml, startClient, type Sample } from "./ccxt.js";
 import { startOtlpSink } from "./otlp-sink.js";
 
 interface ProfileNode {
@@ -30,10 +29,6 @@ interface Profile {
   samples: number[];
   startTime: number;
   endTime: number;
-}
-interface Sample {
-  nsPerCall: number;
-  cpuNsPerCall: number;
 }
 
 /** The code a preloaded process runs that a bare one does not. */
@@ -70,39 +65,18 @@ async function profileClient(
   ccxt: boolean,
   calls: number,
 ): Promise<{ sample: Sample; profile: Profile; calls: number }> {
-  const dir = mkdtempSync(join(tmpdir(), "ticktrace-ccxt-profile-"));
-  const child = fork(join(REPO_ROOT, "bench", "fixtures", "ccxt-client.cjs"), [], {
-    cwd: REPO_ROOT,
-    execArgv: [
-      "--require",
-      preloadPath() ?? "",
-      "--cpu-prof",
-      "--cpu-prof-dir",
-      join(dir, "profile"),
-      "--cpu-prof-interval",
-      "50",
-    ],
-    env: {
-      PATH: process.env.PATH,
-      EXCHANGE_URL: exchangeUrl,
-      CANNED: "0",
-      TICKTRACE_CONFIG: tempConfig(configYaml(otlp, ccxt)),
-    },
-    stdio: ["ignore", "ignore", "inherit", "ipc"],
-  });
-  const next = () => new Promise<Sample>((resolve) => child.once("message", (m: Sample) => resolve(m)));
-  await next(); // ready
+  const profileDir = join(mkdtempSync(join(tmpdir(), "ticktrace-ccxt-profile-")), "profile");
+  const client = await startClient(exchangeUrl, preloadPath(), tempConfig(configYaml(otlp, ccxt)), false, [
+    "--cpu-prof",
+    "--cpu-prof-dir",
+    profileDir,
+    "--cpu-prof-interval",
+    "50",
+  ]);
   const warmup = Math.min(2000, calls);
-  const warm = next();
-  child.send({ cmd: "run", calls: warmup });
-  await warm;
-  const measured = next();
-  child.send({ cmd: "run", calls });
-  const sample = await measured;
-  const exited = new Promise((resolve) => child.once("exit", resolve));
-  child.kill("SIGINT"); // the profile is written on a signal-driven exit
-  await exited;
-  const profileDir = join(dir, "profile");
+  await client.run(warmup);
+  const sample = await client.run(calls);
+  await client.stop(); // the preload exits on SIGTERM, and node writes the profile at exit
   const file = readdirSync(profileDir).find((name) => name.endsWith(".cpuprofile"));
   if (file === undefined) throw new Error(`ccxt profile: no .cpuprofile in ${profileDir}`);
   const profile = JSON.parse(readFileSync(join(profileDir, file), "utf8")) as Profile;
@@ -119,13 +93,13 @@ async function main(): Promise<void> {
   await fake.start();
   const sink = await startOtlpSink();
   try {
-    const totals: Record<string, number> = {};
+    const selfPerCall: number[] = [];
     for (const ccxt of [false, true]) {
       const label = ccxt ? "ccxt instrumentation" : "preload, no instrumentations";
       const run = await profileClient(fake.baseUrl, sink.url, ccxt, calls);
       const self = addedSelfTime(run.profile);
       const total = [...self.values()].reduce((sum, us) => sum + us, 0);
-      totals[label] = total / run.calls;
+      selfPerCall.push(total / run.calls);
       console.log(
         `\n${label}: ${(run.sample.cpuNsPerCall / 1000).toFixed(1)} us CPU per call (process), ` +
           `${(run.sample.nsPerCall / 1000).toFixed(1)} us wall; self time in added code ${(total / run.calls).toFixed(1)} us per call`,
@@ -133,8 +107,7 @@ async function main(): Promise<void> {
       for (const [name, us] of [...self].sort((a, b) => b[1] - a[1]).slice(0, top))
         console.log(`  ${(us / run.calls).toFixed(2).padStart(6)} us  ${name}`);
     }
-    const off = totals["preload, no instrumentations"] ?? 0;
-    const on = totals["ccxt instrumentation"] ?? 0;
+    const [off = 0, on = 0] = selfPerCall;
     console.log(
       `\nadded by the instrumentation, self time on the main thread: ${(on - off).toFixed(1)} us per call`,
     );

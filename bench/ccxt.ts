@@ -39,12 +39,13 @@ import {
 } from "./lib.js";
 import { startOtlpSink } from "./otlp-sink.js";
 
-interface Sample {
+/** One `run` of the client: wall and CPU time (the client process's own) per call. */
+export interface Sample {
   nsPerCall: number;
   cpuNsPerCall: number;
 }
 
-interface Client {
+export interface Client {
   child: ChildProcess;
   run(calls: number): Promise<Sample>;
   stop(): Promise<void>;
@@ -76,15 +77,20 @@ export function configYaml(otlp: string, ccxt: boolean): string {
   ].join("\n");
 }
 
-async function startClient(
+/**
+ * Forks the ccxt client (bench/fixtures/ccxt-client.cjs) and waits until its markets are loaded.
+ * `nodeFlags` go to node after the preload (`--cpu-prof` for bench/ccxt-profile.ts).
+ */
+export async function startClient(
   exchangeUrl: string,
   preload: string | undefined,
   config: string | undefined,
   canned: boolean,
+  nodeFlags: string[] = [],
 ): Promise<Client> {
   const child = fork(join(REPO_ROOT, "bench", "fixtures", "ccxt-client.cjs"), [], {
     cwd: REPO_ROOT,
-    execArgv: preload ? ["--require", preload] : [],
+    execArgv: [...(preload ? ["--require", preload] : []), ...nodeFlags],
     env: {
       PATH: process.env.PATH,
       EXCHANGE_URL: exchangeUrl,
